@@ -107,16 +107,20 @@ class _Shape:
     vocab_size: int | None
     max_position_embeddings: int
     max_length: int
+    # Weight init std. The real models' 0.02 makes a tiny random model ignore its input (every
+    # input decodes to the same text); 0.5 makes outputs depend on the input, which tests of
+    # batching and request routing need to tell answers apart.
+    init_std: float = 0.02
 
 
 # "real" mirrors Helsinki-NLP/opus-mt-en-fr and sshleifer/distilbart-cnn-12-6. "tiny" keeps their
 # position limits so that token budgets and chunking behave as in production.
 _MARIAN_SHAPES = {
-    "tiny": _Shape(32, 2, 2, 4, 64, None, 512, 64),
+    "tiny": _Shape(32, 2, 2, 4, 64, None, 512, 64, init_std=0.5),
     "real": _Shape(512, 6, 6, 8, 2048, 59514, 512, 512),
 }
 _BART_SHAPES = {
-    "tiny": _Shape(32, 2, 2, 4, 64, None, 1024, 142),
+    "tiny": _Shape(32, 2, 2, 4, 64, None, 1024, 142, init_std=0.5),
     "real": _Shape(1024, 12, 6, 16, 4096, 50264, 1024, 142),
 }
 
@@ -171,6 +175,7 @@ def marian_config(*, arch: str = "tiny", tokenizer_vocab_size: int) -> MarianCon
         encoder_ffn_dim=shape.ffn_dim,
         decoder_ffn_dim=shape.ffn_dim,
         max_position_embeddings=shape.max_position_embeddings,
+        init_std=shape.init_std,
         activation_function="swish",
         scale_embedding=True,
         share_encoder_decoder_embeddings=True,
@@ -200,6 +205,7 @@ def bart_config(*, arch: str = "tiny", tokenizer_vocab_size: int) -> BartConfig:
         encoder_ffn_dim=shape.ffn_dim,
         decoder_ffn_dim=shape.ffn_dim,
         max_position_embeddings=shape.max_position_embeddings,
+        init_std=shape.init_std,
         activation_function="gelu",
         bos_token_id=_BART_BOS_ID,
         pad_token_id=_BART_PAD_ID,

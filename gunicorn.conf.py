@@ -1,0 +1,33 @@
+"""gunicorn settings for the service: `gunicorn -c gunicorn.conf.py "service:create_app()"`.
+
+One worker process per device, many threads: the worker holds one copy of each model and one
+batching queue per model, so requests from all threads land in the same queues and batch
+together. More processes would each load their own copies and split the traffic into smaller
+batches. The app is built in the worker after fork (no preload): CUDA cannot be initialised before
+fork. Command-line options (e.g. --bind, --workers, --threads) and GUNICORN_CMD_ARGS override
+these values.
+"""
+
+bind = "0.0.0.0:8000"
+workers = 1
+worker_class = "gthread"
+# Request threads only wait on futures; the model work is in the engine's batch workers.
+# Concurrent requests beyond this wait in the listen backlog.
+threads = 64
+backlog = 2048
+# A request waits at most ITEM_TIMEOUT_S for the engine; leave room above it.
+timeout = 300
+# On SIGTERM: stop accepting, give in-flight requests this long to finish.
+graceful_timeout = 120
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+
+
+def worker_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature
+    """Drain the engine's queues and join its workers before the process exits."""
+    app = getattr(worker, "wsgi", None)
+    engine = getattr(app, "extensions", {}).get("engine") if app is not None else None
+    if engine is not None:
+        engine.close(timeout=graceful_timeout)

@@ -1,0 +1,174 @@
+"""The HTTP API: request -> validated options -> task -> JSON response.
+
+Views raise domain errors; `service.app` turns them into the one JSON error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, render_template_string, request
+
+from service import tasks
+from service.config import Settings
+from service.engine import Engine
+from service.errors import UnsupportedMediaType
+from service.metrics import Metrics
+from service.registry import SUMMARIZE, TRANSLATE
+from service.schemas import (
+    ArticleRequest,
+    SummarizeRequest,
+    TranslateRequest,
+    check_texts,
+    decode_json,
+    openapi_spec,
+    parse,
+)
+
+bp = Blueprint("api", __name__)
+
+
+def _engine() -> Engine:
+    return current_app.extensions["engine"]
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def _body() -> Any:
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    return decode_json(request.get_data(cache=False))
+
+
+def _note(items: int, batch_ids: list[int]) -> None:
+    """Record what the request ran, for the request log line."""
+    g.items = items
+    g.batch_ids = sorted(set(batch_ids))
+
+
+@bp.post("/v1/summarize")
+def summarize() -> Response:
+    req: SummarizeRequest = parse(SummarizeRequest, _body())
+    field = "text" if req.text is not None else "texts"
+    texts = req.items()
+    check_texts(texts, _settings(), field)
+    results = tasks.summarize(_engine(), texts, req.options())
+    _note(len(texts), [b for r in results for b in r.batch_ids])
+    body: dict[str, Any] = {"model": results[0].model, "chunks": [r.chunks for r in results]}
+    if req.text is not None:
+        body["summary"] = results[0].text
+    else:
+        body["summaries"] = [r.text for r in results]
+    return jsonify(body)
+
+
+@bp.post("/v1/translate")
+def translate() -> Response:
+    req: TranslateRequest = parse(TranslateRequest, _body())
+    field = "text" if req.text is not None else "texts"
+    texts = req.items()
+    engine = _engine()
+    tasks.resolve_pair(engine, req.source, req.target)
+    check_texts(texts, _settings(), field)
+    results = tasks.translate(
+        engine, texts, target=req.target, source=req.source, options=req.options()
+    )
+    _note(len(texts), [b for r in results for b in r.batch_ids])
+    body: dict[str, Any] = {"source": req.source, "target": req.target, "model": results[0].model}
+    if req.text is not None:
+        body["translation"] = results[0].text
+    else:
+        body["translations"] = [r.text for r in results]
+    return jsonify(body)
+
+
+@bp.post("/v1/articles")
+def articles() -> Response:
+    req: ArticleRequest = parse(ArticleRequest, _body())
+    engine = _engine()
+    for target in req.translate_to:
+        tasks.resolve_pair(engine, req.source, target)
+    check_texts([req.text], _settings(), "text")
+    result = tasks.article(
+        engine, req.text, translate_to=req.translate_to, source=req.source, options=req.options()
+    )
+    batch_ids = result.summary.batch_ids + [
+        b for t in result.translations.values() for b in t.batch_ids
+    ]
+    _note(1, batch_ids)
+    return jsonify(
+        {
+            "summary": result.summary.text,
+            "translations": {lang: t.text for lang, t in result.translations.items()},
+            "models": {SUMMARIZE: result.summary.model}
+            | {lang: t.model for lang, t in result.translations.items()},
+            "chunks": result.summary.chunks,
+        }
+    )
+
+
+@bp.get("/v1/languages")
+def languages() -> Response:
+    engine = _engine()
+    pairs = [
+        {"source": m["source_lang"], "target": m["target_lang"], "model": m["source"]}
+        for m in engine.describe()
+        if m["task"] == TRANSLATE
+    ]
+    return jsonify({"pairs": pairs})
+
+
+@bp.get("/v1/models")
+def models() -> Response:
+    return jsonify({"models": _engine().describe()})
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "alive"})
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    engine = _engine()
+    ready = engine.ready
+    body = {"status": "ready" if ready else "not ready", "models": engine.readiness()}
+    return jsonify(body), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    registry: Metrics = current_app.extensions["metrics"]
+    return Response(registry.render(), mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_spec(_settings()))
+
+
+@bp.get("/docs")
+def docs() -> str:
+    return render_template_string(_DOCS_PAGE, spec=openapi_spec(_settings()))
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ spec.info.title }}</title>
+<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}
+code,pre{background:#f4f4f4;padding:.1em .3em}pre{padding:1em;overflow:auto}
+h2{border-top:1px solid #ccc;padding-top:1em}</style></head><body>
+<h1>{{ spec.info.title }} <small>{{ spec.info.version }}</small></h1>
+<p>{{ spec.info.description }}</p>
+<p>Machine-readable spec: <a href="openapi.json">openapi.json</a>.</p>
+{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() %}
+<h2><code>{{ method.upper() }} {{ path }}</code></h2><p>{{ op.summary }}</p>
+{% if op.get('description') %}<p>{{ op.description }}</p>{% endif %}
+{% if op.get('x-example') %}<pre>{{ op['x-example'] }}</pre>{% endif %}
+<ul>{% for status, resp in op.responses.items() %}
+<li><b>{{ status }}</b>: {{ resp.description }}</li>{% endfor %}</ul>
+{% endfor %}{% endfor %}
+<h2>Errors</h2><p>Every error is <code>{"error": {"code", "message", "field"}}</code>.</p>
+</body></html>
+"""

@@ -1,0 +1,145 @@
+"""The Flask application factory, request ids, the request log, and the one error handler.
+
+`create_app()` builds the engine (loading models, initialising CUDA), so under gunicorn it runs in
+the worker process after fork; gunicorn.conf.py closes the engine when the worker exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from service.api import bp
+from service.config import Settings
+from service.engine import Engine
+from service.errors import ServiceError
+from service.metrics import Metrics
+
+log = logging.getLogger("service.request")
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `extra` fields."""
+
+    _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry |= {k: v for k, v in vars(record).items() if k not in self._standard}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str) -> None:
+    """Send the service's logs to stderr as JSON lines (once per process)."""
+    root = logging.getLogger("service")
+    root.setLevel(level.upper())
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+        root.propagate = False
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
+    """Build the app. Without `engine`, start one from `settings` (default: the environment).
+
+    A caller that passes an engine keeps ownership of it (tests share one across apps).
+    """
+    if engine is not None:
+        settings = engine.settings
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if engine is None:
+        engine = Engine(settings).start()
+    metrics = engine.metrics
+    app.extensions["engine"] = engine
+    app.extensions["metrics"] = metrics
+    app.register_blueprint(bp)
+    _install_request_hooks(app, metrics)
+    _install_error_handlers(app, settings)
+    return app
+
+
+def _install_request_hooks(app: Flask, metrics: Metrics) -> None:
+    @app.before_request
+    def start() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(elapsed)
+        if endpoint != "/metrics":
+            log.info(
+                "request",
+                extra={
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "endpoint": endpoint,
+                    "status": response.status_code,
+                    "latency_ms": round(elapsed * 1000, 1),
+                    "items": g.get("items"),
+                    "batch_ids": g.get("batch_ids"),
+                },
+            )
+        return response
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "field": field}})
+    response.status_code = status
+    return response
+
+
+def _install_error_handlers(app: Flask, settings: Settings) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Response:
+        response = _error(exc.status, exc.code, exc.message, exc.field)
+        if exc.status == 503:
+            response.headers["Retry-After"] = str(settings.retry_after_s)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
+        response = _error(status, code, exc.description or exc.name or "error")
+        allowed = getattr(exc, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return _error(
+            500,
+            "internal_error",
+            f"internal error; quote request id {g.get('request_id')} when reporting it",
+        )

@@ -1,0 +1,385 @@
+"""Dynamic batching: one worker thread per model, callers wait on futures.
+
+Contract (Ray Serve's, on threads because Flask views are synchronous):
+- `submit` never blocks: it enqueues or raises `Overloaded` when `max_queue` items already wait.
+- The worker blocks for the first item, then fills the batch until `max_batch_size` items, the
+  padded-token budget `max_batch_tokens`, or `max_wait_s` after the head item arrived, whichever
+  comes first. Only items with the same `key` (generation parameters) share a batch; the others
+  keep their place in the queue.
+- `run_batch` gets a list and must return a list of the same length; otherwise every item of that
+  batch fails. An exception fails the items of that batch only. An exception of a type in
+  `split_on` (out of memory) splits the batch in halves and retries them, down to single items.
+- An item that reaches its deadline before it runs is dropped (its caller gets `ItemTimeout`);
+  a caller that gives up removes its item from the queue, freeing the slot at once.
+- `close()` refuses new work, drains what is queued, and joins the worker.
+
+The worker thread also runs `setup` before serving, so the model is loaded and used by one thread
+only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from service.errors import (
+    GenerationFailed,
+    ItemTimeout,
+    ModelUnavailable,
+    OutOfMemory,
+    Overloaded,
+    ServiceError,
+)
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+_batch_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class _Item(Generic[P, R]):
+    payload: P
+    cost: int
+    key: Hashable
+    deadline: float
+    enqueued: float
+    future: Future[R] = field(default_factory=Future)
+    batch_id: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Which queued items (by index) the next batch takes, and whether it is full."""
+
+    indices: tuple[int, ...]
+    full: bool
+
+
+def plan_batch(
+    costs: Sequence[int], keys: Sequence[Hashable], *, max_size: int, max_tokens: int
+) -> BatchPlan:
+    """Choose the next batch from a queue given each item's token cost and batch key.
+
+    The head item is always taken, even if it alone exceeds `max_tokens`. Further items are taken
+    in queue order if their key matches the head's and the padded size (longest cost x count)
+    stays within `max_tokens`. `full` is true when the batch cannot grow: `max_size` reached or
+    a compatible item was left out for the token budget.
+    """
+    if not costs:
+        return BatchPlan((), False)
+    head_key = keys[0]
+    taken = [0]
+    longest = costs[0]
+    for i in range(1, len(costs)):
+        if len(taken) >= max_size:
+            break
+        if keys[i] != head_key:
+            continue
+        candidate = max(longest, costs[i])
+        if candidate * (len(taken) + 1) > max_tokens:
+            return BatchPlan(tuple(taken), True)
+        taken.append(i)
+        longest = candidate
+    return BatchPlan(tuple(taken), len(taken) >= max_size)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What one `run_batch` call did, for metrics and logs."""
+
+    batcher: str
+    batch_id: int
+    size: int
+    padded_tokens: int
+    real_tokens: int
+    seconds: float
+    ok: bool
+
+
+class Ticket(Generic[R]):
+    """A caller's handle on one submitted item."""
+
+    def __init__(self, batcher: Batcher[P, R], item: _Item[P, R]) -> None:
+        self._batcher = batcher
+        self._item = item
+
+    @property
+    def batch_id(self) -> int | None:
+        """Id of the batch the item ran in, once it has run."""
+        return self._item.batch_id
+
+    def cancel(self) -> None:
+        """Give up on the item: take it out of the queue if it has not started."""
+        self._batcher._withdraw(self._item)
+
+    def result(self) -> R:
+        """Wait for the item's result until its deadline.
+
+        Raises ItemTimeout past the deadline (removing the item from the queue if it has not
+        run), the item's ServiceError, or GenerationFailed for any other error, whose details go
+        to the log, not to the caller.
+        """
+        item = self._item
+        try:
+            return item.future.result(timeout=max(0.0, item.deadline - time.monotonic()))
+        except FutureTimeout:
+            self._batcher._withdraw(item)
+            raise ItemTimeout("the request did not finish in time; try again later") from None
+        except ServiceError:
+            raise
+        except Exception:
+            raise GenerationFailed(
+                f"the model failed on this input (batch {item.batch_id}); see the server log"
+            ) from None
+
+
+class Batcher(Generic[P, R]):
+    """A bounded queue and the one worker thread that runs its batches."""
+
+    def __init__(
+        self,
+        name: str,
+        run_batch: Callable[[list[P], Hashable], list[R]],
+        *,
+        max_batch_size: int,
+        max_batch_tokens: int,
+        max_wait_s: float,
+        max_queue: int,
+        setup: Callable[[], None] | None = None,
+        split_on: tuple[type[BaseException], ...] = (),
+        on_batch: Callable[[BatchRecord], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._run_batch = run_batch
+        self.max_batch_size = max_batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.max_wait_s = max_wait_s
+        self.max_queue = max_queue
+        self._setup = setup
+        self._split_on = split_on
+        self._on_batch = on_batch
+        self._queue: deque[_Item[P, R]] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._ready = threading.Event()
+        self._setup_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=f"batcher-{name}", daemon=True)
+        self.restarts = 0
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker; it runs `setup` first. Returns at once."""
+        self._thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until setup finished. Re-raises the setup error; raises TimeoutError."""
+        if not self._ready.wait(timeout) and self._setup_error is None:
+            if not self._thread.is_alive():
+                raise ModelUnavailable(f"{self.name}: worker stopped before it was ready")
+            raise TimeoutError(f"{self.name} not ready after {timeout} s")
+        if self._setup_error is not None:
+            raise self._setup_error
+
+    @property
+    def ready(self) -> bool:
+        """True while the worker has finished setup and is running."""
+        return self._ready.is_set() and self._setup_error is None and self._thread.is_alive()
+
+    @property
+    def setup_error(self) -> BaseException | None:
+        return self._setup_error
+
+    @property
+    def depth(self) -> int:
+        """Items waiting (not counting the batch running now)."""
+        return len(self._queue)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Refuse new items, let the worker finish everything queued, then join it."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ----- callers ---------------------------------------------------------------------------
+
+    def submit(self, payload: P, *, cost: int, key: Hashable, timeout_s: float) -> Ticket[R]:
+        """Queue one item. Raises Overloaded when the queue is full, ModelUnavailable when the
+        worker is closing, failed to load, or has stopped."""
+        now = time.monotonic()
+        item: _Item[P, R] = _Item(payload, cost, key, deadline=now + timeout_s, enqueued=now)
+        with self._cond:
+            if self._closing:
+                raise ModelUnavailable(f"{self.name} is shutting down")
+            if self._setup_error is not None or (
+                self._thread.ident is not None and not self._thread.is_alive()
+            ):
+                raise ModelUnavailable(f"{self.name} is not available")
+            if len(self._queue) >= self.max_queue:
+                raise Overloaded(f"{self.name} has {len(self._queue)} items queued; retry later")
+            self._queue.append(item)
+            self._cond.notify()
+        return Ticket(self, item)
+
+    def _withdraw(self, item: _Item[P, R]) -> None:
+        with self._cond:
+            try:
+                self._queue.remove(item)
+            except ValueError:
+                return  # already taken by the worker; its result will be dropped
+        item.future.cancel()
+
+    # ----- worker ----------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            if self._setup is not None:
+                self._setup()
+        except BaseException as exc:  # reported through wait_ready and /readyz
+            log.error("%s: setup failed: %s", self.name, exc)
+            self._setup_error = exc
+            self._ready.set()
+            self._fail_queued(ModelUnavailable(f"{self.name} failed to load"))
+            return
+        self._ready.set()
+        while True:
+            try:
+                if not self._serve():
+                    return
+            except Exception:
+                # A bug in the loop itself: keep the queue, log, and serve again.
+                self.restarts += 1
+                log.exception("%s: worker loop failed; restarting it", self.name)
+                time.sleep(0.05)
+
+    def _serve(self) -> bool:
+        """Run batches until closed and drained (returns False)."""
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return False
+            self._execute(batch)
+
+    def _next_batch(self) -> list[_Item[P, R]] | None:
+        with self._cond:
+            while True:
+                while not self._queue:
+                    if self._closing:
+                        return None
+                    self._cond.wait()
+                self._expire(time.monotonic())
+                if not self._queue:
+                    continue
+                plan = self._plan()
+                fill_until = self._queue[0].enqueued + self.max_wait_s
+                while not plan.full and not self._closing:
+                    remaining = fill_until - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                    if not self._queue:
+                        break
+                    plan = self._plan()
+                    fill_until = self._queue[0].enqueued + self.max_wait_s
+                if not self._queue:
+                    continue
+                taken = [self._queue[i] for i in plan.indices]
+                for i in reversed(plan.indices):
+                    del self._queue[i]
+                return [item for item in taken if item.future.set_running_or_notify_cancel()]
+
+    def _plan(self) -> BatchPlan:
+        items = self._queue
+        return plan_batch(
+            [item.cost for item in items],
+            [item.key for item in items],
+            max_size=self.max_batch_size,
+            max_tokens=self.max_batch_tokens,
+        )
+
+    def _expire(self, now: float) -> None:
+        expired = [item for item in self._queue if item.deadline <= now]
+        for item in expired:
+            self._queue.remove(item)
+            if item.future.set_running_or_notify_cancel():
+                item.future.set_exception(ItemTimeout("the item timed out while queued"))
+
+    def _fail_queued(self, error: ServiceError) -> None:
+        with self._cond:
+            items = list(self._queue)
+            self._queue.clear()
+        for item in items:
+            if item.future.set_running_or_notify_cancel():
+                item.future.set_exception(error)
+
+    def _execute(self, items: list[_Item[P, R]]) -> None:
+        if not items:
+            return
+        items.sort(key=lambda item: item.cost)
+        batch_id = next(_batch_ids)
+        for item in items:
+            item.batch_id = batch_id
+        started = time.perf_counter()
+        try:
+            results = self._run_batch([item.payload for item in items], items[0].key)
+            if len(results) != len(items):
+                raise RuntimeError(
+                    f"run_batch returned {len(results)} results for {len(items)} items"
+                )
+        except self._split_on as exc:
+            self._record(batch_id, items, started, ok=False)
+            if len(items) == 1:
+                log.warning("%s: batch %d: one item does not fit: %s", self.name, batch_id, exc)
+                items[0].future.set_exception(
+                    OutOfMemory("this input does not fit in the model's device memory")
+                )
+                return
+            log.warning(
+                "%s: batch %d (%d items) out of memory; splitting it",
+                self.name,
+                batch_id,
+                len(items),
+            )
+            half = len(items) // 2
+            self._execute(items[:half])
+            self._execute(items[half:])
+            return
+        except Exception as exc:
+            log.exception("%s: batch %d of %d items failed", self.name, batch_id, len(items))
+            self._record(batch_id, items, started, ok=False)
+            for item in items:
+                item.future.set_exception(exc)
+            return
+        self._record(batch_id, items, started, ok=True)
+        for item, result in zip(items, results, strict=True):
+            item.future.set_result(result)
+
+    def _record(self, batch_id: int, items: list[_Item[P, R]], started: float, *, ok: bool) -> None:
+        if self._on_batch is None:
+            return
+        record = BatchRecord(
+            batcher=self.name,
+            batch_id=batch_id,
+            size=len(items),
+            padded_tokens=max(item.cost for item in items) * len(items),
+            real_tokens=sum(item.cost for item in items),
+            seconds=time.perf_counter() - started,
+            ok=ok,
+        )
+        try:
+            self._on_batch(record)
+        except Exception:
+            log.exception("%s: on_batch callback failed", self.name)

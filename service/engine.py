@@ -1,0 +1,190 @@
+"""The inference engine: one batch worker per configured model, and the calls tasks make on them.
+
+Building an `Engine` touches nothing; `start()` resolves the device (initialising CUDA), starts
+one worker per model, and each worker loads its own model. With `eager_load` (the default),
+`start()` waits for every model and raises `ModelLoadError` if one fails; otherwise models load in
+the background and `ready` turns true when all have.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from service.batching import Batcher, Ticket
+from service.config import Settings
+from service.devices import (
+    Accelerators,
+    choose_device,
+    choose_dtype,
+    configure_cpu_threads,
+    probe_accelerators,
+)
+from service.errors import ModelUnavailable, PayloadTooLarge
+from service.metrics import Metrics
+from service.registry import ModelSpec, load_model, model_specs
+from service.seq2seq import GenerationParams, Seq2SeqModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Slot:
+    """A configured model, its worker, and the loaded model once the worker has it."""
+
+    spec: ModelSpec
+    batcher: Batcher[list[int], str]
+    model: Seq2SeqModel | None = None
+
+
+class Engine:
+    """Owns the models and their batch workers for the life of the serving process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        accelerators: Accelerators | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._accelerators = accelerators
+        self._slots: dict[str, _Slot] = {}
+        self.specs = model_specs(settings)
+        self.device: torch.device | None = None
+        self.dtype: torch.dtype | None = None
+        self.cpu_threads: int | None = None
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Engine:
+        """Resolve device and dtype, start every worker; wait for the models if eager."""
+        accelerators = self._accelerators or probe_accelerators()
+        self.device = choose_device(self.settings.device, accelerators)
+        self.dtype = choose_dtype(self.settings.dtype, self.device, accelerators)
+        if self.device.type == "cpu":
+            self.cpu_threads = configure_cpu_threads(self.settings.torch_threads)
+        log.info("engine on %s (%s), %d model(s)", self.device, self.dtype, len(self.specs))
+        for spec in self.specs:
+            self._slots[spec.key] = slot = self._make_slot(spec)
+            self.metrics.track_queue(spec.key, lambda b=slot.batcher: b.depth)
+            slot.batcher.start()
+        if self.settings.eager_load:
+            try:
+                for slot in self._slots.values():
+                    slot.batcher.wait_ready()
+            except BaseException:
+                self.close(timeout=5)
+                raise
+        return self
+
+    def _make_slot(self, spec: ModelSpec) -> _Slot:
+        settings = self.settings
+        slot: _Slot
+
+        def setup() -> None:
+            assert self.device is not None and self.dtype is not None
+            slot.model = load_model(spec, self.device, self.dtype)
+
+        def run_batch(batch: list[list[int]], key: Hashable) -> list[str]:
+            assert slot.model is not None and isinstance(key, GenerationParams)
+            generated = slot.model.generate(batch, key)
+            self.metrics.generated_tokens.labels(spec.key).inc(generated.new_tokens)
+            return generated.texts
+
+        batcher: Batcher[list[int], str] = Batcher(
+            spec.key,
+            run_batch,
+            max_batch_size=settings.max_batch_size,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_wait_s=settings.max_wait_ms / 1000,
+            max_queue=settings.max_queue,
+            setup=setup,
+            split_on=(torch.OutOfMemoryError,),
+            on_batch=self.metrics.record_batch,
+        )
+        slot = _Slot(spec, batcher)
+        return slot
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting work, finish queued items, join the workers."""
+        for slot in self._slots.values():
+            slot.batcher.close(timeout)
+
+    @property
+    def ready(self) -> bool:
+        """True when every model is loaded and its worker is running."""
+        return bool(self._slots) and all(s.batcher.ready for s in self._slots.values())
+
+    def readiness(self) -> dict[str, str]:
+        """Each model's state: `ready`, `loading`, `failed: ...` or `stopped`."""
+        states = {}
+        for key, slot in self._slots.items():
+            if slot.batcher.setup_error is not None:
+                states[key] = f"failed: {slot.batcher.setup_error}"
+            elif slot.batcher.ready:
+                states[key] = "ready"
+            elif slot.model is None:
+                states[key] = "loading"
+            else:
+                states[key] = "stopped"
+        return states
+
+    # ----- what tasks call -------------------------------------------------------------------
+
+    def keys(self, task: str) -> list[str]:
+        """Registry keys of the configured models for a task, in configuration order."""
+        return [spec.key for spec in self.specs if spec.task == task]
+
+    def model(self, key: str) -> Seq2SeqModel:
+        """The loaded model for `key`. Raises ModelUnavailable while it is not loaded."""
+        slot = self._slots.get(key)
+        if slot is None or slot.model is None or not slot.batcher.ready:
+            raise ModelUnavailable(f"model {key!r} is not loaded; try again shortly")
+        return slot.model
+
+    def submit(self, key: str, ids: list[int], params: GenerationParams) -> Ticket[str]:
+        """Queue one tokenised input. Raises Overloaded when the model's queue is full."""
+        model = self.model(key)
+        if len(ids) > model.max_input_tokens:
+            raise PayloadTooLarge(
+                f"input of {len(ids)} tokens exceeds the model's {model.max_input_tokens}"
+            )
+        return self._slots[key].batcher.submit(
+            ids, cost=len(ids), key=params, timeout_s=self.settings.item_timeout_s
+        )
+
+    def describe(self) -> list[dict[str, Any]]:
+        """What is configured and loaded, for /v1/models and start-up logs."""
+        described = []
+        for key, slot in self._slots.items():
+            model = slot.model
+            described.append(
+                {
+                    "key": key,
+                    "task": slot.spec.task,
+                    "source": slot.spec.source,
+                    "source_lang": slot.spec.source_lang,
+                    "target_lang": slot.spec.target_lang,
+                    "prefix": slot.spec.prefix or None,
+                    "state": self.readiness()[key],
+                    "device": str(self.device),
+                    "dtype": str(self.dtype).removeprefix("torch."),
+                    "demo": model.is_demo if model else None,
+                    "max_input_tokens": model.max_input_tokens if model else None,
+                    "generation_defaults": model.generation_defaults() if model else None,
+                    "batching": {
+                        "max_batch_size": slot.batcher.max_batch_size,
+                        "max_batch_tokens": slot.batcher.max_batch_tokens,
+                        "max_wait_ms": self.settings.max_wait_ms,
+                        "max_queue": slot.batcher.max_queue,
+                        "queue_depth": slot.batcher.depth,
+                    },
+                }
+            )
+        return described

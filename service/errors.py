@@ -1,0 +1,87 @@
+"""Domain exceptions. Code below the HTTP layer raises these; `service.api` maps them to responses.
+
+ServiceError                 every error a request can end with; carries status and code
+├── InvalidRequest           400  malformed or wrong-typed input, empty text
+│   └── UnsupportedLanguage  400  no model serves the asked language pair
+├── PayloadTooLarge          413  body, text or item count over a configured limit
+├── UnsupportedMediaType     415  body is not JSON
+├── Overloaded               503  the model's queue is full; comes with Retry-After
+├── ModelUnavailable         503  the model is not loaded (yet) or its worker has stopped
+├── OutOfMemory              503  one item alone does not fit in device memory
+├── ItemTimeout              504  an item did not finish within ITEM_TIMEOUT_S
+└── GenerationFailed         500  the model raised while generating; details only in the log
+
+StartupError                 not a request error: the service cannot start
+├── ConfigError              a setting does not parse or names something impossible
+└── ModelLoadError           a configured model cannot be loaded (missing, offline, broken)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An error that ends a request. `message` is safe to show to the client."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidRequest(ServiceError):
+    status = 400
+    code = "invalid_request"
+
+
+class UnsupportedLanguage(InvalidRequest):
+    code = "unsupported_language"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Overloaded(ServiceError):
+    status = 503
+    code = "overloaded"
+
+
+class ModelUnavailable(ServiceError):
+    status = 503
+    code = "model_unavailable"
+
+
+class OutOfMemory(ServiceError):
+    status = 503
+    code = "out_of_memory"
+
+
+class ItemTimeout(ServiceError):
+    status = 504
+    code = "timeout"
+
+
+class GenerationFailed(ServiceError):
+    status = 500
+    code = "generation_failed"
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says what to change."""
+
+
+class ConfigError(StartupError):
+    pass
+
+
+class ModelLoadError(StartupError):
+    pass

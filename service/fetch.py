@@ -1,0 +1,70 @@
+"""Download the configured models from the Hugging Face Hub into a directory, once.
+
+An image build or an air-gapped host runs `python -m service fetch-models` where the Hub is
+reachable; the service then runs from the directory with HF_HUB_OFFLINE=1.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import list_repo_files, snapshot_download
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+from service.config import Settings
+from service.errors import ModelLoadError
+from service.registry import SUMMARIZE, model_specs
+
+log = logging.getLogger(__name__)
+
+# What from_pretrained needs for a seq2seq model and its tokenizer; no TF/Flax/Rust weights.
+_WANTED = ["*.json", "*.txt", "*.model", "*.spm", "*.safetensors", "pytorch_model.bin"]
+
+
+@dataclass
+class Fetched:
+    """Where each model went; `env_lines()` gives the settings that point the service there."""
+
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def env_lines(self) -> list[str]:
+        lines = []
+        if SUMMARIZE in self.paths:
+            lines.append(f"SUMMARIZE_MODEL={self.paths[SUMMARIZE]}")
+        pairs = [f"{key}={path}" for key, path in self.paths.items() if key != SUMMARIZE]
+        if pairs:
+            lines.append(f"TRANSLATE_MODELS={','.join(pairs)}")
+        return lines
+
+
+def _patterns(repo_id: str) -> list[str]:
+    """Skip the .bin weights when the repo also has safetensors (same weights, twice the bytes)."""
+    files = list_repo_files(repo_id)
+    if any(name.endswith(".safetensors") for name in files):
+        return [p for p in _WANTED if p != "pytorch_model.bin"]
+    return _WANTED
+
+
+def fetch_models(settings: Settings, dest: Path) -> Fetched:
+    """Download every configured Hub model to `dest/KEY`; local directories are left as they are.
+
+    Raises ModelLoadError naming the model when the Hub cannot be reached or the id is wrong.
+    """
+    fetched = Fetched()
+    for spec in model_specs(settings):
+        if Path(spec.source).expanduser().is_dir():
+            fetched.paths[spec.key] = Path(spec.source)
+            continue
+        target = dest / spec.key
+        log.info("fetching %s -> %s", spec.source, target)
+        try:
+            snapshot_download(spec.source, local_dir=target, allow_patterns=_patterns(spec.source))
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
+            raise ModelLoadError(
+                f"cannot download {spec.source!r} for {spec.key!r}: {exc}. Run this where the "
+                "Hugging Face Hub is reachable, or copy the model directory here."
+            ) from None
+        fetched.paths[spec.key] = target
+    return fetched

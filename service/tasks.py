@@ -1,0 +1,327 @@
+"""Summarise, translate, article: split text, submit pieces to the engine, put results together.
+
+Every piece of a request is submitted before any is waited on, so a request's own pieces (list
+items, article chunks, sentences, target languages) share batches with each other and with other
+requests. If a submission is refused (queue full), the pieces already queued are withdrawn, so a
+refused request costs the model nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from service.batching import Ticket
+from service.engine import Engine
+from service.errors import InvalidRequest, UnsupportedLanguage
+from service.registry import SUMMARIZE
+from service.seq2seq import GenerationParams, Seq2SeqModel
+from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
+
+LENGTH_PRESETS: dict[str, tuple[int, int]] = {
+    "short": (20, 60),
+    "medium": (56, 142),
+    "long": (100, 300),
+}
+MAX_BEAMS = 8
+# Rounds of "summarise the partial summaries" before the partials are returned joined.
+MAX_SUMMARY_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """The generation overrides a caller may ask for. All optional; validated per model."""
+
+    length: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    num_beams: int | None = None
+
+    def params_for(self, model: Seq2SeqModel) -> GenerationParams:
+        """Check the options against `model`'s limits. Raises InvalidRequest naming the field."""
+        min_length, max_length = self.min_length, self.max_length
+        if self.length is not None:
+            if self.length not in LENGTH_PRESETS:
+                raise InvalidRequest(
+                    f"length must be one of {', '.join(LENGTH_PRESETS)}", field="length"
+                )
+            preset_min, preset_max = LENGTH_PRESETS[self.length]
+            min_length = preset_min if min_length is None else min_length
+            max_length = preset_max if max_length is None else max_length
+        if self.num_beams is not None and not 1 <= self.num_beams <= MAX_BEAMS:
+            raise InvalidRequest(f"num_beams must be 1..{MAX_BEAMS}", field="num_beams")
+        limit = model.max_output_tokens
+        if max_length is not None and not 1 <= max_length <= limit:
+            raise InvalidRequest(f"max_length must be 1..{limit}", field="max_length")
+        if min_length is not None:
+            upper = max_length if max_length is not None else limit
+            if not 0 <= min_length <= upper:
+                raise InvalidRequest(f"min_length must be 0..{upper}", field="min_length")
+        if max_length is not None and min_length is None:
+            # Keep the model's own minimum from exceeding the maximum asked for.
+            default_min = model.generation_defaults().get("min_length") or 0
+            if default_min > max_length:
+                min_length = max_length
+        return GenerationParams(
+            num_beams=self.num_beams, min_length=min_length, max_length=max_length
+        )
+
+
+@dataclass
+class Summary:
+    text: str
+    model: str
+    chunks: int
+    rounds: int
+    batch_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Translation:
+    text: str
+    model: str
+    source: str
+    target: str
+    sentences: int
+    batch_ids: list[int] = field(default_factory=list)
+
+
+def _collect(tickets: Sequence[Ticket[str]], batch_ids: list[int]) -> list[str]:
+    try:
+        results = [ticket.result() for ticket in tickets]
+    finally:
+        batch_ids.extend(t.batch_id for t in tickets if t.batch_id is not None)
+    return results
+
+
+def _submit_all(
+    engine: Engine, key: str, inputs: Sequence[list[int]], params: GenerationParams
+) -> list[Ticket[str]]:
+    tickets: list[Ticket[str]] = []
+    try:
+        for ids in inputs:
+            tickets.append(engine.submit(key, ids, params))
+    except BaseException:
+        for ticket in tickets:
+            ticket.cancel()
+        raise
+    return tickets
+
+
+# ----- summarise -----------------------------------------------------------------------------
+
+
+def summarize(
+    engine: Engine, texts: Sequence[str], options: GenerationOptions | None = None
+) -> list[Summary]:
+    """One summary per text, in order.
+
+    A text longer than the model's input is split on sentence boundaries into evenly sized
+    chunks that each fit; all chunks are summarised in shared batches and the partial summaries
+    joined. While the joined partials are longer than the summary length asked for, they are
+    summarised again (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
+    """
+    model = engine.model(SUMMARIZE)
+    params = (options or GenerationOptions()).params_for(model)
+    target = params.max_length or int(model.generation_defaults()["max_length"] or 142)
+    summaries = [Summary("", model.source, 0, 0) for _ in texts]
+    todo = dict(enumerate(texts))
+    for round_no in range(1, MAX_SUMMARY_ROUNDS + 1):
+        submitted = {}
+        try:
+            for i, text in todo.items():
+                chunks = chunk_for_model(model, text)
+                submitted[i] = _submit_all(engine, SUMMARIZE, chunks, params)
+        except BaseException:
+            for tickets in submitted.values():
+                for ticket in tickets:
+                    ticket.cancel()
+            raise
+        next_todo = {}
+        for i, tickets in submitted.items():
+            summary = summaries[i]
+            partials = _collect(tickets, summary.batch_ids)
+            summary.rounds = round_no
+            summary.chunks = summary.chunks or len(partials)
+            joined = " ".join(partials)
+            summary.text = joined
+            if len(partials) > 1 and round_no < MAX_SUMMARY_ROUNDS:
+                if model.count_tokens([joined])[0] > target:
+                    next_todo[i] = joined
+        todo = next_todo
+        if not todo:
+            break
+    return summaries
+
+
+def chunk_for_model(model: Seq2SeqModel, text: str) -> list[list[int]]:
+    """Token ids of `text` as one input, or of sentence-aligned chunks that each fit the model.
+
+    The common case (text fits) tokenises once. Chunks hold whole sentences; a sentence longer
+    than a chunk is cut at clauses or words (see text.split_to_budget). Every sentence of the
+    text lands in exactly one chunk, in order.
+    """
+    ids = model.encode([text])[0]
+    if len(ids) <= model.max_input_tokens:
+        return [ids]
+    budget = model.max_input_tokens - model.overhead_tokens
+    sentences = [
+        sentence
+        for paragraph in split_paragraphs(text)[::2]
+        for piece in split_sentences(paragraph)
+        for sentence in split_to_budget(piece, budget, model.count_tokens)
+    ]
+    counts = model.count_tokens(sentences)
+    # Joining sentences can shift token boundaries a little; shrink the budget until all fit.
+    for shrink in (1.0, 0.95, 0.9, 0.8, 0.6):
+        limit = int(budget * shrink)
+        ranges = plan_chunks([min(c, limit) for c in counts], limit)
+        chunks = model.encode([" ".join(sentences[a:b]) for a, b in ranges])
+        if all(len(c) <= model.max_input_tokens for c in chunks):
+            return chunks
+    raise InvalidRequest("the text could not be split into pieces the model accepts", field="text")
+
+
+# ----- translate -----------------------------------------------------------------------------
+
+
+def resolve_pair(engine: Engine, source: str, target: str) -> str:
+    """The registry key serving source->target. Raises UnsupportedLanguage listing the pairs."""
+    key = f"{source}-{target}"
+    pairs = engine.keys("translate")
+    if key not in pairs:
+        raise UnsupportedLanguage(
+            f"no model translates {source!r} to {target!r}; supported pairs: {', '.join(pairs)}",
+            field="target" if any(p.startswith(f"{source}-") for p in pairs) else "source",
+        )
+    return key
+
+
+@dataclass
+class _PendingText:
+    pieces: list[str]
+    # For each paragraph index in `pieces`, how many sentence pieces it owns, in order.
+    layout: list[tuple[int, int]]
+    tickets: list[Ticket[str]]
+
+
+class PendingTranslation:
+    """Translations submitted to one model; `results()` waits for them and rebuilds the text."""
+
+    def __init__(self, engine: Engine, key: str, model: Seq2SeqModel, texts: list[_PendingText]):
+        self._engine = engine
+        self._key = key
+        self._model = model
+        self._texts = texts
+
+    def cancel(self) -> None:
+        for text in self._texts:
+            for ticket in text.tickets:
+                ticket.cancel()
+
+    def results(self) -> list[Translation]:
+        source, _, target = self._key.partition("-")
+        out = []
+        for pending in self._texts:
+            batch_ids: list[int] = []
+            translated = iter(_collect(pending.tickets, batch_ids))
+            pieces = list(pending.pieces)
+            for index, n in pending.layout:
+                pieces[index] = " ".join(next(translated) for _ in range(n))
+            out.append(
+                Translation(
+                    text="".join(pieces),
+                    model=self._model.source,
+                    source=source,
+                    target=target,
+                    sentences=len(pending.tickets),
+                    batch_ids=batch_ids,
+                )
+            )
+        return out
+
+
+def submit_translation(
+    engine: Engine, key: str, texts: Sequence[str], options: GenerationOptions | None = None
+) -> PendingTranslation:
+    """Split each text into paragraphs and sentences and queue every sentence.
+
+    Paragraph separators (any whitespace holding a line break) are kept verbatim. A sentence
+    longer than the model's input is cut at clauses or words first; nothing is truncated.
+    """
+    model = engine.model(key)
+    params = (options or GenerationOptions()).params_for(model)
+    budget = model.max_input_tokens - model.overhead_tokens
+    plans: list[tuple[list[str], list[tuple[int, int]], list[str]]] = []
+    for text in texts:
+        pieces = split_paragraphs(text)
+        layout: list[tuple[int, int]] = []
+        sentences: list[str] = []
+        for index in range(0, len(pieces), 2):
+            found = split_sentences(pieces[index])
+            if not found:
+                continue
+            fitted = [
+                s
+                for sentence in found
+                for s in split_to_budget(sentence, budget, model.count_tokens)
+            ]
+            layout.append((index, len(fitted)))
+            sentences.extend(fitted)
+        plans.append((pieces, layout, sentences))
+    all_ids = model.encode([s for _, _, sentences in plans for s in sentences])
+    pending: list[_PendingText] = []
+    offset = 0
+    try:
+        for pieces, layout, sentences in plans:
+            ids = all_ids[offset : offset + len(sentences)]
+            offset += len(sentences)
+            pending.append(_PendingText(pieces, layout, _submit_all(engine, key, ids, params)))
+    except BaseException:
+        PendingTranslation(engine, key, model, pending).cancel()
+        raise
+    return PendingTranslation(engine, key, model, pending)
+
+
+def translate(
+    engine: Engine,
+    texts: Sequence[str],
+    *,
+    target: str,
+    source: str = "en",
+    options: GenerationOptions | None = None,
+) -> list[Translation]:
+    """Translate each text, keeping its paragraph layout and sentence order."""
+    key = resolve_pair(engine, source, target)
+    return submit_translation(engine, key, texts, options).results()
+
+
+# ----- article -------------------------------------------------------------------------------
+
+
+@dataclass
+class Article:
+    summary: Summary
+    translations: dict[str, Translation]
+
+
+def article(
+    engine: Engine,
+    text: str,
+    *,
+    translate_to: Sequence[str],
+    source: str = "en",
+    options: GenerationOptions | None = None,
+) -> Article:
+    """Summarise one article, then translate the summary into each target at once."""
+    keys = {target: resolve_pair(engine, source, target) for target in translate_to}
+    summary = summarize(engine, [text], options)[0]
+    pending: dict[str, PendingTranslation] = {}
+    try:
+        for target, key in keys.items():
+            pending[target] = submit_translation(engine, key, [summary.text])
+    except BaseException:
+        for submitted in pending.values():
+            submitted.cancel()
+        raise
+    return Article(summary, {target: p.results()[0] for target, p in pending.items()})

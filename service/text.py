@@ -1,0 +1,121 @@
+"""Text splitting and token-budget chunking. Pure functions: no model, no torch.
+
+Sentences are split with pysbd, a rule-based port of the "Golden Rules" segmenter: it keeps
+abbreviations ("U.S.", "Dr.", "D.C."), decimals and ellipses inside their sentence, needs no model
+download (unlike NLTK's punkt data or spaCy's pipelines) and is deterministic, so the same text
+is always split, batched and cached the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+
+import pysbd
+
+# A paragraph separator is any whitespace run that holds a line break; it is kept verbatim.
+_SEPARATOR_RE = re.compile(r"(\s*\n\s*)")
+_CLAUSE_RE = re.compile(r"(?<=[,;:\u060c\u061b])\s+")
+
+_local = threading.local()
+
+
+def _segmenter() -> pysbd.Segmenter:
+    segmenter = getattr(_local, "segmenter", None)
+    if segmenter is None:
+        segmenter = _local.segmenter = pysbd.Segmenter(language="en", clean=False)
+    return segmenter
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Split `text` into alternating [paragraph, separator, paragraph, ...] pieces.
+
+    Even indices are paragraphs (possibly empty at the ends), odd indices are the separators,
+    so `"".join(pieces) == text` and a translation can be rebuilt with the same layout.
+    """
+    return _SEPARATOR_RE.split(text)
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Sentences of one paragraph, stripped, in order; empty for a blank paragraph."""
+    if not paragraph.strip():
+        return []
+    return [s.strip() for s in _segmenter().segment(paragraph) if s.strip()]
+
+
+def split_to_budget(
+    sentence: str, budget: int, count: Callable[[list[str]], list[int]]
+) -> list[str]:
+    """Split an over-long sentence into pieces of at most `budget` tokens each.
+
+    Cuts at clause punctuation first, then between words, then (for a single huge "word" such as
+    a URL) between characters. `count` gives token counts for a list of strings. Nothing is
+    dropped: the pieces joined with spaces hold every word of the sentence.
+    """
+    if budget < 1:
+        raise ValueError("budget must be >= 1")
+    if count([sentence])[0] <= budget:
+        return [sentence]
+    for splitter in (_CLAUSE_RE.split, str.split):
+        parts = [p for p in splitter(sentence) if p]
+        if len(parts) > 1:
+            return _pack_parts(parts, budget, count)
+    half = len(sentence) // 2
+    if half == 0:
+        return [sentence]
+    return split_to_budget(sentence[:half], budget, count) + split_to_budget(
+        sentence[half:], budget, count
+    )
+
+
+def _pack_parts(
+    parts: list[str], budget: int, count: Callable[[list[str]], list[int]]
+) -> list[str]:
+    fitting: list[str] = []
+    for part, n in zip(parts, count(parts), strict=True):
+        fitting.extend(split_to_budget(part, budget, count) if n > budget else [part])
+    pieces: list[str] = []
+    for start, end in plan_chunks(count(fitting), budget):
+        piece = " ".join(fitting[start:end])
+        if end - start > 1 and count([piece])[0] > budget:
+            # Joining changed the count (tokenizer context effects): pack the halves apart.
+            mid = (start + end) // 2
+            pieces.extend(_pack_parts(fitting[start:mid], budget, count))
+            pieces.extend(_pack_parts(fitting[mid:end], budget, count))
+        else:
+            pieces.append(piece)
+    return pieces
+
+
+def plan_chunks(counts: Sequence[int], budget: int) -> list[tuple[int, int]]:
+    """Group consecutive items into chunks of at most `budget` tokens, evenly sized.
+
+    Returns half-open index ranges covering every item once, in order. Uses the fewest chunks a
+    greedy fill needs, then evens them out so the last chunk is not a stub (a tiny last chunk
+    would get a summary as long as a full one). Raises ValueError if one item exceeds the budget.
+    """
+    if any(c > budget for c in counts):
+        raise ValueError("an item exceeds the budget; split it first")
+    if not counts:
+        return []
+    n_chunks = len(_greedy(counts, budget))
+    target = -(-sum(counts) // n_chunks)
+    chunks = _greedy(counts, budget, soft_limit=target)
+    return chunks if len(chunks) == n_chunks else _greedy(counts, budget)
+
+
+def _greedy(
+    counts: Sequence[int], budget: int, soft_limit: int | None = None
+) -> list[tuple[int, int]]:
+    chunks: list[tuple[int, int]] = []
+    start, total = 0, 0
+    for i, c in enumerate(counts):
+        over_budget = total + c > budget
+        over_soft = soft_limit is not None and total >= soft_limit
+        if i > start and (over_budget or over_soft):
+            chunks.append((start, i))
+            start, total = i, 0
+        total += c
+    chunks.append((start, len(counts)))
+    return chunks

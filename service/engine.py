@@ -162,6 +162,7 @@ class Engine:
     def describe(self) -> list[dict[str, Any]]:
         """What is configured and loaded, for /v1/models and start-up logs."""
         described = []
+        states = self.readiness()
         for key, slot in self._slots.items():
             model = slot.model
             described.append(
@@ -172,7 +173,7 @@ class Engine:
                     "source_lang": slot.spec.source_lang,
                     "target_lang": slot.spec.target_lang,
                     "prefix": slot.spec.prefix or None,
-                    "state": self.readiness()[key],
+                    "state": states[key],
                     "device": str(self.device),
                     "dtype": str(self.dtype).removeprefix("torch."),
                     "demo": model.is_demo if model else None,

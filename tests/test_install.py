@@ -1,0 +1,138 @@
+"""The image's install and run steps, without Docker: a fresh virtualenv gets requirements.txt
+alone, the app directory gets only what the Dockerfile copies, and gunicorn starts with the
+image's command and ENV (its /models pointed at demo models). A dependency missing from
+requirements.txt, or a file the image does not copy, fails here as it would in the image.
+
+pip reads this machine's configuration as usual (torch==2.13.0 resolves from a local wheel here,
+from the PyTorch index in the image).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import post_json
+from test_deploy import ROOT, Dockerfile
+
+SEEDS = ROOT / "seeds"
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> None:
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _wait_ready(process: subprocess.Popen, url: str, log_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"gunicorn exited:\n{log_path.read_text()}"
+        try:
+            if _get(url + "/readyz") == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"not ready in {timeout} s:\n{log_path.read_text()}")
+
+
+# pip install alone takes 30-80 s on 2 cores (wheels from pip's cache), so this is over a minute.
+@pytest.mark.slow
+def test_requirements_install_and_serve_in_a_fresh_venv(tmp_path: Path) -> None:
+    image = Dockerfile(ROOT / "Dockerfile").image("cpu")
+    venv, app, models = tmp_path / "venv", tmp_path / "app", tmp_path / "models"
+    # The caller's environment minus anything that would leak the test's own virtualenv.
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"}
+    }
+    base_env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
+    _run([sys.executable, "-m", "venv", str(venv)], tmp_path, base_env, timeout=120)
+    _run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(ROOT / "requirements.txt")],
+        tmp_path,
+        base_env,
+        timeout=1200,
+    )
+
+    app.mkdir()
+    for source in image.context_copies:
+        if source.endswith("/"):
+            shutil.copytree(
+                ROOT / source, app / source, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(ROOT / source, app / source)
+    _run(
+        [str(venv / "bin" / "python"), "-m", "service", "demo-models", str(models)],
+        app,
+        base_env,
+        timeout=300,
+    )
+
+    # The image's ENV, with its /models replaced by the demo models and no own venv paths.
+    image_env = {
+        key: value.replace("/models/", f"{models}/")
+        for key, value in image.env.items()
+        if key not in {"PATH", "VIRTUAL_ENV", "HF_HOME"}
+    }
+    env = {**base_env, **image_env, "HF_HOME": str(tmp_path / "hf")}
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    assert image.cmd is not None and image.cmd[0] == "gunicorn"
+    command = [str(venv / "bin" / "gunicorn"), *image.cmd[1:-1], "--bind", f"127.0.0.1:{port}"]
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w") as output:
+        process = subprocess.Popen(
+            [*command, image.cmd[-1]], cwd=app, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_ready(process, url, log_path, timeout=180)
+
+        status, body, _ = post_json(url + "/v1/translate", {"text": "Hello.", "target": "ar"})
+        assert status == 200, body
+        assert set(body) == {"source", "target", "model", "translation"}
+        assert body["model"] == str(models / "en-ar") and isinstance(body["translation"], str)
+
+        brief = (SEEDS / "short-brief.txt").read_text(encoding="utf-8")
+        status, body, _ = post_json(url + "/v1/summarize", {"text": brief})
+        assert status == 200, body
+        assert set(body) == {"model", "chunks", "summary"}
+        assert body["chunks"] == [1] and isinstance(body["summary"], str)
+
+        assert _get(url + "/healthz") == 200
+        assert image.healthcheck is not None
+        probe = image.healthcheck[2].replace(f":{image.expose[0]}/", f":{port}/")
+        _run([str(venv / "bin" / "python"), "-c", probe], app, env, timeout=30)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=150) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -31,7 +31,13 @@ def _read(path: str) -> str:
 
 def _engine(settings: Settings, keys: set[str]):  # noqa: ANN202 - keeps torch import lazy
     from service.engine import Engine
+    from service.tasks import resolve_pair
 
+    # Check the pairs against every configured one, so the error lists them; load only these.
+    configured = Engine(settings)
+    for key in sorted(keys):
+        source, _, target = key.partition("-")
+        resolve_pair(configured, source, target)
     models = tuple(pair for pair in settings.translate_models if pair[0] in keys)
     prefixes = tuple(pair for pair in settings.translate_prefixes if pair[0] in keys)
     summarize = settings.summarize_model

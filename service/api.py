@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template_
 from service import tasks
 from service.config import Settings
 from service.engine import Engine
-from service.errors import UnsupportedMediaType
+from service.errors import UnsupportedLanguage, UnsupportedMediaType
 from service.metrics import Metrics
 from service.registry import SUMMARIZE, TRANSLATE
 from service.schemas import (
@@ -88,8 +88,13 @@ def translate() -> Response:
 def articles() -> Response:
     req: ArticleRequest = parse(ArticleRequest, _body())
     engine = _engine()
-    for target in req.translate_to:
-        tasks.resolve_pair(engine, req.source, target)
+    for index, target in enumerate(req.translate_to):
+        try:
+            tasks.resolve_pair(engine, req.source, target)
+        except UnsupportedLanguage as exc:
+            if exc.field == "target":  # this request names targets in `translate_to`
+                exc.field = f"translate_to.{index}"
+            raise
     check_texts([req.text], _settings(), "text")
     result = tasks.article(
         engine, req.text, translate_to=req.translate_to, source=req.source, options=req.options()

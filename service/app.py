@@ -14,12 +14,12 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.api import bp
 from service.config import Settings
 from service.engine import Engine
-from service.errors import ServiceError
+from service.errors import PayloadTooLarge, ServiceError
 from service.metrics import Metrics
 
 log = logging.getLogger("service.request")
@@ -65,7 +65,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         settings = engine.settings
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    app = Flask(__name__)
+    # No static folder: the service serves no files, so no undocumented /static/<path> route.
+    app = Flask(__name__, static_folder=None)
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -124,6 +125,13 @@ def _install_error_handlers(app: Flask, settings: Settings) -> None:
         if exc.status == 503:
             response.headers["Retry-After"] = str(settings.retry_after_s)
         return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def body_too_large(exc: RequestEntityTooLarge) -> Response:
+        # Same code as the other size limits, and the message names the limit.
+        return service_error(
+            PayloadTooLarge(f"the body is over the limit of {settings.max_body_bytes} bytes")
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from httpx2 import TransportError
 from huggingface_hub import list_repo_files, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -61,7 +62,8 @@ def fetch_models(settings: Settings, dest: Path) -> Fetched:
         log.info("fetching %s -> %s", spec.source, target)
         try:
             snapshot_download(spec.source, local_dir=target, allow_patterns=_patterns(spec.source))
-        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError, TransportError) as exc:
+            # TransportError: what list_repo_files raises when the network is down.
             raise ModelLoadError(
                 f"cannot download {spec.source!r} for {spec.key!r}: {exc}. Run this where the "
                 "Hugging Face Hub is reachable, or copy the model directory here."

@@ -285,6 +285,18 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                     },
                 }
             },
+            "/openapi.json": _get("This description.", "The OpenAPI 3.1 document.", anything),
+            "/docs": {
+                "get": {
+                    "summary": "This description as a page for people.",
+                    "responses": {
+                        "200": {
+                            "description": "HTML.",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
         },
         "components": {"schemas": schemas},
     }

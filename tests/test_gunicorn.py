@@ -1,0 +1,245 @@
+"""The service as users run it: gunicorn with gunicorn.conf.py, on 127.0.0.1, with the tiny models.
+
+One server serves the read-only checks and the concurrency burst; the graceful-shutdown test
+starts (and stops) its own.
+"""
+
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, Server, post_json
+from prometheus_client.parser import text_string_to_metric_families
+
+WORDS = (
+    "bridge drought museum ceasefire harvest election storm treaty festival railway hospital summit"
+).split()
+TEXTS = [f"The {word} story: {word}s matter to everyone." for word in WORDS]
+QUICK = {"max_length": 12}
+
+
+@pytest.fixture(scope="module")
+def server(demo_env: dict[str, str]) -> Iterator[Server]:
+    started = Server(demo_env, [])
+    try:
+        started.wait_ready()
+        yield started
+    finally:
+        started.stop()
+        Path(started.log.name).unlink(missing_ok=True)
+
+
+def _get(url: str) -> tuple[int, bytes, dict[str, str]]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read(), dict(response.headers)
+
+
+def _metrics(server: Server) -> dict[tuple[str, tuple], float]:
+    _, body, _ = _get(server.url + "/metrics")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+
+def _log_lines(server: Server) -> list[dict]:
+    lines = []
+    for line in server.output().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("logger") == "service.request":
+                lines.append(entry)
+    return lines
+
+
+# ----- how it is started -----------------------------------------------------------------------
+
+
+def test_started_with_the_documented_command_and_bind_overrides_the_config(
+    server: Server,
+) -> None:
+    args = server.process.args
+    assert Path(args[0]).name == "gunicorn"
+    assert args[1:] == [
+        "-c",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{server.port}",
+        "service:create_app()",
+    ]
+    config = (ROOT / "gunicorn.conf.py").read_text()
+    assert re.search(r'^bind = "0\.0\.0\.0:8000"$', config, re.M)
+    output = server.output()
+    assert f"Listening at: http://127.0.0.1:{server.port}" in output
+    assert "0.0.0.0:8000" not in output
+    assert "Using worker: gthread" in output
+    assert len(re.findall(r"Booting worker with pid", output)) == 1
+    status, body, headers = _get(server.url + "/healthz")
+    assert (status, json.loads(body)) == (200, {"status": "alive"})
+    assert headers["X-Request-ID"]
+
+
+def test_real_http_exchange(server: Server) -> None:
+    status, body, headers = post_json(
+        server.url + "/v1/translate", {"text": TEXTS[0], "target": "ar"}
+    )
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert body["translation"] and body["target"] == "ar"
+    request = urllib.request.Request(
+        server.url + "/v1/translate",
+        data=b'{"text": "a\\ud800", "target": "ar"}',
+        headers={"Content-Type": "application/json", "X-Request-ID": "gun-bad-1"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400
+    assert caught.value.headers["X-Request-ID"] == "gun-bad-1"
+    assert json.loads(caught.value.read())["error"]["field"] == "text"
+
+
+# ----- concurrency and batching ----------------------------------------------------------------
+
+
+def _burst_requests() -> list[tuple[str, dict]]:
+    """24 requests: summaries, Arabic and French translations, some of them lists."""
+    requests: list[tuple[str, dict]] = []
+    for i in range(8):
+        requests.append(("/v1/summarize", {"text": TEXTS[i], **QUICK}))
+        requests.append(("/v1/translate", {"text": TEXTS[i + 4], "target": "ar"}))
+        if i % 2:
+            requests.append(("/v1/translate", {"text": TEXTS[i], "target": "fr"}))
+        else:
+            texts = [TEXTS[(i + k) % len(TEXTS)] for k in (5, 0, 9)]
+            requests.append(("/v1/translate", {"texts": texts, "target": "fr"}))
+    requests[-1] = ("/v1/summarize", {"texts": [TEXTS[3], TEXTS[1]], **QUICK})
+    return requests
+
+
+def _alone(server: Server, path: str, body: dict, cache: dict) -> str:
+    key = (path, json.dumps(body, sort_keys=True))
+    if key not in cache:
+        status, answer, _ = post_json(server.url + path, body)
+        assert status == 200, answer
+        cache[key] = answer["summary"] if "summary" in answer else answer["translation"]
+    return cache[key]
+
+
+def _expected(server: Server, path: str, body: dict, cache: dict) -> dict:
+    """What each text gets when it is sent alone, one request at a time."""
+    single = {k: v for k, v in body.items() if k not in ("text", "texts")}
+    if "text" in body:
+        answer = _alone(server, path, {**single, "text": body["text"]}, cache)
+        return {"summary" if path == "/v1/summarize" else "translation": answer}
+    answers = [_alone(server, path, {**single, "text": t}, cache) for t in body["texts"]]
+    return {"summaries" if path == "/v1/summarize" else "translations": answers}
+
+
+def test_concurrent_requests_are_answered_correctly_and_batched_together(server: Server) -> None:
+    requests = _burst_requests()
+    cache: dict = {}
+    expected = [_expected(server, path, body, cache) for path, body in requests]
+    assert len(set(cache.values())) == len(cache), "the tiny models should tell inputs apart"
+    before = _metrics(server)
+
+    start = threading.Barrier(len(requests))
+    results: list = [None] * len(requests)
+
+    def send(i: int) -> None:
+        path, body = requests[i]
+        start.wait()
+        request = urllib.request.Request(
+            server.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-Request-ID": f"burst-{i}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            results[i] = (response.status, json.loads(response.read()))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+
+    for i, (path, body) in enumerate(requests):
+        assert results[i] is not None, f"request {i} got no answer"
+        status, answer = results[i]
+        assert status == 200, answer
+        for key, value in expected[i].items():
+            assert answer[key] == value, (i, path, body)
+
+    after = _metrics(server)
+
+    def grew(name: str, model: str) -> float:
+        key = (name, (("model", model),))
+        return after.get(key, 0) - before.get(key, 0)
+
+    models = {"/v1/summarize": "summarize", "ar": "en-ar", "fr": "en-fr"}
+    sent = dict.fromkeys(models.values(), 0)
+    for path, body in requests:  # every text here is one sentence: one item
+        sent[models[body.get("target", path)]] += len(body.get("texts", [None]))
+    items = {m: grew("service_batch_size_sum", m) for m in sent}
+    batches = {m: grew("service_batch_size_count", m) for m in sent}
+    assert items == sent
+    assert sum(batches.values()) < sum(items.values()), (items, batches)
+    assert any(batches[m] < items[m] for m in items), (items, batches)
+
+    # Each request logged one structured line; some batch served several requests.
+    lines = {e["request_id"]: e for e in _log_lines(server) if e["request_id"].startswith("burst-")}
+    assert set(lines) == {f"burst-{i}" for i in range(len(requests))}
+    owners: dict[int, set[str]] = {}
+    for request_id, entry in lines.items():
+        assert entry["status"] == 200 and entry["method"] == "POST"
+        assert entry["endpoint"] in ("/v1/summarize", "/v1/translate")
+        assert entry["latency_ms"] > 0 and entry["items"] >= 1 and entry["batch_ids"]
+        for batch_id in entry["batch_ids"]:
+            owners.setdefault(batch_id, set()).add(request_id)
+    assert max(len(ids) for ids in owners.values()) > 1, "no batch was shared by two requests"
+
+
+# ----- graceful shutdown -----------------------------------------------------------------------
+
+
+def test_sigterm_lets_the_request_in_flight_finish(start_server, server: Server) -> None:
+    # The batch waits 2 s for company after its first item: the request is surely in flight
+    # (its items queued) when SIGTERM arrives, and must still get its whole answer.
+    texts = [f"{text} Item {i}." for i, text in enumerate(TEXTS[:6])]
+    stopping = start_server({"MAX_WAIT_MS": "2000"})
+    outcome: dict = {}
+
+    def send() -> None:
+        outcome["answer"] = post_json(
+            stopping.url + "/v1/translate", {"texts": texts, "target": "fr"}, timeout=120
+        )
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    queued = ("service_queue_depth", (("model", "en-fr"),))
+    deadline = time.monotonic() + 30
+    while _metrics(stopping).get(queued, 0) < len(texts):
+        assert time.monotonic() < deadline, "the request was never queued"
+        time.sleep(0.02)
+    code = stopping.stop()
+    thread.join(60)
+
+    assert code == 0, stopping.output()
+    status, body, _ = outcome["answer"]
+    assert status == 200, body
+    expected = [
+        _alone(server, "/v1/translate", {"text": text, "target": "fr"}, {}) for text in texts
+    ]
+    assert body["translations"] == expected
+    output = stopping.output()
+    assert "Handling signal: term" in output
+    assert "Shutting down: Master" in output
+    (line,) = [e for e in _log_lines(stopping) if e["endpoint"] == "/v1/translate"]
+    assert line["status"] == 200 and line["items"] == len(texts)

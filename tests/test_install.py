@@ -136,3 +136,5 @@ def test_requirements_install_and_serve_in_a_fresh_venv(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        # pytest keeps the last runs' tmp_path; a 1.2 GB virtualenv each is not worth keeping.
+        shutil.rmtree(venv, ignore_errors=True)

@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress to stderr (JSON lines)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the HTTP service under gunicorn")
@@ -144,14 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default="en")
     p.add_argument("--length", choices=["short", "medium", "long"])
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_summarize)
+    p.set_defaults(run=cmd_summarize, quiet=True)
 
     p = sub.add_parser("translate", help="translate FILE (- for stdin)")
     p.add_argument("file")
     p.add_argument("--target", required=True)
     p.add_argument("--source", default="en")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_translate)
+    p.set_defaults(run=cmd_translate, quiet=True)
 
     p = sub.add_parser("fetch-models", help="download the configured models from the Hub")
     p.add_argument("--dest", help="directory (default: MODELS_DIR, models/)")
@@ -175,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         from service.app import configure_logging
 
-        configure_logging(settings.log_level)
+        # One-off commands print results, not logs: an error is the one `error:` line below.
+        quiet = getattr(args, "quiet", False) and not args.verbose
+        configure_logging("CRITICAL" if quiet else settings.log_level)
         return args.run(args, settings)
     except (StartupError, ServiceError) as exc:
         message = exc.message if isinstance(exc, ServiceError) else str(exc)

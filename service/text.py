@@ -99,22 +99,25 @@ def plan_chunks(counts: Sequence[int], budget: int) -> list[tuple[int, int]]:
         raise ValueError("an item exceeds the budget; split it first")
     if not counts:
         return []
-    n_chunks = len(_greedy(counts, budget))
-    target = -(-sum(counts) // n_chunks)
-    chunks = _greedy(counts, budget, soft_limit=target)
-    return chunks if len(chunks) == n_chunks else _greedy(counts, budget)
-
-
-def _greedy(
-    counts: Sequence[int], budget: int, soft_limit: int | None = None
-) -> list[tuple[int, int]]:
+    # needed[i]: the fewest chunks that hold counts[i:], found by a greedy fill from i.
+    needed = [0] * (len(counts) + 1)
+    end, window = len(counts), 0
+    for i in range(len(counts) - 1, -1, -1):
+        window += counts[i]
+        while window > budget:
+            end -= 1
+            window -= counts[end]
+        needed[i] = 1 + needed[end]
+    # Cut where the chunk comes nearest to an even share of what is left, as long as the rest
+    # still fits in the chunks left; the budget may force a cut earlier.
     chunks: list[tuple[int, int]] = []
-    start, total = 0, 0
+    start, total, rest = 0, 0, sum(counts)
     for i, c in enumerate(counts):
-        over_budget = total + c > budget
-        over_soft = soft_limit is not None and total >= soft_limit
-        if i > start and (over_budget or over_soft):
+        left = needed[0] - len(chunks)
+        nearer = abs(total * left - rest) < abs((total + c) * left - rest)
+        if i > start and (total + c > budget or (nearer and needed[i] < left)):
             chunks.append((start, i))
+            rest -= total
             start, total = i, 0
         total += c
     chunks.append((start, len(counts)))

@@ -8,7 +8,9 @@ No other module reads `os.environ`. The README's configuration table is checked 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,15 +59,23 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
-def _positive_float(raw: str) -> float:
+def _finite_float(raw: str) -> float:
+    # Timeouts and waits end in thread waits, which raise on inf or above threading.TIMEOUT_MAX.
     value = float(raw)
+    if not math.isfinite(value) or abs(value) > threading.TIMEOUT_MAX:
+        raise ValueError(f"must be a finite number up to {threading.TIMEOUT_MAX:.0f}, got {raw!r}")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _finite_float(raw)
     if not value > 0:
         raise ValueError(f"must be > 0, got {value}")
     return value
 
 
 def _non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _finite_float(raw)
     if not value >= 0:
         raise ValueError(f"must be >= 0, got {value}")
     return value

@@ -100,12 +100,19 @@ def load_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> Seq
                 f"model for {spec.key!r}: directory {source!r} does not exist. Run "
                 f"`python -m service fetch-models` or point the setting at a model directory."
             )
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"model for {spec.key!r}: directory {source!r} holds no model (no config.json). "
+                "Run `python -m service fetch-models` again or point the setting at a complete "
+                "model directory."
+            )
         source = str(path)
     try:
         with _LOAD_LOCK:
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
-    except OSError as exc:
+    except (OSError, ValueError, TypeError) as exc:
+        # OSError: missing or offline; the others: a directory without a usable model.
         raise ModelLoadError(
             f"model for {spec.key!r}: cannot load {spec.source!r} ({_first_line(exc)}). If the "
             "Hub is unreachable, fetch it once with `python -m service fetch-models` on a "

@@ -104,6 +104,8 @@ class Seq2SeqModel:
 
         The caller checks lengths against `max_input_tokens`; nothing is cut silently here.
         """
+        if not texts:
+            return []  # the tokenizer refuses an empty batch (a text with no sentences)
         prefixed = [self.prefix + text for text in texts] if self.prefix else texts
         with self._encode_lock:
             encoded = self.tokenizer(
@@ -113,6 +115,8 @@ class Seq2SeqModel:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts of texts alone, without prefix or special tokens (for chunk planning)."""
+        if not texts:
+            return []
         with self._encode_lock:
             encoded = self.tokenizer(
                 texts, add_special_tokens=False, truncation=False, verbose=False

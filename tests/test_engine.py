@@ -1,0 +1,291 @@
+"""The engine on the tiny real models: batch invariance, shared batches, limits, isolation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.config import Settings
+from service.engine import Engine
+from service.errors import (
+    GenerationFailed,
+    ItemTimeout,
+    ModelLoadError,
+    ModelUnavailable,
+    Overloaded,
+    PayloadTooLarge,
+)
+from service.seq2seq import Generated, GenerationParams, Seq2SeqModel
+from service.tasks import translate
+
+KEYS = ("summarize", "en-fr", "en-ar")
+
+# Mixed lengths, from a few tokens to a long sentence, so the batch is padded.
+MIXED_TEXTS = (
+    "Heavy rain.",
+    "Scientists have published a study about coastal wetlands.",
+    "Shares in technology companies fell sharply on Monday as investors worried about "
+    "slowing demand for phones and computers, while oil prices rose for a third day.",
+    "The city council approved a new budget on Tuesday.",
+)
+
+
+def batch_count(engine: Engine, key: str, outcome: str = "ok") -> float:
+    value = engine.metrics.registry.get_sample_value(
+        "service_batches_total", {"model": key, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+@pytest.fixture
+def make_engine(demo_settings: Settings) -> Iterator[Callable[..., Engine]]:
+    """Factory: make_engine(**setting_changes) -> a started engine of its own, closed after."""
+    engines: list[Engine] = []
+
+    def make(**changes: Any) -> Engine:
+        engine = Engine(demo_settings.replace(**changes))
+        engines.append(engine)
+        return engine.start()
+
+    yield make
+    for engine in engines:
+        engine.close(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def batching_engine(demo_settings: Settings) -> Iterator[Engine]:
+    """Cuts a batch only when all of MIXED_TEXTS are queued (size limit), never by time."""
+    engine = Engine(demo_settings.replace(max_batch_size=len(MIXED_TEXTS), max_wait_ms=60_000))
+    yield engine.start()
+    engine.close(timeout=30)
+
+
+class Gate:
+    """Wraps a model's generate so that a test can hold the worker inside a batch."""
+
+    def __init__(self, model: Seq2SeqModel) -> None:
+        self._generate = model.generate
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self, batch: list[list[int]], params: GenerationParams) -> Generated:
+        self.entered.set()
+        assert self.opened.wait(30), "test never opened the gate"
+        return self._generate(batch, params)
+
+
+@pytest.fixture
+def gate() -> Iterator[Callable[[Engine, str], Gate]]:
+    """gate(engine, key) -> a closed Gate on that model (opened at teardown)."""
+    gates: list[Gate] = []
+
+    def close_gate(engine: Engine, key: str) -> Gate:
+        model = engine.model(key)
+        held = Gate(model)
+        model.generate = held  # type: ignore[method-assign]
+        gates.append(held)
+        return held
+
+    yield close_gate
+    for held in gates:
+        held.opened.set()
+
+
+# ----- lifecycle and description -------------------------------------------------------------
+
+
+def test_a_started_engine_is_ready_on_cpu(engine: Engine) -> None:
+    assert engine.ready
+    assert engine.readiness() == dict.fromkeys(KEYS, "ready")
+    assert str(engine.device) == "cpu"
+    assert engine.cpu_threads and engine.cpu_threads >= 1
+    assert engine.keys("translate") == ["en-fr", "en-ar"]
+    described = {d["key"]: d for d in engine.describe()}
+    assert described["summarize"]["max_input_tokens"] == 1024
+    assert described["en-ar"]["prefix"] == ">>ara<<"
+    assert all(d["demo"] and d["dtype"] == "float32" for d in described.values())
+
+
+def test_a_missing_model_fails_eager_start(demo_settings: Settings, tmp_path: Path) -> None:
+    engine = Engine(demo_settings.replace(summarize_model=str(tmp_path / "missing")))
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        engine.start()
+    assert not engine.ready
+
+
+def test_a_missing_model_with_lazy_load_reports_it(
+    make_engine: Callable[..., Engine], tmp_path: Path
+) -> None:
+    engine = make_engine(summarize_model=str(tmp_path / "missing"), eager_load=False)
+    with pytest.raises(ModelLoadError):
+        engine._slots["summarize"].batcher.wait_ready(30)
+    engine._slots["en-fr"].batcher.wait_ready(30)
+    states = engine.readiness()
+    assert states["summarize"].startswith("failed: ")
+    assert states["en-fr"] == "ready"
+    assert not engine.ready
+    with pytest.raises(ModelUnavailable):
+        engine.model("summarize")
+    assert translate(engine, ["Heavy rain."], target="fr")[0].text
+
+
+def test_a_closed_engine_refuses_work(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    ids = engine.model("en-fr").encode(["Heavy rain."])[0]
+    engine.close(timeout=30)
+    assert not engine.ready
+    with pytest.raises(ModelUnavailable):
+        engine.submit("en-fr", ids, GenerationParams())
+
+
+def test_an_input_over_the_model_limit_is_refused(engine: Engine) -> None:
+    model = engine.model("en-fr")
+    with pytest.raises(PayloadTooLarge, match="exceeds the model's 512"):
+        engine.submit("en-fr", [5] * (model.max_input_tokens + 1), GenerationParams())
+
+
+# ----- batch invariance ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_beams", [1, 4])
+@pytest.mark.parametrize("key", KEYS)
+def test_a_mixed_length_batch_gives_the_same_outputs_as_each_input_alone(
+    engine: Engine, batching_engine: Engine, key: str, num_beams: int
+) -> None:
+    # A shorter summary (the default is 56..142 tokens) keeps the test fast on 2 cores.
+    max_length = 64 if key == "summarize" else None
+    params = GenerationParams(num_beams=num_beams, max_length=max_length)
+    inputs = batching_engine.model(key).encode(list(MIXED_TEXTS))
+    assert len({len(ids) for ids in inputs}) == len(inputs)
+
+    tickets = [batching_engine.submit(key, ids, params) for ids in inputs]
+    batched = [ticket.result() for ticket in tickets]
+    assert len({ticket.batch_id for ticket in tickets}) == 1
+
+    alone_tickets = []
+    alone = []
+    for ids in inputs:
+        ticket = engine.submit(key, ids, params)
+        alone.append(ticket.result())
+        alone_tickets.append(ticket)
+    assert len({ticket.batch_id for ticket in alone_tickets}) == len(inputs)
+
+    assert batched == alone
+    assert len(set(batched)) == len(batched), "outputs do not depend on the input"
+
+
+# ----- shared batches ------------------------------------------------------------------------
+
+
+def test_concurrent_submitters_share_batches(
+    engine: Engine, make_engine: Callable[..., Engine]
+) -> None:
+    own = make_engine(max_wait_ms=250)
+    params = GenerationParams(num_beams=1)
+    texts = [f"{MIXED_TEXTS[i % 4]} Item {i}." for i in range(16)]
+    inputs = own.model("en-fr").encode(texts)
+    expected = [engine.submit("en-fr", ids, params).result() for ids in inputs]
+    before = batch_count(own, "en-fr")
+    start = threading.Barrier(len(inputs))
+    results: dict[int, str] = {}
+
+    def caller(i: int) -> None:
+        start.wait()
+        results[i] = own.submit("en-fr", inputs[i], params).result()
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [results[i] for i in range(len(inputs))] == expected
+    assert batch_count(own, "en-fr") - before <= len(inputs) / 4
+
+
+# ----- limits --------------------------------------------------------------------------------
+
+
+def test_a_full_queue_is_refused_at_once(make_engine: Callable[..., Engine], gate) -> None:
+    engine = make_engine(max_queue=2)
+    held = gate(engine, "en-fr")
+    model = engine.model("en-fr")
+    inputs = model.encode(list(MIXED_TEXTS[:3]))
+    params = GenerationParams(num_beams=1)
+    running = engine.submit("en-fr", inputs[0], params)
+    assert held.entered.wait(10)
+    queued = [engine.submit("en-fr", ids, params) for ids in inputs[1:3]]
+    with pytest.raises(Overloaded):
+        engine.submit("en-fr", inputs[0], params)
+    # Other models have queues of their own.
+    other = engine.submit("en-ar", engine.model("en-ar").encode(["Heavy rain."])[0], params)
+    assert other.result()
+    held.opened.set()
+    assert all(ticket.result() for ticket in [running, *queued])
+
+
+def test_an_item_past_its_timeout_gets_item_timeout(
+    make_engine: Callable[..., Engine], gate
+) -> None:
+    engine = make_engine(item_timeout_s=1.0)
+    held = gate(engine, "en-fr")
+    ids = engine.model("en-fr").encode(["Heavy rain."])[0]
+    params = GenerationParams(num_beams=1)
+    running = engine.submit("en-fr", ids, params)
+    assert held.entered.wait(10)
+    waiting = engine.submit("en-fr", ids, params)
+    assert engine._slots["en-fr"].batcher.depth == 1
+    with pytest.raises(ItemTimeout):
+        waiting.result()
+    assert engine._slots["en-fr"].batcher.depth == 0
+    with pytest.raises(ItemTimeout):
+        running.result()  # still held by the test
+    held.opened.set()
+
+
+# ----- failure isolation ---------------------------------------------------------------------
+
+
+def test_a_failing_generate_fails_only_its_batch(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(max_wait_ms=200)
+    model = engine.model("en-fr")
+    bad, good, other = model.encode(["Heavy rain.", MIXED_TEXTS[1], MIXED_TEXTS[2]])
+    real_generate = model.generate
+
+    def generate(batch: list[list[int]], params: GenerationParams) -> Generated:
+        if bad in batch:
+            raise RuntimeError("CUDA error: device-side assert triggered")
+        return real_generate(batch, params)
+
+    monkeypatch.setattr(model, "generate", generate)
+    greedy, beams = GenerationParams(num_beams=1), GenerationParams(num_beams=2)
+    same_batch = [engine.submit("en-fr", ids, greedy) for ids in (bad, good)]
+    other_batch = engine.submit("en-fr", other, beams)
+    for ticket in same_batch:
+        with pytest.raises(GenerationFailed) as raised:
+            ticket.result()
+        assert "CUDA" not in raised.value.message
+    assert other_batch.result()
+    assert same_batch[0].batch_id == same_batch[1].batch_id != other_batch.batch_id
+    assert None not in (same_batch[0].batch_id, other_batch.batch_id)
+    assert engine.submit("en-fr", good, greedy).result()
+    assert batch_count(engine, "en-fr", "error") == 1
+    assert engine.ready
+
+
+def test_a_pair_added_by_configuration_is_served(
+    make_engine: Callable[..., Engine], demo_models: dict[str, Path], demo_settings: Settings
+) -> None:
+    pairs = (*demo_settings.translate_models, ("fr-en", str(demo_models["en-fr"])))
+    engine = make_engine(translate_models=pairs)
+    assert engine.keys("translate") == ["en-fr", "en-ar", "fr-en"]
+    result = translate(
+        engine, ["Le conseil municipal a approuvé un budget."], source="fr", target="en"
+    )
+    assert (result[0].source, result[0].target) == ("fr", "en")
+    assert result[0].text

@@ -1,0 +1,151 @@
+"""Which model serves what (model_specs) and loading one (load_model), offline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from service.config import Settings
+from service.errors import ConfigError, ModelLoadError
+from service.registry import SUMMARIZE, TRANSLATE, ModelSpec, load_model, model_specs
+
+CPU = torch.device("cpu")
+
+
+def settings_with(**env: str) -> Settings:
+    return Settings.from_env(env)
+
+
+# ----- model_specs ---------------------------------------------------------------------------
+
+
+def test_default_specs_are_the_summariser_then_each_pair() -> None:
+    specs = model_specs(settings_with())
+    assert [(s.key, s.task) for s in specs] == [
+        (SUMMARIZE, SUMMARIZE),
+        ("en-fr", TRANSLATE),
+        ("en-ar", TRANSLATE),
+    ]
+    en_ar = specs[2]
+    assert (en_ar.source_lang, en_ar.target_lang, en_ar.prefix) == ("en", "ar", ">>ara<<")
+    assert specs[1].prefix == ""
+
+
+def test_a_configured_pair_becomes_a_spec() -> None:
+    specs = model_specs(
+        settings_with(TRANSLATE_MODELS="en-fr=a,fr-en=/models/fr-en", TRANSLATE_PREFIXES="")
+    )
+    fr_en = specs[-1]
+    assert (fr_en.key, fr_en.task, fr_en.source) == ("fr-en", TRANSLATE, "/models/fr-en")
+    assert (fr_en.source_lang, fr_en.target_lang) == ("fr", "en")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TRANSLATE_MODELS": "english-french=x"}, "'english-french' is not SRC-TGT"),
+        ({"TRANSLATE_MODELS": "EN-FR=x"}, "'EN-FR' is not SRC-TGT"),
+        ({"TRANSLATE_MODELS": "en_fr=x"}, "'en_fr' is not SRC-TGT"),
+        ({"TRANSLATE_MODELS": "en-fr=x,en-fr=y"}, "'en-fr' is given twice"),
+        ({"TRANSLATE_MODELS": "en-fr="}, "'en-fr' names no model"),
+        (
+            {"TRANSLATE_MODELS": "en-fr=x", "TRANSLATE_PREFIXES": "en-ar=>>ara<<"},
+            "TRANSLATE_PREFIXES names pairs with no model: en-ar",
+        ),
+    ],
+)
+def test_bad_model_settings_are_config_errors(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        model_specs(settings_with(**env))
+
+
+# ----- load_model ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "max_input"), [("summarize", 1024), ("en-fr", 512), ("en-ar", 512)]
+)
+def test_loads_a_local_directory(demo_models: dict[str, Path], key: str, max_input: int) -> None:
+    task = SUMMARIZE if key == SUMMARIZE else TRANSLATE
+    model = load_model(ModelSpec(key, task, str(demo_models[key])), CPU, torch.float32)
+    assert model.key == key
+    assert model.is_demo
+    assert model.max_input_tokens == max_input
+    assert (model.device, model.dtype) == (CPU, torch.float32)
+    assert not model.model.training
+    assert model.generation_defaults()["num_beams"] == 4
+
+
+def test_a_missing_directory_is_a_clear_load_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ModelLoadError) as raised:
+        load_model(ModelSpec("en-fr", TRANSLATE, str(missing)), CPU, torch.float32)
+    message = str(raised.value)
+    assert "'en-fr'" in message
+    assert str(missing) in message
+    assert "does not exist" in message
+    assert "fetch-models" in message
+
+
+def test_a_directory_without_a_model_is_a_clear_load_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="holds no model"):
+        load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU, torch.float32)
+
+
+def test_a_broken_model_directory_is_a_load_error(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    # Config present, tokenizer and weights missing (an interrupted copy).
+    shutil.copy(demo_models["en-fr"] / "config.json", tmp_path / "config.json")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU, torch.float32)
+
+
+def test_an_uncached_hub_id_offline_names_the_model_and_the_fix() -> None:
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    hub_id = "newsroom-tests/model-that-is-not-cached"
+    with pytest.raises(ModelLoadError) as raised:
+        load_model(ModelSpec("en-fr", TRANSLATE, hub_id), CPU, torch.float32)
+    message = str(raised.value)
+    assert hub_id in message
+    assert "fetch-models" in message
+    assert "HF_HUB_OFFLINE" in message
+    assert "\n" not in message
+
+
+def test_the_arabic_prefix_reaches_the_tokenizer(demo_models: dict[str, Path]) -> None:
+    spec = ModelSpec("en-ar", TRANSLATE, str(demo_models["en-ar"]), prefix=">>ara<<")
+    model = load_model(spec, CPU, torch.float32)
+    ara = model.tokenizer.convert_tokens_to_ids(">>ara<<")
+    assert ara != model.tokenizer.unk_token_id
+    ids = model.encode(["Heavy rain caused flooding.", "Officials said so."])
+    assert [row[0] for row in ids] == [ara, ara]
+    assert [row.count(ara) for row in ids] == [1, 1]
+    # The prefix is counted as overhead, not as text.
+    assert model.overhead_tokens == len(model.encode([""])[0]) == 2
+    assert model.count_tokens(["Officials said so."])[0] == len(ids[1]) - 2
+
+
+def test_without_a_prefix_no_language_token_is_added(demo_models: dict[str, Path]) -> None:
+    model = load_model(ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"])), CPU, torch.float32)
+    ara = model.tokenizer.convert_tokens_to_ids(">>ara<<")
+    fra = model.tokenizer.convert_tokens_to_ids(">>fra<<")
+    ids = model.encode(["Heavy rain caused flooding."])[0]
+    assert ara not in ids and fra not in ids
+
+
+def test_an_unknown_language_token_prefix_is_a_load_error(demo_models: dict[str, Path]) -> None:
+    spec = ModelSpec("en-ar", TRANSLATE, str(demo_models["en-ar"]), prefix=">>xyz<<")
+    with pytest.raises(ModelLoadError, match=r"does not know the prefix '>>xyz<<'") as raised:
+        load_model(spec, CPU, torch.float32)
+    assert "TRANSLATE_PREFIXES" in str(raised.value)
+
+
+def test_encode_of_no_texts_is_empty(demo_models: dict[str, Path]) -> None:
+    model = load_model(ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"])), CPU, torch.float32)
+    assert model.encode([]) == []
+    assert model.count_tokens([]) == []

@@ -1,0 +1,413 @@
+"""Summarise, translate and article on the tiny real models: splitting, chunking, parameters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from service import tasks
+from service.batching import Ticket
+from service.config import Settings
+from service.demo_models import TRAINING_TEXT
+from service.engine import Engine
+from service.errors import InvalidRequest, Overloaded, UnsupportedLanguage
+from service.registry import SUMMARIZE, ModelSpec, load_model
+from service.seq2seq import Generated, GenerationParams, Seq2SeqModel
+from service.tasks import (
+    LENGTH_PRESETS,
+    MAX_SUMMARY_ROUNDS,
+    GenerationOptions,
+    article,
+    chunk_for_model,
+    summarize,
+    translate,
+)
+from service.text import split_paragraphs, split_sentences
+
+GREEDY = GenerationOptions(num_beams=1)
+# Short greedy summaries: the summariser's defaults (4 beams, 56..142 tokens) are slow on 2 cores.
+QUICK_SUMMARY = GenerationOptions(num_beams=1, max_length=40)
+
+ABBREVIATIONS = (
+    "Dr. Miriam Castellano of the U.S. Department of Energy spoke in Washington, D.C. on "
+    "Monday. Demand rose 4.3 percent, she said."
+)
+# About 2,500 tokens for the tiny summariser (limit 1,024): three chunks.
+LONG_ARTICLE = "\n\n".join([*TRAINING_TEXT["en"], ABBREVIATIONS] * 4)
+
+
+@pytest.fixture
+def submitted(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
+    """Every (model key, token ids) the tasks submit to the shared engine, in order."""
+    calls: list[tuple[str, list[int]]] = []
+    real_submit = engine.submit
+
+    def submit(key: str, ids: list[int], params: GenerationParams) -> Ticket[str]:
+        calls.append((key, list(ids)))
+        return real_submit(key, ids, params)
+
+    monkeypatch.setattr(engine, "submit", submit)
+    return calls
+
+
+@pytest.fixture
+def make_engine(demo_settings: Settings) -> Iterator[Callable[..., Engine]]:
+    """Factory: make_engine(**setting_changes) -> a started engine of its own, closed after."""
+    engines: list[Engine] = []
+
+    def make(**changes: Any) -> Engine:
+        engine = Engine(demo_settings.replace(**changes))
+        engines.append(engine)
+        return engine.start()
+
+    yield make
+    for engine in engines:
+        engine.close(timeout=30)
+
+
+def decode(model: Seq2SeqModel, ids: list[int]) -> str:
+    return model.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+# ----- summarise: chunking -------------------------------------------------------------------
+
+
+def test_a_short_text_is_one_chunk(engine: Engine) -> None:
+    model = engine.model("summarize")
+    text = TRAINING_TEXT["en"][0]
+    assert chunk_for_model(model, text) == model.encode([text])
+
+
+def test_a_long_article_is_cut_into_even_chunks_that_fit(engine: Engine) -> None:
+    model = engine.model("summarize")
+    assert len(model.encode([LONG_ARTICLE])[0]) > model.max_input_tokens
+    chunks = chunk_for_model(model, LONG_ARTICLE)
+    lengths = [len(chunk) for chunk in chunks]
+    assert len(chunks) > 1
+    assert max(lengths) <= model.max_input_tokens
+    assert min(lengths) > 0.6 * max(lengths), lengths
+    # Every word reaches one chunk, once and in order; chunks start and end on sentences.
+    decoded = [decode(model, chunk) for chunk in chunks]
+    assert " ".join(decoded).split() == LONG_ARTICLE.split()
+    sentences = [s for p in split_paragraphs(LONG_ARTICLE)[::2] for s in split_sentences(p)]
+    assert all(sum(s in chunk for chunk in decoded) >= 1 for s in sentences)
+    assert all(any(chunk.startswith(s) for s in sentences) for chunk in decoded)
+    assert all(any(chunk.endswith(s) for s in sentences) for chunk in decoded)
+
+
+def test_a_long_article_summary_submits_only_inputs_that_fit(
+    engine: Engine, submitted: list[tuple[str, list[int]]]
+) -> None:
+    model = engine.model("summarize")
+    n_chunks = len(chunk_for_model(model, LONG_ARTICLE))
+    summary = summarize(engine, [LONG_ARTICLE], QUICK_SUMMARY)[0]
+    assert summary.chunks == n_chunks > 1
+    assert 1 <= summary.rounds <= MAX_SUMMARY_ROUNDS
+    assert summary.text
+    assert len(submitted) >= n_chunks
+    assert all(key == "summarize" for key, _ in submitted)
+    assert all(len(ids) <= model.max_input_tokens for _, ids in submitted)
+    # First round: the chunks themselves.
+    assert [ids for _, ids in submitted[:n_chunks]] == chunk_for_model(model, LONG_ARTICLE)
+    assert summary.batch_ids
+
+
+class _Done:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.batch_id = 1
+
+    def result(self) -> str:
+        return self.text
+
+    def cancel(self) -> None:
+        pass
+
+
+class _VerboseEngine:
+    """An engine whose summariser makes every input longer: only the round limit stops it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._model = engine.model("summarize")
+        self.calls = 0
+
+    def model(self, key: str) -> Seq2SeqModel:
+        return self._model
+
+    def submit(self, key: str, ids: list[int], params: GenerationParams) -> _Done:
+        self.calls += 1
+        assert len(ids) <= self._model.max_input_tokens
+        return _Done(" ".join(TRAINING_TEXT["en"]))
+
+
+def test_summary_rounds_stop_at_the_limit(engine: Engine) -> None:
+    verbose = _VerboseEngine(engine)
+    summary = summarize(verbose, [LONG_ARTICLE])[0]  # type: ignore[arg-type]
+    assert summary.rounds == MAX_SUMMARY_ROUNDS
+    assert summary.text
+    assert verbose.calls >= MAX_SUMMARY_ROUNDS
+
+
+def test_short_texts_take_one_round(engine: Engine) -> None:
+    texts = [TRAINING_TEXT["en"][0], TRAINING_TEXT["en"][1]]
+    summaries = summarize(engine, texts, QUICK_SUMMARY)
+    assert [(s.chunks, s.rounds) for s in summaries] == [(1, 1), (1, 1)]
+    assert summaries[0].text != summaries[1].text
+
+
+# ----- translate -----------------------------------------------------------------------------
+
+
+LAYOUT_TEXT = (
+    "Heavy rain caused flooding. Dr. Smith met U.S. officials in Washington, D.C. today.\n\n"
+    "Prices rose 2.5 percent.\n"
+    "Shares fell sharply on Monday.\r\n\r\n"
+    "The vote is on Friday."
+)
+
+
+@pytest.mark.parametrize("target", ["fr", "ar"])
+def test_translation_keeps_paragraph_breaks_and_sentences(
+    engine: Engine, submitted: list[tuple[str, list[int]]], target: str
+) -> None:
+    result = translate(engine, [LAYOUT_TEXT], target=target)[0]
+    assert result.sentences == 5
+    assert len(submitted) == 5
+    pieces = split_paragraphs(result.text)
+    assert pieces[1::2] == ["\n\n", "\n", "\r\n\r\n"]
+    # Each paragraph is its sentences translated one by one (batching changes nothing).
+    paragraphs = split_paragraphs(LAYOUT_TEXT)[::2]
+    assert len(pieces[::2]) == len(paragraphs) == 4
+    for paragraph, translated in zip(paragraphs, pieces[::2], strict=True):
+        expected = [
+            translate(engine, [s], target=target)[0].text for s in split_sentences(paragraph)
+        ]
+        assert translated == " ".join(expected)
+
+
+def test_translation_of_a_list_keeps_its_order(engine: Engine) -> None:
+    texts = list(TRAINING_TEXT["en"][:3])
+    together = [t.text for t in translate(engine, texts, target="fr", options=GREEDY)]
+    alone = [translate(engine, [t], target="fr", options=GREEDY)[0].text for t in texts]
+    assert together == alone
+    assert len(set(together)) == 3
+
+
+def test_an_over_long_sentence_is_split_and_nothing_is_lost(
+    engine: Engine, submitted: list[tuple[str, list[int]]]
+) -> None:
+    model = engine.model("en-fr")
+    words = TRAINING_TEXT["en"][0].replace(".", "").replace(",", "").lower().split()
+    sentence = " ".join(words * 8)
+    assert model.count_tokens([sentence])[0] > model.max_input_tokens
+    result = translate(engine, [sentence], target="fr", options=GREEDY)[0]
+    assert result.sentences == len(submitted) > 1
+    assert all(len(ids) <= model.max_input_tokens for _, ids in submitted)
+    sent = " ".join(decode(model, ids) for _, ids in submitted)
+    assert sent.split() == sentence.split()
+    assert "\n" not in result.text
+
+
+def test_blank_texts_translate_to_themselves(engine: Engine) -> None:
+    results = translate(engine, ["", "\n\n", "Heavy rain."], target="fr")
+    assert [r.text for r in results[:2]] == ["", "\n\n"]
+    assert [r.sentences for r in results] == [0, 0, 1]
+    assert results[2].text
+
+
+def test_an_unsupported_pair_names_the_wrong_field(engine: Engine) -> None:
+    with pytest.raises(UnsupportedLanguage) as raised:
+        translate(engine, ["Hi."], target="de")
+    assert raised.value.field == "target"
+    assert "en-fr, en-ar" in raised.value.message
+    with pytest.raises(UnsupportedLanguage) as raised:
+        translate(engine, ["Hi."], source="de", target="fr")
+    assert raised.value.field == "source"
+
+
+def test_article_translates_its_summary(engine: Engine) -> None:
+    result = article(
+        engine, TRAINING_TEXT["en"][2], translate_to=["fr", "ar"], options=QUICK_SUMMARY
+    )
+    assert set(result.translations) == {"fr", "ar"}
+    for target, translation in result.translations.items():
+        assert translation.text == translate(engine, [result.summary.text], target=target)[0].text
+
+
+# ----- generation parameters -----------------------------------------------------------------
+
+
+def test_model_defaults_come_from_generation_config(engine: Engine) -> None:
+    defaults = engine.model("summarize").generation_defaults()
+    assert defaults["num_beams"] == 4
+    assert (defaults["min_length"], defaults["max_length"]) == (56, 142)
+    assert defaults["no_repeat_ngram_size"] == 3
+    assert engine.model("en-fr").generation_defaults()["num_beams"] == 4
+    # No options: nothing is overridden, so generation_config decides.
+    assert GenerationOptions().params_for(engine.model("summarize")).overrides() == {}
+
+
+@pytest.fixture(scope="module")
+def summariser(demo_models: dict[str, Path]) -> Seq2SeqModel:
+    """A summariser of the test's own, to call directly (the engine's belongs to its worker)."""
+    spec = ModelSpec(SUMMARIZE, SUMMARIZE, str(demo_models["summarize"]))
+    return load_model(spec, torch.device("cpu"), torch.float32)
+
+
+def test_the_summariser_defaults_shape_its_output(
+    summariser: Seq2SeqModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    captured: list[Any] = []
+    hf_generate = summariser.model.generate
+
+    def capture(*args: Any, **kwargs: Any) -> Any:
+        output = hf_generate(*args, **kwargs)
+        captured.append(output)
+        return output
+
+    ids = summariser.encode([TRAINING_TEXT["en"][1]])
+    monkeypatch.setattr(summariser.model, "generate", capture)
+    default = summariser.generate(ids, GenerationParams())
+    four_beams = summariser.generate(ids, GenerationParams(num_beams=4))
+    greedy = summariser.generate(ids, GenerationParams(num_beams=1))
+    assert default.texts == four_beams.texts != greedy.texts
+    assert 56 <= default.new_tokens <= 142
+    tokens = captured[0][0].tolist()
+    trigrams = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
+    assert len(trigrams) == len(set(trigrams)), "no_repeat_ngram_size=3 not applied"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (GenerationOptions(num_beams=0), "num_beams"),
+        (GenerationOptions(num_beams=9), "num_beams"),
+        (GenerationOptions(max_length=0), "max_length"),
+        (GenerationOptions(max_length=1025), "max_length"),
+        (GenerationOptions(min_length=-1), "min_length"),
+        (GenerationOptions(min_length=50, max_length=40), "min_length"),
+        (GenerationOptions(length="short", min_length=100), "min_length"),
+        (GenerationOptions(length="huge"), "length"),
+    ],
+)
+def test_bad_overrides_name_their_field(
+    engine: Engine, options: GenerationOptions, field: str
+) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        options.params_for(engine.model("summarize"))
+    assert raised.value.field == field
+    with pytest.raises(InvalidRequest):
+        summarize(engine, ["Heavy rain."], options)
+
+
+def test_max_length_limit_is_the_model_s(engine: Engine) -> None:
+    translator = engine.model("en-fr")
+    with pytest.raises(InvalidRequest) as raised:
+        GenerationOptions(max_length=513).params_for(translator)
+    assert raised.value.field == "max_length"
+    assert GenerationOptions(max_length=512).params_for(translator).max_length == 512
+
+
+def test_a_max_length_below_the_default_minimum_lowers_the_minimum(engine: Engine) -> None:
+    params = GenerationOptions(max_length=30).params_for(engine.model("summarize"))
+    assert (params.min_length, params.max_length) == (30, 30)
+    summary = summarize(engine, [TRAINING_TEXT["en"][0]], GenerationOptions(max_length=30))[0]
+    assert summary.text
+
+
+def test_length_presets_change_the_output_length(engine: Engine, summariser: Seq2SeqModel) -> None:
+    ids = summariser.encode([TRAINING_TEXT["en"][3]])
+    tokens = {}
+    for name, (low, high) in LENGTH_PRESETS.items():
+        params = GenerationOptions(length=name, num_beams=1).params_for(summariser)
+        assert (params.min_length, params.max_length) == (low, high)
+        tokens[name] = summariser.generate(ids, params).new_tokens
+        assert low <= tokens[name] <= high
+    assert tokens["short"] < tokens["medium"] < tokens["long"]
+    texts = {
+        name: summarize(
+            engine, [TRAINING_TEXT["en"][3]], GenerationOptions(length=name, num_beams=1)
+        )[0].text
+        for name in ("short", "long")
+    }
+    assert len(texts["short"]) < len(texts["long"])
+
+
+# ----- failure isolation ---------------------------------------------------------------------
+
+
+class _FussyTokenizer:
+    """The real tokenizer, except that it raises on any text holding MARKER."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+
+    def __call__(self, texts: list[str], **kwargs: Any) -> Any:
+        if any("MARKER" in text for text in texts):
+            raise ValueError("tokenizer exploded")
+        return self._tokenizer(texts, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
+
+
+def test_a_tokenizer_error_fails_only_that_request(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine()
+    model = engine.model("en-fr")
+    monkeypatch.setattr(model, "tokenizer", _FussyTokenizer(model.tokenizer))
+    outcomes: dict[str, Any] = {}
+
+    def request(name: str, text: str) -> None:
+        try:
+            outcomes[name] = translate(engine, [text], target="fr", options=GREEDY)[0].text
+        except ValueError as exc:
+            outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=request, args=("bad", "Heavy rain. MARKER here.")),
+        threading.Thread(target=request, args=("good", "Heavy rain caused flooding.")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert isinstance(outcomes["bad"], ValueError)
+    assert isinstance(outcomes["good"], str) and outcomes["good"]
+    assert engine.ready
+    assert translate(engine, ["Heavy rain."], target="fr", options=GREEDY)[0].text
+
+
+def test_a_refused_request_withdraws_its_queued_pieces(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(max_queue=2)
+    model = engine.model("en-fr")
+    entered, opened = threading.Event(), threading.Event()
+    real_generate = model.generate
+
+    def held(batch: list[list[int]], params: GenerationParams) -> Generated:
+        entered.set()
+        opened.wait(30)
+        return real_generate(batch, params)
+
+    monkeypatch.setattr(model, "generate", held)
+    try:
+        first = tasks.submit_translation(engine, "en-fr", ["Heavy rain."], GREEDY)
+        assert entered.wait(10)
+        batcher = engine._slots["en-fr"].batcher
+        with pytest.raises(Overloaded):
+            translate(engine, ["One. Two. Three."], target="fr", options=GREEDY)
+        assert batcher.depth == 0
+        queued = tasks.submit_translation(engine, "en-fr", ["Four. Five."], GREEDY)
+        assert batcher.depth == 2
+    finally:
+        opened.set()
+    assert first.results()[0].text
+    assert queued.results()[0].sentences == 2

@@ -33,6 +33,7 @@ _LOAD_LOCK = threading.Lock()
 
 _PAIR_RE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
 _LANGUAGE_TOKEN_RE = re.compile(r"^>>\w+<<$")
+_DEFAULT_PREFIXES = Settings.defaults().translate_prefixes
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
             )
         )
     unknown = sorted(set(prefixes) - seen)
-    if unknown:
+    # The default prefixes name the default pairs; a deployment serving other pairs is not
+    # wrong for leaving them in place. Prefixes someone set for a missing pair are a mistake.
+    if unknown and settings.translate_prefixes != _DEFAULT_PREFIXES:
         raise ConfigError(f"TRANSLATE_PREFIXES names pairs with no model: {', '.join(unknown)}")
     return specs
 

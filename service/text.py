@@ -1,7 +1,7 @@
 """Text splitting and token-budget chunking. Pure functions: no model, no torch.
 
 Sentences are split with pysbd, a rule-based port of the "Golden Rules" segmenter: it keeps
-abbreviations ("U.S.", "Dr.", "D.C."), decimals and ellipses inside their sentence, needs no model
+abbreviations ("U.S.", "Dr.", "D.C.") and decimals inside their sentence, needs no model
 download (unlike NLTK's punkt data or spaCy's pipelines) and is deterministic, so the same text
 is always split, batched and cached the same way.
 """

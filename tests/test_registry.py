@@ -53,8 +53,8 @@ def test_a_configured_pair_becomes_a_spec() -> None:
         ({"TRANSLATE_MODELS": "en-fr=x,en-fr=y"}, "'en-fr' is given twice"),
         ({"TRANSLATE_MODELS": "en-fr="}, "'en-fr' names no model"),
         (
-            {"TRANSLATE_MODELS": "en-fr=x", "TRANSLATE_PREFIXES": "en-ar=>>ara<<"},
-            "TRANSLATE_PREFIXES names pairs with no model: en-ar",
+            {"TRANSLATE_MODELS": "en-fr=x", "TRANSLATE_PREFIXES": "en-de=>>deu<<"},
+            "TRANSLATE_PREFIXES names pairs with no model: en-de",
         ),
     ],
 )
@@ -149,3 +149,8 @@ def test_encode_of_no_texts_is_empty(demo_models: dict[str, Path]) -> None:
     model = load_model(ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"])), CPU, torch.float32)
     assert model.encode([]) == []
     assert model.count_tokens([]) == []
+
+
+def test_default_prefixes_do_not_block_a_deployment_without_en_ar() -> None:
+    settings = Settings.defaults(translate_models=(("en-fr", "Helsinki-NLP/opus-mt-en-fr"),))
+    assert [spec.key for spec in model_specs(settings)] == ["summarize", "en-fr"]

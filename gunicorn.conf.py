@@ -8,6 +8,9 @@ fork. Command-line options (e.g. --bind, --workers, --threads) and GUNICORN_CMD_
 these values.
 """
 
+import os
+import signal
+
 bind = "0.0.0.0:8000"
 workers = 1
 worker_class = "gthread"
@@ -25,9 +28,21 @@ errorlog = "-"
 loglevel = "info"
 
 
+def _engine(worker):  # noqa: ANN001, ANN202
+    app = getattr(worker, "wsgi", None)
+    return getattr(app, "extensions", {}).get("engine") if app is not None else None
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
+    """If a model's batch worker dies, stop this worker process as on SIGTERM (in-flight requests
+    finish; the dead model's fail at once with 503); the master then starts a fresh one."""
+    engine = _engine(worker)
+    if engine is not None:
+        engine.on_worker_death = lambda key: os.kill(os.getpid(), signal.SIGTERM)
+
+
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature
     """Drain the engine's queues and join its workers before the process exits."""
-    app = getattr(worker, "wsgi", None)
-    engine = getattr(app, "extensions", {}).get("engine") if app is not None else None
+    engine = _engine(worker)
     if engine is not None:
         engine.close(timeout=graceful_timeout)

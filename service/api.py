@@ -131,8 +131,11 @@ def models() -> Response:
 
 
 @bp.get("/healthz")
-def healthz() -> Response:
-    return jsonify({"status": "alive"})
+def healthz() -> tuple[Response, int]:
+    engine = _engine()
+    if engine.alive:
+        return jsonify({"status": "alive"}), 200
+    return jsonify({"status": "dead", "models": engine.readiness()}), 503
 
 
 @bp.get("/readyz")

@@ -12,6 +12,10 @@ Contract (Ray Serve's, on threads because Flask views are synchronous):
 - An item that reaches its deadline before it runs is dropped (its caller gets `ItemTimeout`);
   a caller that gives up removes its item from the queue, freeing the slot at once.
 - `close()` refuses new work, drains what is queued, and joins the worker.
+- A BaseException that escapes a batch (SystemExit, KeyboardInterrupt) ends the worker for good:
+  the items of that batch and of the queue fail with `ModelUnavailable` at once, `submit` refuses
+  new ones, `fatal_error` holds the exception and `on_death` is called, so the process can be
+  replaced instead of serving with a dead model.
 
 The worker thread also runs `setup` before serving, so the model is loaded and used by one thread
 only.
@@ -159,6 +163,7 @@ class Batcher(Generic[P, R]):
         setup: Callable[[], None] | None = None,
         split_on: tuple[type[BaseException], ...] = (),
         on_batch: Callable[[BatchRecord], None] | None = None,
+        on_death: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.name = name
         self._run_batch = run_batch
@@ -169,11 +174,14 @@ class Batcher(Generic[P, R]):
         self._setup = setup
         self._split_on = split_on
         self._on_batch = on_batch
+        self._on_death = on_death
         self._queue: deque[_Item[P, R]] = deque()
         self._cond = threading.Condition()
         self._closing = False
         self._ready = threading.Event()
         self._setup_error: BaseException | None = None
+        self._fatal_error: BaseException | None = None
+        self._running: list[_Item[P, R]] = []
         self._thread = threading.Thread(target=self._main, name=f"batcher-{name}", daemon=True)
         self.restarts = 0
 
@@ -195,11 +203,21 @@ class Batcher(Generic[P, R]):
     @property
     def ready(self) -> bool:
         """True while the worker has finished setup and is running."""
-        return self._ready.is_set() and self._setup_error is None and self._thread.is_alive()
+        return (
+            self._ready.is_set()
+            and self._setup_error is None
+            and self._fatal_error is None
+            and self._thread.is_alive()
+        )
 
     @property
     def setup_error(self) -> BaseException | None:
         return self._setup_error
+
+    @property
+    def fatal_error(self) -> BaseException | None:
+        """What ended the worker after it was serving, if something did."""
+        return self._fatal_error
 
     @property
     def depth(self) -> int:
@@ -224,8 +242,10 @@ class Batcher(Generic[P, R]):
         with self._cond:
             if self._closing:
                 raise ModelUnavailable(f"{self.name} is shutting down")
-            if self._setup_error is not None or (
-                self._thread.ident is not None and not self._thread.is_alive()
+            if (
+                self._setup_error is not None
+                or self._fatal_error is not None
+                or (self._thread.ident is not None and not self._thread.is_alive())
             ):
                 raise ModelUnavailable(f"{self.name} is not available")
             if len(self._queue) >= self.max_queue:
@@ -255,15 +275,34 @@ class Batcher(Generic[P, R]):
             self._fail_queued(ModelUnavailable(f"{self.name} failed to load"))
             return
         self._ready.set()
-        while True:
+        try:
+            while True:
+                try:
+                    if not self._serve():
+                        return
+                except Exception:
+                    # A bug in the loop itself: keep the queue, log, and serve again.
+                    self.restarts += 1
+                    log.exception("%s: worker loop failed; restarting it", self.name)
+                    time.sleep(0.05)
+        except BaseException as exc:
+            self._die(exc)
+
+    def _die(self, exc: BaseException) -> None:
+        log.critical("%s: worker stopped by %r", self.name, exc, exc_info=exc)
+        with self._cond:
+            self._fatal_error = exc
+            running, self._running = self._running, []
+        error = ModelUnavailable(f"{self.name} stopped working; retry shortly")
+        for item in running:
+            if not item.future.done():
+                item.future.set_exception(error)
+        self._fail_queued(error)
+        if self._on_death is not None:
             try:
-                if not self._serve():
-                    return
+                self._on_death(exc)
             except Exception:
-                # A bug in the loop itself: keep the queue, log, and serve again.
-                self.restarts += 1
-                log.exception("%s: worker loop failed; restarting it", self.name)
-                time.sleep(0.05)
+                log.exception("%s: on_death callback failed", self.name)
 
     def _serve(self) -> bool:
         """Run batches until closed and drained (returns False)."""
@@ -271,7 +310,9 @@ class Batcher(Generic[P, R]):
             batch = self._next_batch()
             if batch is None:
                 return False
+            self._running = batch
             self._execute(batch)
+            self._running = []
 
     def _next_batch(self) -> list[_Item[P, R]] | None:
         with self._cond:

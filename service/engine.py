@@ -4,12 +4,16 @@ Building an `Engine` touches nothing; `start()` resolves the device (initialisin
 one worker per model, and each worker loads its own model. With `eager_load` (the default),
 `start()` waits for every model and raises `ModelLoadError` if one fails; otherwise models load in
 the background and `ready` turns true when all have.
+
+A worker that dies while serving is not restarted in-process (whatever killed it may have left its
+model or device unusable): `alive` turns false, so /healthz fails and an orchestrator restarts the
+process, and `on_worker_death` (set by gunicorn.conf.py) lets gunicorn replace its worker at once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +63,8 @@ class Engine:
         self.device: torch.device | None = None
         self.dtype: torch.dtype | None = None
         self.cpu_threads: int | None = None
+        # Called (from the dying worker's thread) with the model key when a worker dies.
+        self.on_worker_death: Callable[[str], None] | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -107,6 +113,7 @@ class Engine:
             setup=setup,
             split_on=(torch.OutOfMemoryError,),
             on_batch=self.metrics.record_batch,
+            on_death=lambda exc: self._worker_died(spec.key),
         )
         slot = _Slot(spec, batcher)
         return slot
@@ -116,17 +123,29 @@ class Engine:
         for slot in self._slots.values():
             slot.batcher.close(timeout)
 
+    def _worker_died(self, key: str) -> None:
+        log.critical("model %r can no longer serve; this process must be restarted", key)
+        if self.on_worker_death is not None:
+            self.on_worker_death(key)
+
+    @property
+    def alive(self) -> bool:
+        """False once a model's worker has died while serving: only a restart brings it back."""
+        return all(s.batcher.fatal_error is None for s in self._slots.values())
+
     @property
     def ready(self) -> bool:
         """True when every model is loaded and its worker is running."""
         return bool(self._slots) and all(s.batcher.ready for s in self._slots.values())
 
     def readiness(self) -> dict[str, str]:
-        """Each model's state: `ready`, `loading`, `failed: ...` or `stopped`."""
+        """Each model's state: `ready`, `loading`, `failed: ...`, `dead` or `stopped`."""
         states = {}
         for key, slot in self._slots.items():
             if slot.batcher.setup_error is not None:
                 states[key] = f"failed: {slot.batcher.setup_error}"
+            elif slot.batcher.fatal_error is not None:
+                states[key] = "dead"
             elif slot.batcher.ready:
                 states[key] = "ready"
             elif slot.model is None:

@@ -10,20 +10,41 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge
-from service.tasks import LENGTH_PRESETS, MAX_BEAMS, GenerationOptions
+from service.tasks import LENGTH_PRESETS, MAX_BEAMS, MIN_MAX_LENGTH, GenerationOptions
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
 _LANGUAGE = r"^[a-z]{2,3}$"
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type: 4.0 is the integer 4 (as JSON Schema says); "4" and 4.5 are not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class _Texts(BaseModel):
     """Either `text` (one string) or `texts` (a list); answers mirror the choice."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT,
+        # `_one_of` as JSON Schema, so the spec rejects what the validator rejects.
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"text": {"type": "string"}}, "required": ["text"]},
+                {"properties": {"texts": {"type": "array"}}, "required": ["texts"]},
+            ]
+        },
+    )
     text: str | None = Field(None, description="One text. The answer has a single result.")
     texts: list[str] | None = Field(
         None, description="Several texts; results come back as a list in the same order."
@@ -48,8 +69,14 @@ class _Generation(BaseModel):
         + ". Default: the model's own.",
     )
     min_length: int | None = Field(None, ge=0, le=1024, description="Minimum output tokens.")
-    max_length: int | None = Field(None, ge=1, le=1024, description="Maximum output tokens.")
+    max_length: int | None = Field(
+        None, ge=MIN_MAX_LENGTH, le=1024, description="Maximum output tokens."
+    )
     num_beams: int | None = Field(None, ge=1, le=MAX_BEAMS, description="Beam search width.")
+
+    _whole_numbers = field_validator("min_length", "max_length", "num_beams", mode="before")(
+        _whole_number
+    )
 
     def options(self) -> GenerationOptions:
         return GenerationOptions(
@@ -70,6 +97,8 @@ class TranslateRequest(_Texts):
     source: str = Field("en", pattern=_LANGUAGE, description="Source language code.")
     target: str = Field(pattern=_LANGUAGE, description="Target language code, e.g. `ar`.")
     num_beams: int | None = Field(None, ge=1, le=MAX_BEAMS, description="Beam search width.")
+
+    _whole_numbers = field_validator("num_beams", mode="before")(_whole_number)
 
     def options(self) -> GenerationOptions:
         return GenerationOptions(num_beams=self.num_beams)
@@ -213,11 +242,33 @@ def _post(summary: str, request: str, response: str, example: dict[str, Any]) ->
     }
 
 
-def _get(summary: str, description: str, schema: dict[str, Any], *codes: str) -> dict[str, Any]:
+def _get(
+    summary: str, description: str, schema: dict[str, Any], unavailable: str | None = None
+) -> dict[str, Any]:
     responses = {"200": _json(schema, description)}
-    for code in codes:
-        responses[code] = _json(schema, "Not ready: a model is loading or its worker stopped.")
+    if unavailable is not None:
+        responses["503"] = _json(schema, unavailable)
     return {"get": {"summary": summary, "responses": responses}}
+
+
+def _document_request_checks(schemas: dict[str, Any], settings: Settings) -> None:
+    """Add to the request schemas the checks made after validation (`check_texts`, the
+    served language pairs), so a request the spec calls valid is one the service accepts."""
+    text = {"pattern": r"\S", "maxLength": settings.max_text_chars}
+    pairs = [pair.split("-") for pair, _ in settings.translate_models]
+    sources = sorted({source for source, _ in pairs})
+    targets = sorted({target for _, target in pairs})
+    for name in ("SummarizeRequest", "TranslateRequest"):
+        props = schemas[name]["properties"]
+        props["text"] |= text
+        props["texts"]["anyOf"][0] |= {"minItems": 1, "maxItems": settings.max_items}
+        props["texts"]["anyOf"][0]["items"] |= text
+    article = schemas["ArticleRequest"]["properties"]
+    article["text"] |= text
+    for props in (schemas["TranslateRequest"]["properties"], article):
+        props["source"] |= {"enum": sources}
+    schemas["TranslateRequest"]["properties"]["target"] |= {"enum": targets}
+    article["translate_to"]["items"] |= {"enum": targets}
 
 
 def openapi_spec(settings: Settings) -> dict[str, Any]:
@@ -236,6 +287,7 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas |= schema.pop("$defs", {})
         schemas[model.__name__] = schema
+    _document_request_checks(schemas, settings)
     anything = {"type": "object"}
     return {
         "openapi": "3.1.0",
@@ -272,8 +324,18 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
             ),
             "/v1/languages": _get("Translation pairs served.", "The pairs.", anything),
             "/v1/models": _get("Loaded models and their settings.", "The models.", anything),
-            "/healthz": _get("Liveness: the process answers.", "Alive.", anything),
-            "/readyz": _get("Readiness: every model loaded.", "Ready.", anything, "503"),
+            "/healthz": _get(
+                "Liveness: the process can serve.",
+                "Alive.",
+                anything,
+                "A model's batch worker died: restart the process.",
+            ),
+            "/readyz": _get(
+                "Readiness: every model loaded.",
+                "Ready.",
+                anything,
+                "Not ready: a model is loading or its worker stopped.",
+            ),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics.",

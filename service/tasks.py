@@ -24,6 +24,8 @@ LENGTH_PRESETS: dict[str, tuple[int, int]] = {
     "long": (100, 300),
 }
 MAX_BEAMS = 8
+# transformers counts the decoder start token in max_length: 1 leaves no room and generate raises.
+MIN_MAX_LENGTH = 2
 # Rounds of "summarise the partial summaries" before the partials are returned joined.
 MAX_SUMMARY_ROUNDS = 3
 
@@ -51,8 +53,10 @@ class GenerationOptions:
         if self.num_beams is not None and not 1 <= self.num_beams <= MAX_BEAMS:
             raise InvalidRequest(f"num_beams must be 1..{MAX_BEAMS}", field="num_beams")
         limit = model.max_output_tokens
-        if max_length is not None and not 1 <= max_length <= limit:
-            raise InvalidRequest(f"max_length must be 1..{limit}", field="max_length")
+        if max_length is not None and not MIN_MAX_LENGTH <= max_length <= limit:
+            raise InvalidRequest(
+                f"max_length must be {MIN_MAX_LENGTH}..{limit}", field="max_length"
+            )
         if min_length is not None:
             upper = max_length if max_length is not None else limit
             if not 0 <= min_length <= upper:
@@ -62,6 +66,11 @@ class GenerationOptions:
             default_min = model.generation_defaults().get("min_length") or 0
             if default_min > max_length:
                 min_length = max_length
+        if min_length is not None and max_length is None:
+            # Keep the model's own maximum from falling below the minimum asked for.
+            default_max = model.generation_defaults().get("max_length") or limit
+            if default_max < min_length:
+                max_length = min_length
         return GenerationParams(
             num_beams=self.num_beams, min_length=min_length, max_length=max_length
         )

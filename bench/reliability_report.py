@@ -1,7 +1,7 @@
 """Reliability scenarios against the service under gunicorn: hostile input, concurrency, overload,
 soak. Nothing lost, nothing wrong, nothing unbounded.
 
-    .venv/bin/python -m bench.reliability_report             # ~2 min on 2 cores
+    .venv/bin/python -m bench.reliability_report             # ~1 min on 2 cores
     .venv/bin/python -m bench.reliability_report --soak-seconds 300
 
 Builds the tiny demo models in a temporary directory, starts gunicorn on 127.0.0.1 for each

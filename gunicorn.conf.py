@@ -26,6 +26,9 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+# No runtime control socket: it is one path per user shared by every gunicorn on the host, and
+# adding workers at run time would split the batching queues (see above).
+control_socket_disable = True
 
 
 def _engine(worker):  # noqa: ANN001, ANN202

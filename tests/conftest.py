@@ -39,6 +39,9 @@ def demo_env(demo_models: dict[str, Path]) -> dict[str, str]:
         "SUMMARIZE_MODEL": str(demo_models["summarize"]),
         "TRANSLATE_MODELS": f"en-fr={demo_models['en-fr']},en-ar={demo_models['en-ar']}",
         "HF_HUB_OFFLINE": "1",
+        # Tests run servers and CLI processes side by side on 2 cores: one torch thread each
+        # avoids oversubscription, which slows tiny models by 10x or more.
+        "TORCH_THREADS": "1",
     }
 
 

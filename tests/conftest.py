@@ -64,6 +64,23 @@ def engine(demo_settings):
 
 
 @pytest.fixture
+def make_engine(demo_settings):
+    """Factory: make_engine(**setting_changes) -> a started engine of its own, closed after."""
+    from service.engine import Engine
+
+    engines = []
+
+    def make(**changes):
+        engine = Engine(demo_settings.replace(**changes))
+        engines.append(engine)
+        return engine.start()
+
+    yield make
+    for engine in engines:
+        engine.close(timeout=30)
+
+
+@pytest.fixture
 def client(engine):
     """A Flask test client of an app built on the shared engine."""
     from service.app import create_app

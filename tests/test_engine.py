@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -39,21 +38,6 @@ def batch_count(engine: Engine, key: str, outcome: str = "ok") -> float:
         "service_batches_total", {"model": key, "outcome": outcome}
     )
     return value or 0.0
-
-
-@pytest.fixture
-def make_engine(demo_settings: Settings) -> Iterator[Callable[..., Engine]]:
-    """Factory: make_engine(**setting_changes) -> a started engine of its own, closed after."""
-    engines: list[Engine] = []
-
-    def make(**changes: Any) -> Engine:
-        engine = Engine(demo_settings.replace(**changes))
-        engines.append(engine)
-        return engine.start()
-
-    yield make
-    for engine in engines:
-        engine.close(timeout=30)
 
 
 @pytest.fixture(scope="module")

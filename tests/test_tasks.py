@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import torch
 
 from service import tasks
 from service.batching import Ticket
-from service.config import Settings
 from service.demo_models import TRAINING_TEXT
 from service.engine import Engine
 from service.errors import InvalidRequest, Overloaded, UnsupportedLanguage
@@ -53,21 +52,6 @@ def submitted(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str
 
     monkeypatch.setattr(engine, "submit", submit)
     return calls
-
-
-@pytest.fixture
-def make_engine(demo_settings: Settings) -> Iterator[Callable[..., Engine]]:
-    """Factory: make_engine(**setting_changes) -> a started engine of its own, closed after."""
-    engines: list[Engine] = []
-
-    def make(**changes: Any) -> Engine:
-        engine = Engine(demo_settings.replace(**changes))
-        engines.append(engine)
-        return engine.start()
-
-    yield make
-    for engine in engines:
-        engine.close(timeout=30)
 
 
 def decode(model: Seq2SeqModel, ids: list[int]) -> str:

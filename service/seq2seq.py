@@ -143,6 +143,7 @@ class Seq2SeqModel:
                 attention_mask=attention_mask.to(device),
                 **params.overrides(),
             )
-        new_tokens = int((output != self.pad_token_id).sum())
+        # Column 0 is the decoder start token, not generated.
+        new_tokens = int((output[:, 1:] != self.pad_token_id).sum())
         texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         return Generated([text.strip() for text in texts], new_tokens)

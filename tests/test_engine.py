@@ -273,3 +273,21 @@ def test_a_pair_added_by_configuration_is_served(
     )
     assert (result[0].source, result[0].target) == ("fr", "en")
     assert result[0].text
+
+
+@pytest.mark.parametrize("key", ["summarize", "en-fr"])
+def test_generated_tokens_metric_counts_only_new_tokens(engine: Engine, key: str) -> None:
+    """The decoder start token (pad for Marian, </s> for BART) is not a generated token."""
+    model = engine.model(key)
+    pinned = GenerationParams(num_beams=1, min_new_tokens=5, max_new_tokens=5)
+    before = (
+        engine.metrics.registry.get_sample_value("service_generated_tokens_total", {"model": key})
+        or 0.0
+    )
+    tickets = [engine.submit(key, ids, pinned) for ids in model.encode(["One.", "Two words."])]
+    for ticket in tickets:
+        ticket.result()
+    after = engine.metrics.registry.get_sample_value(
+        "service_generated_tokens_total", {"model": key}
+    )
+    assert after - before == 2 * 5

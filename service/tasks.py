@@ -250,6 +250,20 @@ class PendingTranslation:
         return out
 
 
+def _encode_sentences(model: Seq2SeqModel, sentences: list[str]) -> list[list[list[int]]]:
+    """Per sentence, the token ids of its pieces: one piece, unless the sentence is longer than
+    the model's input, when it is cut at clauses or words. Tokenises each sentence once; only
+    over-long ones are tokenised again, piece by piece."""
+    budget = model.max_input_tokens - model.overhead_tokens
+    out = []
+    for sentence, ids in zip(sentences, model.encode(sentences), strict=True):
+        if len(ids) <= model.max_input_tokens:
+            out.append([ids])
+        else:
+            out.append(model.encode(split_to_budget(sentence, budget, model.count_tokens)))
+    return out
+
+
 def submit_translation(
     engine: Engine, key: str, texts: Sequence[str], options: GenerationOptions | None = None
 ) -> PendingTranslation:
@@ -260,32 +274,22 @@ def submit_translation(
     """
     model = engine.model(key)
     params = (options or GenerationOptions()).params_for(model)
-    budget = model.max_input_tokens - model.overhead_tokens
-    plans: list[tuple[list[str], list[tuple[int, int]], list[str]]] = []
+    plans: list[tuple[list[str], list[tuple[int, list[str]]]]] = []
     for text in texts:
         pieces = split_paragraphs(text)
-        layout: list[tuple[int, int]] = []
-        sentences: list[str] = []
-        for index in range(0, len(pieces), 2):
-            found = split_sentences(pieces[index])
-            if not found:
-                continue
-            fitted = [
-                s
-                for sentence in found
-                for s in split_to_budget(sentence, budget, model.count_tokens)
-            ]
-            layout.append((index, len(fitted)))
-            sentences.extend(fitted)
-        plans.append((pieces, layout, sentences))
-    all_ids = model.encode([s for _, _, sentences in plans for s in sentences])
+        paragraphs = [(i, split_sentences(pieces[i])) for i in range(0, len(pieces), 2)]
+        plans.append((pieces, [(i, found) for i, found in paragraphs if found]))
+    encoded = iter(_encode_sentences(model, [s for _, ps in plans for _, f in ps for s in f]))
     pending: list[_PendingText] = []
-    offset = 0
     try:
-        for pieces, layout, sentences in plans:
-            ids = all_ids[offset : offset + len(sentences)]
-            offset += len(sentences)
-            pending.append(_PendingText(pieces, layout, _submit_all(engine, key, ids, params)))
+        for pieces, paragraphs in plans:
+            layout: list[tuple[int, int]] = []
+            inputs: list[list[int]] = []
+            for index, found in paragraphs:
+                parts = [ids for _ in found for ids in next(encoded)]
+                layout.append((index, len(parts)))
+                inputs.extend(parts)
+            pending.append(_PendingText(pieces, layout, _submit_all(engine, key, inputs, params)))
     except BaseException:
         PendingTranslation(engine, key, model, pending).cancel()
         raise

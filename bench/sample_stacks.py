@@ -118,7 +118,7 @@ def record(py_spy: str, pid: int, seconds: float, out: Path, gil: bool) -> subpr
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.profile", description=__doc__.split("\n\n")[0]
+        prog="python -m bench.sample_stacks", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--target", choices=("http", "engine"), default="http")
     parser.add_argument("--clients", type=int, default=16)

@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, Python puts bench/ first on sys.path, where its modules (profile.py) would
-# shadow the standard library's; import from the repository root instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+# Run as a script (`python bench/batch_report.py`), the repository root is not on sys.path.
 sys.path.insert(0, str(ROOT))
 # No Hub access: the models are built locally (set before transformers is imported).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -16,11 +16,7 @@ import argparse
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.server import Server, worker_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "reliability.json"
@@ -114,16 +112,6 @@ def queue_depths(url: str) -> dict[str, float]:
 # ----- processes -------------------------------------------------------------------------------
 
 
-def worker_pid(master_pid: int) -> int | None:
-    """The pid of gunicorn's (single) worker: the master's child."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
-    try:
-        pids = children.read_text().split()
-    except OSError:
-        return None
-    return int(pids[0]) if pids else None
-
-
 def rss_mib(pid: int) -> float | None:
     """Resident set size of `pid` in MiB (VmRSS), or None if it is gone."""
     try:
@@ -133,53 +121,6 @@ def rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-class Gunicorn:
-    """gunicorn serving the app on 127.0.0.1 with the repository's gunicorn.conf.py."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self._log = log_path.open("w")
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "-c",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "service:create_app()",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.log_path}")
-            if get(self.url, "/readyz", timeout=2).status == 200:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"gunicorn not ready in {timeout} s; see {self.log_path}")
-
-    def stop(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
 
 
 # ----- workloads -------------------------------------------------------------------------------
@@ -514,8 +455,8 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 # ----- the report ------------------------------------------------------------------------------
 
 
-def _serve(env: dict[str, str], logs: Path, name: str) -> Gunicorn:
-    server = Gunicorn(env, logs / f"{name}.log")
+def _serve(env: dict[str, str], logs: Path, name: str) -> Server:
+    server = Server(name, env, log_dir=logs)
     server.wait_ready()
     return server
 

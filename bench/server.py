@@ -29,12 +29,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
-    """One gunicorn process (one worker, `threads` request threads) serving the app."""
+def worker_pid(master_pid: int) -> int | None:
+    """The pid of gunicorn's (single) worker process: the master's child."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    try:
+        pids = children.read_text().split()
+    except OSError:
+        return None
+    return int(pids[0]) if pids else None
 
-    def __init__(self, name: str, env: dict[str, str], *, threads: int, log_dir: Path) -> None:
+
+class Server:
+    """One gunicorn process (one worker; `threads` request threads, default the config's)."""
+
+    def __init__(
+        self, name: str, env: dict[str, str], *, log_dir: Path, threads: int | None = None
+    ) -> None:
         self.name = name
         self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"gunicorn-{name}.log"
         self._log = self.log_path.open("w")
@@ -44,8 +57,7 @@ class Server:
             "gunicorn.conf.py",
             "--bind",
             f"127.0.0.1:{self.port}",
-            "--threads",
-            str(threads),
+            *(["--threads", str(threads)] if threads else []),
             "service:create_app()",
         ]
         self.process = subprocess.Popen(
@@ -81,12 +93,7 @@ class Server:
 
     def worker_pid(self) -> int | None:
         """The pid of gunicorn's (single) worker process, for profilers."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            pids = children.read_text().split()
-        except OSError:
-            return None
-        return int(pids[0]) if pids else None
+        return worker_pid(self.process.pid)
 
     def counters(self, model: str) -> Counters:
         """Batch and token counters of `model`, scraped from /metrics."""

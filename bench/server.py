@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -43,13 +44,20 @@ class Server:
     """One gunicorn process (one worker; `threads` request threads, default the config's)."""
 
     def __init__(
-        self, name: str, env: dict[str, str], *, log_dir: Path, threads: int | None = None
+        self,
+        name: str,
+        env: dict[str, str],
+        *,
+        log_dir: Path,
+        threads: int | None = None,
+        args: Sequence[str] = (),
+        app: str = "service:create_app()",
     ) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"gunicorn-{name}.log"
+        self.log_path = log_dir / f"gunicorn-{name}-{self.port}.log"
         self._log = self.log_path.open("w")
         command = [
             str(Path(sys.executable).with_name("gunicorn")),
@@ -58,7 +66,8 @@ class Server:
             "--bind",
             f"127.0.0.1:{self.port}",
             *(["--threads", str(threads)] if threads else []),
-            "service:create_app()",
+            *args,
+            app,
         ]
         self.process = subprocess.Popen(
             command,
@@ -68,11 +77,17 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
+    def output(self) -> str:
+        """Everything gunicorn and the service have logged so far (also after `stop()`)."""
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
     def wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name}: gunicorn exited; see {self.log_path}")
+                raise RuntimeError(f"{self.name}: gunicorn exited:\n{self.output()}")
             try:
                 status, _ = self.get("/readyz")
                 if status == 200:
@@ -80,7 +95,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.5)
-        raise TimeoutError(f"{self.name}: not ready in {timeout} s; see {self.log_path}")
+        raise TimeoutError(f"{self.name}: not ready in {timeout} s:\n{self.output()}")
 
     def get(self, path: str) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)

@@ -6,17 +6,13 @@ them at import), so no test can reach the network, even by accident.
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bench.server import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,81 +84,23 @@ def client(engine):
     return create_app(engine=engine).test_client()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A gunicorn process serving the app on 127.0.0.1, started as users start it."""
-
-    def __init__(self, env: dict[str, str], args: list[str]) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        command = [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            *args,
-            "service:create_app()",
-        ]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (OSError, urllib.error.HTTPError):
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"gunicorn not ready in {timeout} s:\n{self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def stop(self, timeout: float = 60) -> int:
-        """SIGTERM, wait, return the exit code (kill if it hangs)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
 @pytest.fixture
-def start_server(demo_env: dict[str, str]):
-    """Factory: start_server(env_overrides=None, args=None) -> a ready Server; stopped after."""
+def start_server(demo_env: dict[str, str], tmp_path: Path):
+    """Factory: start_server(env_overrides=None, args=None) -> a ready Server; stopped after.
+
+    The server is bench.server's: gunicorn started as users start it, on a free 127.0.0.1 port.
+    """
     servers: list[Server] = []
 
     def start(env: dict[str, str] | None = None, args: list[str] | None = None) -> Server:
-        server = Server({**demo_env, **(env or {})}, args or [])
+        server = Server("test", {**demo_env, **(env or {})}, log_dir=tmp_path, args=args or [])
         servers.append(server)
-        server.wait_ready()
+        server.wait_ready(timeout=120)
         return server
 
     yield start
     for server in servers:
         server.stop()
-        Path(server.log.name).unlink(missing_ok=True)
 
 
 def post_json(url: str, body: object, timeout: float = 60) -> tuple[int, dict, dict[str, str]]:

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Server, post_json
+from conftest import ROOT, post_json
 from prometheus_client.parser import text_string_to_metric_families
+
+from bench.server import Server
 
 WORDS = (
     "bridge drought museum ceasefire harvest election storm treaty festival railway hospital summit"
@@ -25,14 +27,13 @@ QUICK = {"max_length": 12}
 
 
 @pytest.fixture(scope="module")
-def server(demo_env: dict[str, str]) -> Iterator[Server]:
-    started = Server(demo_env, [])
+def server(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    started = Server("gunicorn-tests", demo_env, log_dir=tmp_path_factory.mktemp("logs"))
     try:
-        started.wait_ready()
+        started.wait_ready(timeout=120)
         yield started
     finally:
         started.stop()
-        Path(started.log.name).unlink(missing_ok=True)
 
 
 def _get(url: str) -> tuple[int, bytes, dict[str, str]]:

@@ -280,10 +280,12 @@ class Batcher(Generic[P, R]):
                 try:
                     if not self._serve():
                         return
-                except Exception:
-                    # A bug in the loop itself: keep the queue, log, and serve again.
+                except Exception as exc:
+                    # A bug in the loop itself: fail the batch it was on, keep the queue, log,
+                    # and serve again.
                     self.restarts += 1
                     log.exception("%s: worker loop failed; restarting it", self.name)
+                    self._fail_running(exc)
                     time.sleep(0.05)
         except BaseException as exc:
             self._die(exc)
@@ -292,17 +294,20 @@ class Batcher(Generic[P, R]):
         log.critical("%s: worker stopped by %r", self.name, exc, exc_info=exc)
         with self._cond:
             self._fatal_error = exc
-            running, self._running = self._running, []
         error = ModelUnavailable(f"{self.name} stopped working; retry shortly")
-        for item in running:
-            if not item.future.done():
-                item.future.set_exception(error)
+        self._fail_running(error)
         self._fail_queued(error)
         if self._on_death is not None:
             try:
                 self._on_death(exc)
             except Exception:
                 log.exception("%s: on_death callback failed", self.name)
+
+    def _fail_running(self, error: BaseException) -> None:
+        running, self._running = self._running, []
+        for item in running:
+            if not item.future.done():
+                item.future.set_exception(error)
 
     def _serve(self) -> bool:
         """Run batches until closed and drained (returns False)."""

@@ -535,3 +535,25 @@ def test_batch_records_describe_the_batch(make_batcher) -> None:
     )
     assert record.ok
     assert record.batch_id == tickets[0].batch_id
+
+
+def test_a_loop_bug_while_running_a_batch_fails_that_batch_at_once(
+    make_batcher, monkeypatch
+) -> None:
+    batcher, _ = make_batcher()
+    real_execute = batcher._execute
+    failures = []
+
+    def execute_once_broken(items: Any) -> None:
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("bug while running a batch")
+        real_execute(items)
+
+    monkeypatch.setattr(batcher, "_execute", execute_once_broken)
+    started = time.monotonic()
+    with pytest.raises(GenerationFailed):
+        submit(batcher, 6).result()
+    assert time.monotonic() - started < 5, "the caller waited for its timeout"
+    assert batcher.restarts == 1
+    assert submit(batcher, 7).result() == 70

@@ -31,7 +31,7 @@ from bench.models import prepare_models  # noqa: E402
 from bench.run import BENCH_DIR, PAIR  # noqa: E402
 from service.registry import ModelSpec, load_model  # noqa: E402
 from service.schemas import TranslateRequest, decode_json, parse  # noqa: E402
-from service.text import split_paragraphs, split_sentences, split_to_budget  # noqa: E402
+from service.text import split_paragraphs, split_sentences  # noqa: E402
 
 
 def median_us(step: Callable[[int], object], runs: int, inputs: int) -> float:
@@ -65,19 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     sentences = workload.sentences(args.words)
     bodies = [json.dumps({"text": s, "source": "en", "target": "fr"}).encode() for s in sentences]
-    budget = model.max_input_tokens - model.overhead_tokens
     outputs = [[model.pad_token_id, *range(100, 100 + args.new_tokens)] for _ in sentences]
     n = len(sentences)
     steps: dict[str, Callable[[int], object]] = {
         "json decode + validate (schemas.parse)": lambda i: parse(
             TranslateRequest, decode_json(bodies[i])
         ),
-        "split_paragraphs + split_sentences (pysbd)": lambda i: [
+        "split_paragraphs + split_sentences": lambda i: [
             split_sentences(p) for p in split_paragraphs(sentences[i])[::2]
         ],
-        "split_to_budget (one count_tokens call)": lambda i: split_to_budget(
-            sentences[i], budget, model.count_tokens
-        ),
         "encode (tokenizer, under its lock)": lambda i: model.encode([sentences[i]]),
         "decode one output (batch worker)": lambda i: model.tokenizer.batch_decode(
             [outputs[i]], skip_special_tokens=True

@@ -2,6 +2,8 @@
 
 Contract (Ray Serve's, on threads because Flask views are synchronous):
 - `submit` never blocks: it enqueues or raises `Overloaded` when `max_queue` items already wait.
+  `submit(wait=True)` is for work already admitted (the rest of a request whose first items got
+  in): it waits for room until the item's deadline instead of failing.
 - The worker blocks for the first item, then fills the batch until `max_batch_size` items, the
   padded-token budget `max_batch_tokens`, or `max_wait_s` after the head item arrived, whichever
   comes first. Only items with the same `key` (generation parameters) share a batch; the others
@@ -176,7 +178,9 @@ class Batcher(Generic[P, R]):
         self._on_batch = on_batch
         self._on_death = on_death
         self._queue: deque[_Item[P, R]] = deque()
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # the worker waits here for items
+        self._room = threading.Condition(lock)  # `submit(wait=True)` waits here for queue space
         self._closing = False
         self._ready = threading.Event()
         self._setup_error: BaseException | None = None
@@ -229,27 +233,41 @@ class Batcher(Generic[P, R]):
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+            self._room.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
     # ----- callers ---------------------------------------------------------------------------
 
-    def submit(self, payload: P, *, cost: int, key: Hashable, timeout_s: float) -> Ticket[R]:
-        """Queue one item. Raises Overloaded when the queue is full, ModelUnavailable when the
-        worker is closing, failed to load, or has stopped."""
+    def submit(
+        self, payload: P, *, cost: int, key: Hashable, timeout_s: float, wait: bool = False
+    ) -> Ticket[R]:
+        """Queue one item. Raises ModelUnavailable when the worker is closing, failed to load,
+        or has stopped. When the queue is full, raises Overloaded, or with `wait` waits for room
+        and raises ItemTimeout if none frees up within `timeout_s`."""
         now = time.monotonic()
         item: _Item[P, R] = _Item(payload, cost, key, deadline=now + timeout_s, enqueued=now)
         with self._cond:
-            if self._closing:
-                raise ModelUnavailable(f"{self.name} is shutting down")
-            if (
-                self._setup_error is not None
-                or self._fatal_error is not None
-                or (self._thread.ident is not None and not self._thread.is_alive())
-            ):
-                raise ModelUnavailable(f"{self.name} is not available")
-            if len(self._queue) >= self.max_queue:
-                raise Overloaded(f"{self.name} has {len(self._queue)} items queued; retry later")
+            while True:
+                if self._closing:
+                    raise ModelUnavailable(f"{self.name} is shutting down")
+                if (
+                    self._setup_error is not None
+                    or self._fatal_error is not None
+                    or (self._thread.ident is not None and not self._thread.is_alive())
+                ):
+                    raise ModelUnavailable(f"{self.name} is not available")
+                if len(self._queue) < self.max_queue:
+                    break
+                if not wait:
+                    raise Overloaded(
+                        f"{self.name} has {len(self._queue)} items queued; retry later"
+                    )
+                remaining = item.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ItemTimeout("the request did not finish in time; try again later")
+                self._room.wait(remaining)
+            item.enqueued = time.monotonic()
             self._queue.append(item)
             self._cond.notify()
         return Ticket(self, item)
@@ -260,6 +278,7 @@ class Batcher(Generic[P, R]):
                 self._queue.remove(item)
             except ValueError:
                 return  # already taken by the worker; its result will be dropped
+            self._room.notify_all()
         item.future.cancel()
 
     # ----- worker ----------------------------------------------------------------------------
@@ -294,6 +313,7 @@ class Batcher(Generic[P, R]):
         log.critical("%s: worker stopped by %r", self.name, exc, exc_info=exc)
         with self._cond:
             self._fatal_error = exc
+            self._room.notify_all()
         error = ModelUnavailable(f"{self.name} stopped working; retry shortly")
         self._fail_running(error)
         self._fail_queued(error)
@@ -345,6 +365,7 @@ class Batcher(Generic[P, R]):
                 taken = [self._queue[i] for i in plan.indices]
                 for i in reversed(plan.indices):
                     del self._queue[i]
+                self._room.notify_all()
                 return [item for item in taken if item.future.set_running_or_notify_cancel()]
 
     def _plan(self) -> BatchPlan:
@@ -358,6 +379,8 @@ class Batcher(Generic[P, R]):
 
     def _expire(self, now: float) -> None:
         expired = [item for item in self._queue if item.deadline <= now]
+        if expired:
+            self._room.notify_all()
         for item in expired:
             self._queue.remove(item)
             if item.future.set_running_or_notify_cancel():
@@ -367,6 +390,7 @@ class Batcher(Generic[P, R]):
         with self._cond:
             items = list(self._queue)
             self._queue.clear()
+            self._room.notify_all()
         for item in items:
             if item.future.set_running_or_notify_cancel():
                 item.future.set_exception(error)

@@ -166,7 +166,9 @@ SETTINGS: tuple[Setting, ...] = (
         "MAX_QUEUE",
         "256",
         _positive_int,
-        "Items waiting per model before new work is refused with 503 and Retry-After.",
+        "Items waiting per model before new requests are refused with 503 and Retry-After. A "
+        "request feeds its pieces (sentences, chunks) in at most two batches at a time, so it may "
+        "hold more pieces than this.",
     ),
     Setting(
         "item_timeout_s",

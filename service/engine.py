@@ -5,6 +5,12 @@ one worker per model, and each worker loads its own model. With `eager_load` (th
 `start()` waits for every model and raises `ModelLoadError` if one fails; otherwise models load in
 the background and `ready` turns true when all have.
 
+A request's pieces (sentences, chunks, list items) go to a model's queue through `submit_many`, a
+window of at most `window` items at a time: a request is admitted or refused (Overloaded) on its
+first window, and once admitted it feeds the rest in as its earlier pieces finish, waiting for
+room when other requests fill the queue. So a request may hold more pieces than MAX_QUEUE, one
+request cannot fill the queue ahead of everyone else, and the queue bound holds.
+
 A worker that dies while serving is not restarted in-process (whatever killed it may have left its
 model or device unusable): `alive` turns false, so /healthz fails and an orchestrator restarts the
 process, and `on_worker_death` (set by gunicorn.conf.py) lets gunicorn replace its worker at once.
@@ -13,7 +19,7 @@ process, and `on_worker_death` (set by gunicorn.conf.py) lets gunicorn replace i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,16 +173,32 @@ class Engine:
             raise ModelUnavailable(f"model {key!r} is not loaded; try again shortly")
         return slot.model
 
-    def submit(self, key: str, ids: list[int], params: GenerationParams) -> Ticket[str]:
-        """Queue one tokenised input. Raises Overloaded when the model's queue is full."""
+    def submit(
+        self, key: str, ids: list[int], params: GenerationParams, *, wait: bool = False
+    ) -> Ticket[str]:
+        """Queue one tokenised input. When the model's queue is full, raises Overloaded, or with
+        `wait` waits for room (ItemTimeout after ITEM_TIMEOUT_S)."""
         model = self.model(key)
         if len(ids) > model.max_input_tokens:
             raise PayloadTooLarge(
                 f"input of {len(ids)} tokens exceeds the model's {model.max_input_tokens}"
             )
         return self._slots[key].batcher.submit(
-            ids, cost=len(ids), key=params, timeout_s=self.settings.item_timeout_s
+            ids, cost=len(ids), key=params, timeout_s=self.settings.item_timeout_s, wait=wait
         )
+
+    @property
+    def window(self) -> int:
+        """Most pieces of one request in a model's queue at once: two full batches (one running,
+        one waiting, so the worker never idles on a big request), within MAX_QUEUE."""
+        return min(self.settings.max_queue, 2 * self.settings.max_batch_size)
+
+    def submit_many(
+        self, key: str, inputs: Sequence[list[int]], params: GenerationParams
+    ) -> Submission:
+        """Queue a request's inputs for one model: the first `window` now (Overloaded if they
+        do not all fit, with none left queued), the rest as `Submission.results` collects."""
+        return Submission(self, key, inputs, params)
 
     def describe(self) -> list[dict[str, Any]]:
         """What is configured and loaded, for /v1/models and start-up logs."""
@@ -208,3 +230,49 @@ class Engine:
                 }
             )
         return described
+
+
+class Submission:
+    """A request's inputs to one model, fed to its queue through the engine's window."""
+
+    def __init__(
+        self, engine: Engine, key: str, inputs: Sequence[list[int]], params: GenerationParams
+    ) -> None:
+        self._engine = engine
+        self._key = key
+        self._params = params
+        self._inputs = inputs
+        self._tickets: list[Ticket[str]] = []
+        try:
+            for ids in inputs[: engine.window]:
+                self._tickets.append(engine.submit(key, ids, params))
+        except BaseException:
+            self.cancel()
+            raise
+
+    def cancel(self) -> None:
+        """Withdraw whatever has not run yet."""
+        for ticket in self._tickets:
+            ticket.cancel()
+
+    @property
+    def batch_ids(self) -> list[list[int]]:
+        """Per input, the id of the batch it ran in (empty while it has not run)."""
+        ids = [[t.batch_id] if t.batch_id is not None else [] for t in self._tickets]
+        return ids + [[] for _ in range(len(self._inputs) - len(ids))]
+
+    def results(self) -> list[str]:
+        """One output per input, in order. Raises the first failure, withdrawing the rest."""
+        outputs = []
+        try:
+            for i in range(len(self._inputs)):
+                outputs.append(self._tickets[i].result())
+                if len(self._tickets) < len(self._inputs):
+                    ids = self._inputs[len(self._tickets)]
+                    self._tickets.append(
+                        self._engine.submit(self._key, ids, self._params, wait=True)
+                    )
+        except BaseException:
+            self.cancel()
+            raise
+        return outputs

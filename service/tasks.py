@@ -1,18 +1,19 @@
 """Summarise, translate, article: split text, submit pieces to the engine, put results together.
 
-Every piece of a request is submitted before any is waited on, so a request's own pieces (list
-items, article chunks, sentences, target languages) share batches with each other and with other
-requests. If a submission is refused (queue full), the pieces already queued are withdrawn, so a
-refused request costs the model nothing.
+All pieces of a request for one model go to the engine as one submission (`Engine.submit_many`),
+so a request's own pieces (list items, article chunks, sentences) share batches with each other
+and with other requests, and an article's target languages are queued before any is waited on.
+If a request is refused (queue full), the pieces already queued are withdrawn, so a refused
+request costs the model nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from service.batching import Ticket
-from service.engine import Engine
+from service.engine import Engine, Submission
 from service.errors import InvalidRequest, UnsupportedLanguage
 from service.registry import SUMMARIZE
 from service.seq2seq import GenerationParams, Seq2SeqModel
@@ -95,26 +96,21 @@ class Translation:
     batch_ids: list[int] = field(default_factory=list)
 
 
-def _collect(tickets: Sequence[Ticket[str]], batch_ids: list[int]) -> list[str]:
-    try:
-        results = [ticket.result() for ticket in tickets]
-    finally:
-        batch_ids.extend(t.batch_id for t in tickets if t.batch_id is not None)
-    return results
+T = TypeVar("T")
 
 
-def _submit_all(
-    engine: Engine, key: str, inputs: Sequence[list[int]], params: GenerationParams
-) -> list[Ticket[str]]:
-    tickets: list[Ticket[str]] = []
-    try:
-        for ids in inputs:
-            tickets.append(engine.submit(key, ids, params))
-    except BaseException:
-        for ticket in tickets:
-            ticket.cancel()
-        raise
-    return tickets
+def _split(values: Sequence[T], counts: Sequence[int]) -> list[list[T]]:
+    """Cut `values` into consecutive runs of the given lengths."""
+    runs, start = [], 0
+    for n in counts:
+        runs.append(list(values[start : start + n]))
+        start += n
+    return runs
+
+
+def _flat_batch_ids(submission: Submission, counts: Sequence[int]) -> list[list[int]]:
+    """Per run of inputs (as in `_split`), the ids of the batches its inputs ran in."""
+    return [[b for ids in run for b in ids] for run in _split(submission.batch_ids, counts)]
 
 
 # ----- summarise -----------------------------------------------------------------------------
@@ -136,20 +132,17 @@ def summarize(
     summaries = [Summary("", model.source, 0, 0) for _ in texts]
     todo = dict(enumerate(texts))
     for round_no in range(1, MAX_SUMMARY_ROUNDS + 1):
-        submitted = {}
-        try:
-            for i, text in todo.items():
-                chunks = chunk_for_model(model, text)
-                submitted[i] = _submit_all(engine, SUMMARIZE, chunks, params)
-        except BaseException:
-            for tickets in submitted.values():
-                for ticket in tickets:
-                    ticket.cancel()
-            raise
+        chunked = {i: chunk_for_model(model, text) for i, text in todo.items()}
+        counts = [len(chunks) for chunks in chunked.values()]
+        submission = engine.submit_many(
+            SUMMARIZE, [ids for chunks in chunked.values() for ids in chunks], params
+        )
+        outputs = _split(submission.results(), counts)
+        batch_ids = _flat_batch_ids(submission, counts)
         next_todo = {}
-        for i, tickets in submitted.items():
+        for i, partials, ran_in in zip(chunked, outputs, batch_ids, strict=True):
             summary = summaries[i]
-            partials = _collect(tickets, summary.batch_ids)
+            summary.batch_ids.extend(ran_in)
             summary.rounds = round_no
             summary.chunks = summary.chunks or len(partials)
             joined = " ".join(partials)
@@ -207,47 +200,54 @@ def resolve_pair(engine: Engine, source: str, target: str) -> str:
 
 
 @dataclass
-class _PendingText:
+class _Layout:
+    """Where a text's translated pieces go: `pieces` is the text split by `split_paragraphs`;
+    `paragraphs` gives, per paragraph index in `pieces`, how many inputs it owns, in order."""
+
     pieces: list[str]
-    # For each paragraph index in `pieces`, how many sentence pieces it owns, in order.
-    layout: list[tuple[int, int]]
-    tickets: list[Ticket[str]]
+    paragraphs: list[tuple[int, int]]
+
+    @property
+    def inputs(self) -> int:
+        return sum(n for _, n in self.paragraphs)
+
+    def rebuild(self, translated: list[str]) -> str:
+        pieces, outputs = list(self.pieces), iter(translated)
+        for index, n in self.paragraphs:
+            pieces[index] = " ".join(next(outputs) for _ in range(n))
+        return "".join(pieces)
 
 
 class PendingTranslation:
     """Translations submitted to one model; `results()` waits for them and rebuilds the text."""
 
-    def __init__(self, engine: Engine, key: str, model: Seq2SeqModel, texts: list[_PendingText]):
-        self._engine = engine
+    def __init__(
+        self, key: str, model: Seq2SeqModel, layouts: list[_Layout], submission: Submission
+    ) -> None:
         self._key = key
         self._model = model
-        self._texts = texts
+        self._layouts = layouts
+        self._submission = submission
 
     def cancel(self) -> None:
-        for text in self._texts:
-            for ticket in text.tickets:
-                ticket.cancel()
+        self._submission.cancel()
 
     def results(self) -> list[Translation]:
         source, _, target = self._key.partition("-")
-        out = []
-        for pending in self._texts:
-            batch_ids: list[int] = []
-            translated = iter(_collect(pending.tickets, batch_ids))
-            pieces = list(pending.pieces)
-            for index, n in pending.layout:
-                pieces[index] = " ".join(next(translated) for _ in range(n))
-            out.append(
-                Translation(
-                    text="".join(pieces),
-                    model=self._model.source,
-                    source=source,
-                    target=target,
-                    sentences=len(pending.tickets),
-                    batch_ids=batch_ids,
-                )
+        counts = [layout.inputs for layout in self._layouts]
+        outputs = _split(self._submission.results(), counts)
+        batch_ids = _flat_batch_ids(self._submission, counts)
+        return [
+            Translation(
+                text=layout.rebuild(translated),
+                model=self._model.source,
+                source=source,
+                target=target,
+                sentences=layout.inputs,
+                batch_ids=ran_in,
             )
-        return out
+            for layout, translated, ran_in in zip(self._layouts, outputs, batch_ids, strict=True)
+        ]
 
 
 def _encode_sentences(model: Seq2SeqModel, sentences: list[str]) -> list[list[list[int]]]:
@@ -280,20 +280,16 @@ def submit_translation(
         paragraphs = [(i, split_sentences(pieces[i])) for i in range(0, len(pieces), 2)]
         plans.append((pieces, [(i, found) for i, found in paragraphs if found]))
     encoded = iter(_encode_sentences(model, [s for _, ps in plans for _, f in ps for s in f]))
-    pending: list[_PendingText] = []
-    try:
-        for pieces, paragraphs in plans:
-            layout: list[tuple[int, int]] = []
-            inputs: list[list[int]] = []
-            for index, found in paragraphs:
-                parts = [ids for _ in found for ids in next(encoded)]
-                layout.append((index, len(parts)))
-                inputs.extend(parts)
-            pending.append(_PendingText(pieces, layout, _submit_all(engine, key, inputs, params)))
-    except BaseException:
-        PendingTranslation(engine, key, model, pending).cancel()
-        raise
-    return PendingTranslation(engine, key, model, pending)
+    layouts: list[_Layout] = []
+    inputs: list[list[int]] = []
+    for pieces, paragraphs in plans:
+        layout = _Layout(pieces, [])
+        for index, found in paragraphs:
+            parts = [ids for _ in found for ids in next(encoded)]
+            layout.paragraphs.append((index, len(parts)))
+            inputs.extend(parts)
+        layouts.append(layout)
+    return PendingTranslation(key, model, layouts, engine.submit_many(key, inputs, params))
 
 
 def translate(
@@ -333,8 +329,8 @@ def article(
     try:
         for target, key in keys.items():
             pending[target] = submit_translation(engine, key, [summary.text])
+        return Article(summary, {target: p.results()[0] for target, p in pending.items()})
     except BaseException:
         for submitted in pending.values():
             submitted.cancel()
         raise
-    return Article(summary, {target: p.results()[0] for target, p in pending.items()})

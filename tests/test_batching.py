@@ -381,6 +381,56 @@ def test_a_full_queue_refuses_at_once(make_batcher) -> None:
     assert 3 not in fake.ran()
 
 
+def test_a_waiting_submit_enters_when_the_worker_takes_items(make_batcher) -> None:
+    batcher, fake = make_batcher(max_queue=2)
+    occupy(batcher, fake)
+    queued = [submit(batcher, 1), submit(batcher, 2)]
+    entered: list[Ticket[Any]] = []
+    waiter = threading.Thread(
+        target=lambda: entered.append(batcher.submit(3, cost=1, key="k", timeout_s=10, wait=True))
+    )
+    waiter.start()
+    time.sleep(0.1)
+    assert not entered and batcher.depth == 2  # still waiting for room
+    fake.release()
+    waiter.join(5)
+    assert [t.result() for t in [*queued, *entered]] == [10, 20, 30]
+
+
+def test_a_waiting_submit_times_out_at_its_deadline(make_batcher) -> None:
+    batcher, fake = make_batcher(max_queue=1)
+    occupy(batcher, fake)
+    submit(batcher, 1)
+    started = time.monotonic()
+    with pytest.raises(ItemTimeout):
+        batcher.submit(2, cost=1, key="k", timeout_s=0.2, wait=True)
+    assert 0.2 <= time.monotonic() - started < 2
+    assert batcher.depth == 1
+
+
+def test_a_waiting_submit_is_refused_when_the_batcher_closes(make_batcher) -> None:
+    batcher, fake = make_batcher(max_queue=1)
+    occupy(batcher, fake)
+    submit(batcher, 1)
+    outcome: list[BaseException] = []
+
+    def wait_for_room() -> None:
+        try:
+            batcher.submit(2, cost=1, key="k", timeout_s=30, wait=True)
+        except ModelUnavailable as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait_for_room)
+    waiter.start()
+    time.sleep(0.1)
+    closer = threading.Thread(target=batcher.close)
+    closer.start()
+    waiter.join(5)
+    assert not waiter.is_alive() and len(outcome) == 1
+    fake.release()
+    closer.join(5)
+
+
 def test_a_timed_out_item_raises_and_frees_its_slot(make_batcher) -> None:
     batcher, fake = make_batcher(max_queue=1)
     occupy(batcher, fake)

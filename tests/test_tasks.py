@@ -13,7 +13,7 @@ import torch
 from service import tasks
 from service.batching import Ticket
 from service.demo_models import TRAINING_TEXT
-from service.engine import Engine
+from service.engine import Engine, Submission
 from service.errors import InvalidRequest, Overloaded, UnsupportedLanguage
 from service.registry import SUMMARIZE, ModelSpec, load_model
 from service.seq2seq import Generated, GenerationParams, Seq2SeqModel
@@ -46,9 +46,9 @@ def submitted(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str
     calls: list[tuple[str, list[int]]] = []
     real_submit = engine.submit
 
-    def submit(key: str, ids: list[int], params: GenerationParams) -> Ticket[str]:
+    def submit(key: str, ids: list[int], params: GenerationParams, **kwargs: Any) -> Ticket[str]:
         calls.append((key, list(ids)))
-        return real_submit(key, ids, params)
+        return real_submit(key, ids, params, **kwargs)
 
     monkeypatch.setattr(engine, "submit", submit)
     return calls
@@ -116,6 +116,8 @@ class _Done:
 class _VerboseEngine:
     """An engine whose summariser makes every input longer: only the round limit stops it."""
 
+    window = 4
+
     def __init__(self, engine: Engine) -> None:
         self._model = engine.model("summarize")
         self.calls = 0
@@ -123,7 +125,10 @@ class _VerboseEngine:
     def model(self, key: str) -> Seq2SeqModel:
         return self._model
 
-    def submit(self, key: str, ids: list[int], params: GenerationParams) -> _Done:
+    def submit_many(self, key: str, inputs: list[list[int]], params: GenerationParams) -> Any:
+        return Submission(self, key, inputs, params)  # type: ignore[arg-type]
+
+    def submit(self, key: str, ids: list[int], params: GenerationParams, **kwargs: Any) -> _Done:
         self.calls += 1
         assert len(ids) <= self._model.max_input_tokens
         return _Done(" ".join(TRAINING_TEXT["en"]))
@@ -386,12 +391,38 @@ def test_a_refused_request_withdraws_its_queued_pieces(
         first = tasks.submit_translation(engine, "en-fr", ["Heavy rain."], GREEDY)
         assert entered.wait(10)
         batcher = engine._slots["en-fr"].batcher
+        other = tasks.submit_translation(engine, "en-fr", ["Floods."], GREEDY)
+        assert batcher.depth == 1
+        # Its first piece gets the last slot, its second is refused: the first is withdrawn.
         with pytest.raises(Overloaded):
             translate(engine, ["One. Two. Three."], target="fr", options=GREEDY)
-        assert batcher.depth == 0
-        queued = tasks.submit_translation(engine, "en-fr", ["Four. Five."], GREEDY)
+        assert batcher.depth == 1
+        queued = tasks.submit_translation(engine, "en-fr", ["Four."], GREEDY)
         assert batcher.depth == 2
     finally:
         opened.set()
-    assert first.results()[0].text
-    assert queued.results()[0].sentences == 2
+    assert first.results()[0].text and other.results()[0].text
+    assert queued.results()[0].sentences == 1
+
+
+def test_a_request_with_more_pieces_than_the_queue_holds_is_served(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(max_queue=3, max_batch_size=2)
+    model = engine.model("en-fr")
+    batcher = engine._slots["en-fr"].batcher
+    sentences = [s for p in TRAINING_TEXT["en"] for s in split_sentences(p)]
+    alone = [r.text for r in translate(engine, sentences, target="fr", options=GREEDY)]
+    depths: list[int] = []
+    real_generate = model.generate
+
+    def watched(batch: list[list[int]], params: GenerationParams) -> Generated:
+        depths.append(batcher.depth)
+        return real_generate(batch, params)
+
+    monkeypatch.setattr(model, "generate", watched)
+    result = translate(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]
+    assert result.sentences == len(sentences) > 2 * batcher.max_queue
+    assert result.text == " ".join(alone)
+    # Fed through a window of two batches: the queue never held more than its bound.
+    assert len(depths) >= len(sentences) / 2 and max(depths) <= batcher.max_queue

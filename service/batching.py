@@ -410,32 +410,38 @@ class Batcher(Generic[P, R]):
                     f"run_batch returned {len(results)} results for {len(items)} items"
                 )
         except self._split_on as exc:
-            self._record(batch_id, items, started, ok=False)
-            if len(items) == 1:
-                log.warning("%s: batch %d: one item does not fit: %s", self.name, batch_id, exc)
-                items[0].future.set_exception(
-                    OutOfMemory("this input does not fit in the model's device memory")
-                )
-                return
-            log.warning(
-                "%s: batch %d (%d items) out of memory; splitting it",
-                self.name,
-                batch_id,
-                len(items),
-            )
-            half = len(items) // 2
-            self._execute(items[:half])
-            self._execute(items[half:])
-            return
+            # Only the text is kept: the traceback holds the failed attempt's frames, and with
+            # them its device memory, which the retry below needs back.
+            reason = f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             log.exception("%s: batch %d of %d items failed", self.name, batch_id, len(items))
             self._record(batch_id, items, started, ok=False)
+            error = exc.with_traceback(None)  # callers get GenerationFailed, not the frames
             for item in items:
-                item.future.set_exception(exc)
+                item.future.set_exception(error)
             return
-        self._record(batch_id, items, started, ok=True)
-        for item, result in zip(items, results, strict=True):
-            item.future.set_result(result)
+        else:
+            self._record(batch_id, items, started, ok=True)
+            for item, result in zip(items, results, strict=True):
+                item.future.set_result(result)
+            return
+        self._record(batch_id, items, started, ok=False)
+        if len(items) == 1:
+            log.warning("%s: batch %d: one item does not fit: %s", self.name, batch_id, reason)
+            items[0].future.set_exception(
+                OutOfMemory("this input does not fit in the model's device memory")
+            )
+            return
+        log.warning(
+            "%s: batch %d (%d items) out of memory; splitting it: %s",
+            self.name,
+            batch_id,
+            len(items),
+            reason,
+        )
+        half = len(items) // 2
+        self._execute(items[:half])
+        self._execute(items[half:])
 
     def _record(self, batch_id: int, items: list[_Item[P, R]], started: float, *, ok: bool) -> None:
         if self._on_batch is None:

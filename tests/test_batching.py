@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
@@ -359,6 +360,38 @@ def test_out_of_memory_split_lets_every_item_succeed_when_halves_fit(make_batche
     fake.release()
     assert [t.result() for t in tickets] == [p * 10 for p in range(8)]
     assert sorted(r.size for r in records if r.ok and r.size > 1) == [2, 2, 2, 2]
+
+
+class _Activations:
+    """Stands in for the tensors a failed generate leaves in its frames."""
+
+
+class HoardingOOMModel(FakeModel):
+    """Out of memory above one item, holding `_Activations` in the failing frame; records
+    whether any such object was still alive when the next call came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[weakref.ref[_Activations]] = []
+        self.alive_at_call: list[bool] = []
+
+    def __call__(self, payloads: list[Any], key: Hashable) -> list[Any]:
+        self.alive_at_call.append(any(ref() is not None for ref in self.held))
+        activations = _Activations()
+        self.held.append(weakref.ref(activations))
+        if len(payloads) > 1:
+            raise FakeOOM(f"{len(payloads)} items")
+        return super().__call__(payloads, key)
+
+
+def test_out_of_memory_frees_the_failed_attempt_before_retrying(make_batcher) -> None:
+    batcher, fake = make_batcher(HoardingOOMModel(), split_on=(FakeOOM,))
+    occupy(batcher, fake)
+    tickets = [submit(batcher, p) for p in range(4)]
+    fake.release()
+    assert [t.result() for t in tickets] == [0, 10, 20, 30]
+    # The blocker, then 4 -> 2 + 2 -> 1 + 1 each: 8 calls, none with a failed attempt alive.
+    assert fake.alive_at_call == [False] * 8
 
 
 def test_out_of_memory_without_split_on_is_an_ordinary_failure(make_batcher) -> None:

@@ -11,6 +11,10 @@ these values.
 import os
 import signal
 
+from gunicorn.errors import AppImportError
+
+from service.errors import StartupError
+
 bind = "0.0.0.0:8000"
 workers = 1
 worker_class = "gthread"
@@ -34,6 +38,21 @@ control_socket_disable = True
 def _engine(worker):  # noqa: ANN001, ANN202
     app = getattr(worker, "wsgi", None)
     return getattr(app, "extensions", {}).get("engine") if app is not None else None
+
+
+def post_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature
+    """A start-up error (a setting that does not parse, a missing model, an absent device) is
+    for the operator to fix: show its one-line message, not a stack trace. gunicorn prints an
+    AppImportError's message alone and stops with "App failed to load" (exit code 4)."""
+    load_wsgi = worker.load_wsgi
+
+    def load_or_explain() -> None:
+        try:
+            load_wsgi()
+        except StartupError as exc:
+            raise AppImportError(f"cannot start: {exc}") from None
+
+    worker.load_wsgi = load_or_explain
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature

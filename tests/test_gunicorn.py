@@ -87,6 +87,28 @@ def test_started_with_the_documented_command_and_bind_overrides_the_config(
     assert headers["X-Request-ID"]
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("SUMMARIZE_MODEL", "example-org/not-in-any-cache", "fetch-models"),
+        ("DEVICE", "cuda:7", "CUDA device 7 is not available"),
+        ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots'"),
+    ],
+)
+def test_a_start_up_error_is_one_line_and_a_non_zero_exit(
+    demo_env: dict[str, str], tmp_path: Path, setting: str, value: str, says: str
+) -> None:
+    failed = Server("bad-start", {**demo_env, setting: value}, log_dir=tmp_path)
+    try:
+        assert failed.process.wait(120) != 0
+    finally:
+        failed.stop()
+    output = failed.output()
+    assert "Traceback" not in output, output
+    [line] = [line for line in output.splitlines() if "cannot start:" in line]
+    assert says in line
+
+
 def test_real_http_exchange(server: Server) -> None:
     status, body, headers = post_json(
         server.url + "/v1/translate", {"text": TEXTS[0], "target": "ar"}

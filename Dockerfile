@@ -55,7 +55,9 @@ RUN --mount=type=cache,target=/cache/models \
 # What both targets share: the user, the settings, the port, the health check and the command.
 FROM base AS runtime
 RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app
+    && useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app \
+    && install -d -o 10001 -g 10001 /tmp/huggingface
+# HF_HOME exists in the image, owned by the app user, so a volume mounted there starts writable.
 ENV SUMMARIZE_MODEL=/models/summarize \
     TRANSLATE_MODELS=en-fr=/models/en-fr,en-ar=/models/en-ar \
     HF_HUB_OFFLINE=1 \

@@ -65,8 +65,9 @@ def fetch_models(settings: Settings, dest: Path) -> Fetched:
         except (HfHubHTTPError, LocalEntryNotFoundError, OSError, TransportError) as exc:
             # TransportError: what list_repo_files raises when the network is down.
             raise ModelLoadError(
-                f"cannot download {spec.source!r} for {spec.key!r}: {exc}. Run this where the "
-                "Hugging Face Hub is reachable, or copy the model directory here."
+                f"cannot download {spec.source!r} for {spec.key!r}: {str(exc).rstrip('.')}. "
+                "Run this where the Hugging Face Hub is reachable, or copy the model "
+                "directory here."
             ) from None
         fetched.paths[spec.key] = target
     return fetched

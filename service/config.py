@@ -45,6 +45,22 @@ def parse_pairs(raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+_DEFAULT_PREFIXES = "en-ar=>>ara<<"
+
+
+def _prefixes_over_defaults(raw: str) -> tuple[tuple[str, str], ...]:
+    """Parse TRANSLATE_PREFIXES and lay its entries over the default ones.
+
+    A user who adds a pair sets only that pair's prefix; replacing the whole default would
+    silently drop `>>ara<<` from en-ar, and opus-mt-en-ar then translates into the wrong
+    language without any error. `PAIR=` (empty) keeps the pair with no prefix, so a default
+    can still be switched off. Default pairs come first, then the new ones in the given order.
+    """
+    merged = dict(parse_pairs(_DEFAULT_PREFIXES))
+    merged.update(parse_pairs(raw))
+    return tuple(merged.items())
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -111,10 +127,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "translate_prefixes",
         "TRANSLATE_PREFIXES",
-        "en-ar=>>ara<<",
-        parse_pairs,
+        _DEFAULT_PREFIXES,
+        _prefixes_over_defaults,
         "Text put before every input of a pair, `SRC-TGT=PREFIX`: multi-target Marian models "
-        "need a target token (opus-mt-en-ar needs `>>ara<<`). Set to empty for none.",
+        "need a target token (opus-mt-en-ar needs `>>ara<<`). Entries apply on top of the "
+        "default; `PAIR=` (empty) for none.",
     ),
     Setting(
         "device",

@@ -13,8 +13,10 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
@@ -34,6 +36,8 @@ _LOAD_LOCK = threading.Lock()
 _PAIR_RE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
 _LANGUAGE_TOKEN_RE = re.compile(r"^>>\w+<<$")
 _DEFAULT_PREFIXES = Settings.defaults().translate_prefixes
+# See `_check_prefix`: the demo models hold two language tokens and need no prefix.
+_MAX_TARGET_TOKENS_WITHOUT_PREFIX = 2
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,8 @@ class ModelSpec:
 def model_specs(settings: Settings) -> list[ModelSpec]:
     """The models the settings ask for: the summariser, then one per translation pair.
 
-    Raises ConfigError for a malformed pair name, a duplicate pair, or a prefix for a pair that
-    has no model.
+    Raises ConfigError for a malformed pair name, a duplicate pair, or a prefix set for a pair
+    that has no model (default prefixes for pairs not served are ignored).
     """
     specs = [ModelSpec(key=SUMMARIZE, task=SUMMARIZE, source=settings.summarize_model)]
     prefixes = dict(settings.translate_prefixes)
@@ -76,10 +80,11 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
                 target_lang=match.group(2),
             )
         )
-    unknown = sorted(set(prefixes) - seen)
     # The default prefixes name the default pairs; a deployment serving other pairs is not
     # wrong for leaving them in place. Prefixes someone set for a missing pair are a mistake.
-    if unknown and settings.translate_prefixes != _DEFAULT_PREFIXES:
+    user_set = set(settings.translate_prefixes) - set(_DEFAULT_PREFIXES)
+    unknown = sorted({pair for pair, _ in user_set} - seen)
+    if unknown:
         raise ConfigError(f"TRANSLATE_PREFIXES names pairs with no model: {', '.join(unknown)}")
     return specs
 
@@ -91,8 +96,9 @@ def _looks_like_path(source: str) -> bool:
 def load_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> Seq2SeqModel:
     """Load tokenizer and weights for `spec` onto `device` in `dtype`, ready for inference.
 
-    Raises ModelLoadError when the directory is missing or the Hub id is neither cached nor
-    downloadable, and when a language-token prefix is unknown to the tokenizer.
+    Raises ModelLoadError when the directory is missing, the Hub id is neither cached nor
+    downloadable, or the files are unreadable (e.g. truncated weights), and when the prefix does
+    not fit the tokenizer (see `_check_prefix`).
     """
     transformers_logging.disable_progress_bar()
     source = spec.source
@@ -114,21 +120,16 @@ def load_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> Seq
         with _LOAD_LOCK:
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
-    except (OSError, ValueError, TypeError) as exc:
-        # OSError: missing or offline; the others: a directory without a usable model.
+    except (OSError, ValueError, TypeError, SafetensorError) as exc:
+        # OSError: missing or offline; SafetensorError: truncated or corrupt weights; the others:
+        # a directory without a usable model.
         raise ModelLoadError(
             f"model for {spec.key!r}: cannot load {spec.source!r} ({_first_line(exc)}). If the "
             "Hub is unreachable, fetch it once with `python -m service fetch-models` on a "
             "machine that can reach it, or set the model to a local directory; with "
             "HF_HUB_OFFLINE=1 only the local cache (HF_HOME) is used."
         ) from None
-    if spec.prefix and _LANGUAGE_TOKEN_RE.match(spec.prefix):
-        ids = tokenizer.convert_tokens_to_ids([spec.prefix])
-        if ids[0] is None or ids[0] == tokenizer.unk_token_id:
-            raise ModelLoadError(
-                f"model for {spec.key!r}: its tokenizer does not know the prefix "
-                f"{spec.prefix!r}; set TRANSLATE_PREFIXES for this pair (empty for none)."
-            )
+    _check_prefix(spec, tokenizer)
     model.to(device)
     model.eval()
     loaded = Seq2SeqModel(spec.key, spec.source, tokenizer, model, prefix=spec.prefix)
@@ -141,6 +142,36 @@ def load_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> Seq
         loaded.max_input_tokens,
     )
     return loaded
+
+
+def _check_prefix(spec: ModelSpec, tokenizer: Any) -> None:
+    """Refuse a prefix that cannot steer `tokenizer`'s model, since it would mistranslate silently.
+
+    A `>>xxx<<` prefix the tokenizer does not know is an error. So is a translation pair without
+    a prefix whose tokenizer has more than two `>>xxx<<` tokens: a multi-target Marian model
+    (opus-mt-en-ar and opus-mt-en-zh have many) then picks a target language on its own. Up
+    to two are let through because the demo models carry both `>>fra<<` and `>>ara<<` whatever
+    their target, and serve en-fr without a prefix; a real two-target model is not caught.
+    """
+    if spec.prefix:
+        if _LANGUAGE_TOKEN_RE.match(spec.prefix):
+            ids = tokenizer.convert_tokens_to_ids([spec.prefix])
+            if ids[0] is None or ids[0] == tokenizer.unk_token_id:
+                raise ModelLoadError(
+                    f"model for {spec.key!r}: its tokenizer does not know the prefix "
+                    f"{spec.prefix!r}; set TRANSLATE_PREFIXES for this pair (`PAIR=` for none)."
+                )
+        return
+    if spec.task != TRANSLATE:
+        return
+    targets = sorted(t for t in tokenizer.get_vocab() if _LANGUAGE_TOKEN_RE.match(t))
+    if len(targets) > _MAX_TARGET_TOKENS_WITHOUT_PREFIX:
+        shown = ", ".join(targets[:5]) + (", ..." if len(targets) > 5 else "")
+        raise ModelLoadError(
+            f"model for {spec.key!r}: {spec.source!r} is a multi-target model (target tokens "
+            f"{shown}) but the pair has no prefix; set TRANSLATE_PREFIXES for it, e.g. "
+            f"`{spec.key}=>>xxx<<` with one of those tokens."
+        )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -114,5 +114,17 @@ def test_parse_pairs_splits_on_the_first_equals_only() -> None:
     assert parse_pairs(" , ") == ()
 
 
-def test_an_empty_prefix_setting_means_no_prefixes() -> None:
-    assert Settings.from_env({"TRANSLATE_PREFIXES": ""}).translate_prefixes == ()
+def test_an_empty_prefix_setting_keeps_the_default_prefixes() -> None:
+    assert Settings.from_env({"TRANSLATE_PREFIXES": ""}).translate_prefixes == (
+        ("en-ar", ">>ara<<"),
+    )
+
+
+def test_prefixes_set_by_the_user_apply_on_top_of_the_default() -> None:
+    settings = Settings.from_env({"TRANSLATE_PREFIXES": "en-zh=>>cmn_Hans<<"})
+    assert settings.translate_prefixes == (("en-ar", ">>ara<<"), ("en-zh", ">>cmn_Hans<<"))
+
+
+def test_an_empty_prefix_for_a_pair_replaces_its_default() -> None:
+    settings = Settings.from_env({"TRANSLATE_PREFIXES": "en-ar=,en-zh=>>cmn_Hans<<"})
+    assert settings.translate_prefixes == (("en-ar", ""), ("en-zh", ">>cmn_Hans<<"))

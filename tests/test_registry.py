@@ -44,6 +44,28 @@ def test_a_configured_pair_becomes_a_spec() -> None:
     assert (fr_en.source_lang, fr_en.target_lang) == ("fr", "en")
 
 
+def test_a_prefix_for_a_new_pair_keeps_the_default_for_en_ar() -> None:
+    specs = model_specs(
+        settings_with(
+            TRANSLATE_MODELS="en-fr=a,en-ar=b,en-zh=Helsinki-NLP/opus-mt-en-zh",
+            TRANSLATE_PREFIXES="en-zh=>>cmn_Hans<<",
+        )
+    )
+    prefixes = {spec.key: spec.prefix for spec in specs}
+    assert prefixes == {"summarize": "", "en-fr": "", "en-ar": ">>ara<<", "en-zh": ">>cmn_Hans<<"}
+
+
+def test_an_empty_prefix_removes_the_default_for_its_pair() -> None:
+    specs = model_specs(settings_with(TRANSLATE_PREFIXES="en-ar="))
+    assert {spec.key: spec.prefix for spec in specs}["en-ar"] == ""
+
+
+@pytest.mark.parametrize("prefixes", ["en-ar=>>ara<<", "en-ar=>>ara<<,en-fr="])
+def test_user_prefixes_for_served_pairs_only_are_accepted(prefixes: str) -> None:
+    settings = settings_with(TRANSLATE_MODELS="en-fr=a,en-ar=b", TRANSLATE_PREFIXES=prefixes)
+    assert [spec.key for spec in model_specs(settings)] == ["summarize", "en-fr", "en-ar"]
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -55,6 +77,15 @@ def test_a_configured_pair_becomes_a_spec() -> None:
         (
             {"TRANSLATE_MODELS": "en-fr=x", "TRANSLATE_PREFIXES": "en-de=>>deu<<"},
             "TRANSLATE_PREFIXES names pairs with no model: en-de",
+        ),
+        (
+            # The user's en-zh entry is a mistake even though the default en-ar one is kept.
+            {"TRANSLATE_MODELS": "en-fr=x", "TRANSLATE_PREFIXES": "en-zh=>>cmn_Hans<<"},
+            "TRANSLATE_PREFIXES names pairs with no model: en-zh$",
+        ),
+        (
+            {"TRANSLATE_MODELS": "en-fr=x", "TRANSLATE_PREFIXES": "en-ar=>>arz<<"},
+            "TRANSLATE_PREFIXES names pairs with no model: en-ar$",
         ),
     ],
 )
@@ -103,6 +134,20 @@ def test_a_broken_model_directory_is_a_load_error(
     shutil.copy(demo_models["en-fr"] / "config.json", tmp_path / "config.json")
     with pytest.raises(ModelLoadError, match="cannot load"):
         load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU, torch.float32)
+
+
+def test_truncated_weights_are_a_one_line_load_error(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    # An interrupted copy: the safetensors header promises more bytes than the file holds.
+    copy = shutil.copytree(demo_models["en-fr"], tmp_path / "en-fr")
+    weights = copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match="cannot load") as raised:
+        load_model(ModelSpec("en-fr", TRANSLATE, str(copy)), CPU, torch.float32)
+    message = str(raised.value)
+    assert "'en-fr'" in message
+    assert "\n" not in message
 
 
 def test_an_uncached_hub_id_offline_names_the_model_and_the_fix() -> None:
@@ -154,3 +199,37 @@ def test_encode_of_no_texts_is_empty(demo_models: dict[str, Path]) -> None:
 def test_default_prefixes_do_not_block_a_deployment_without_en_ar() -> None:
     settings = Settings.defaults(translate_models=(("en-fr", "Helsinki-NLP/opus-mt-en-fr"),))
     assert [spec.key for spec in model_specs(settings)] == ["summarize", "en-fr"]
+
+
+def _multi_target_copy(demo_models: dict[str, Path], tmp_path: Path) -> Path:
+    """The demo en-ar model with more target tokens, like opus-mt-en-ar (>>ara<<, >>arz<<, ...)."""
+    from transformers import AutoTokenizer
+
+    copy = shutil.copytree(demo_models["en-ar"], tmp_path / "en-ar")
+    tokenizer = AutoTokenizer.from_pretrained(copy)
+    tokenizer.add_tokens([">>arz<<", ">>ary<<", ">>apc<<"], special_tokens=True)
+    tokenizer.save_pretrained(copy)
+    return copy
+
+
+def test_a_multi_target_model_without_a_prefix_is_a_load_error(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = _multi_target_copy(demo_models, tmp_path)
+    with pytest.raises(ModelLoadError, match="multi-target") as raised:
+        load_model(ModelSpec("en-ar", TRANSLATE, str(copy)), CPU, torch.float32)
+    message = str(raised.value)
+    assert "'en-ar'" in message
+    assert ">>ara<<" in message and ">>arz<<" in message
+    assert "TRANSLATE_PREFIXES" in message
+    assert "\n" not in message
+
+
+def test_a_multi_target_model_with_a_prefix_loads(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = _multi_target_copy(demo_models, tmp_path)
+    model = load_model(
+        ModelSpec("en-ar", TRANSLATE, str(copy), prefix=">>ara<<"), CPU, torch.float32
+    )
+    assert model.prefix.strip() == ">>ara<<"

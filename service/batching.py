@@ -3,16 +3,20 @@
 Contract (Ray Serve's, on threads because Flask views are synchronous):
 - `submit` never blocks: it enqueues or raises `Overloaded` when `max_queue` items already wait.
   `submit(wait=True)` is for work already admitted (the rest of a request whose first items got
-  in): it waits for room until the item's deadline instead of failing.
+  in): it waits for room until the item's deadline instead of failing, and while anyone waits so,
+  plain `submit` refuses new work, so admitted requests get the room first.
 - The worker blocks for the first item, then fills the batch until `max_batch_size` items, the
   padded-token budget `max_batch_tokens`, or `max_wait_s` after the head item arrived, whichever
   comes first. Only items with the same `key` (generation parameters) share a batch; the others
-  keep their place in the queue.
+  keep their place in the queue. Behind the head (the oldest item), items nearest its length are
+  taken first, so a batch pads little.
 - `run_batch` gets a list and must return a list of the same length; otherwise every item of that
   batch fails. An exception fails the items of that batch only. An exception of a type in
   `split_on` (out of memory) splits the batch in halves and retries them, down to single items.
 - An item that reaches its deadline before it runs is dropped (its caller gets `ItemTimeout`);
-  a caller that gives up removes its item from the queue, freeing the slot at once.
+  a caller that gives up removes its item from the queue, freeing the slot at once. Once every
+  item of the running batch is past its deadline or given up, `abandoned()` turns true, so
+  `run_batch` can stop early instead of occupying the model for nobody.
 - `close()` refuses new work, drains what is queued, and joins the worker.
 - A BaseException that escapes a batch (SystemExit, KeyboardInterrupt) ends the worker for good:
   the items of that batch and of the queue fail with `ModelUnavailable` at once, `submit` refuses
@@ -62,6 +66,8 @@ class _Item(Generic[P, R]):
     enqueued: float
     future: Future[R] = field(default_factory=Future)
     batch_id: int | None = None
+    # Its caller withdrew after the worker took it: nobody will read its result.
+    abandoned: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,27 +83,31 @@ def plan_batch(
 ) -> BatchPlan:
     """Choose the next batch from a queue given each item's token cost and batch key.
 
-    The head item is always taken, even if it alone exceeds `max_tokens`. Further items are taken
-    in queue order if their key matches the head's and the padded size (longest cost x count)
-    stays within `max_tokens`. `full` is true when the batch cannot grow: `max_size` reached or
-    a compatible item was left out for the token budget.
+    The head item is always taken, even if it alone exceeds `max_tokens`. The other items with
+    the head's key are taken nearest the head's cost first (queue order among equals), each while
+    the padded size (longest cost x count) stays within `max_tokens`: a batch of similar lengths
+    wastes little on padding, and no item waits longer than until it is the head. `full` is true
+    when the batch cannot grow: `max_size` reached or a compatible item was left out for the
+    token budget.
     """
     if not costs:
         return BatchPlan((), False)
-    head_key = keys[0]
+    head_cost, head_key = costs[0], keys[0]
+    compatible = [i for i in range(1, len(costs)) if keys[i] == head_key]
+    compatible.sort(key=lambda i: abs(costs[i] - head_cost))
     taken = [0]
-    longest = costs[0]
-    for i in range(1, len(costs)):
+    longest = head_cost
+    left_out = False
+    for i in compatible:
         if len(taken) >= max_size:
             break
-        if keys[i] != head_key:
-            continue
         candidate = max(longest, costs[i])
         if candidate * (len(taken) + 1) > max_tokens:
-            return BatchPlan(tuple(taken), True)
+            left_out = True
+            continue
         taken.append(i)
         longest = candidate
-    return BatchPlan(tuple(taken), len(taken) >= max_size)
+    return BatchPlan(tuple(sorted(taken)), left_out or len(taken) >= max_size)
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,7 @@ class Batcher(Generic[P, R]):
         self._setup_error: BaseException | None = None
         self._fatal_error: BaseException | None = None
         self._running: list[_Item[P, R]] = []
+        self._waiting_for_room = 0
         self._thread = threading.Thread(target=self._main, name=f"batcher-{name}", daemon=True)
         self.restarts = 0
 
@@ -245,6 +256,8 @@ class Batcher(Generic[P, R]):
         """Queue one item. Raises ModelUnavailable when the worker is closing, failed to load,
         or has stopped. When the queue is full, raises Overloaded, or with `wait` waits for room
         and raises ItemTimeout if none frees up within `timeout_s`."""
+        if timeout_s <= 0:
+            raise ItemTimeout("the request did not finish in time; try again later")
         now = time.monotonic()
         item: _Item[P, R] = _Item(payload, cost, key, deadline=now + timeout_s, enqueued=now)
         with self._cond:
@@ -257,7 +270,7 @@ class Batcher(Generic[P, R]):
                     or (self._thread.ident is not None and not self._thread.is_alive())
                 ):
                     raise ModelUnavailable(f"{self.name} is not available")
-                if len(self._queue) < self.max_queue:
+                if len(self._queue) < self.max_queue and (wait or not self._waiting_for_room):
                     break
                 if not wait:
                     raise Overloaded(
@@ -266,7 +279,11 @@ class Batcher(Generic[P, R]):
                 remaining = item.deadline - time.monotonic()
                 if remaining <= 0:
                     raise ItemTimeout("the request did not finish in time; try again later")
-                self._room.wait(remaining)
+                self._waiting_for_room += 1
+                try:
+                    self._room.wait(remaining)
+                finally:
+                    self._waiting_for_room -= 1
             item.enqueued = time.monotonic()
             self._queue.append(item)
             self._cond.notify()
@@ -277,9 +294,17 @@ class Batcher(Generic[P, R]):
             try:
                 self._queue.remove(item)
             except ValueError:
-                return  # already taken by the worker; its result will be dropped
+                item.abandoned = True  # taken by the worker; its result will be dropped
+                return
             self._room.notify_all()
         item.future.cancel()
+
+    def abandoned(self) -> bool:
+        """True while a batch runs whose every item is past its deadline or given up: no caller
+        waits for its results. For `run_batch` to poll (from the worker thread) and stop early."""
+        running = self._running
+        now = time.monotonic()
+        return bool(running) and all(item.abandoned or item.deadline <= now for item in running)
 
     # ----- worker ----------------------------------------------------------------------------
 

@@ -192,7 +192,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ITEM_TIMEOUT_S",
         "120",
         _positive_float,
-        "Longest an item may wait and run before its request gets 504.",
+        "Longest a request may wait for and run in the models (all its pieces, summary rounds "
+        "and translations together) before it gets 504.",
     ),
     Setting(
         "eager_load",

@@ -19,6 +19,7 @@ process, and `on_worker_death` (set by gunicorn.conf.py) lets gunicorn replace i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +106,7 @@ class Engine:
 
         def run_batch(batch: list[list[int]], key: Hashable) -> list[str]:
             assert slot.model is not None and isinstance(key, GenerationParams)
-            generated = slot.model.generate(batch, key)
+            generated = slot.model.generate(batch, key, should_stop=slot.batcher.abandoned)
             self.metrics.generated_tokens.labels(spec.key).inc(generated.new_tokens)
             return generated.texts
 
@@ -173,18 +174,30 @@ class Engine:
             raise ModelUnavailable(f"model {key!r} is not loaded; try again shortly")
         return slot.model
 
+    def deadline(self) -> float:
+        """The `time.monotonic()` by which a request starting now must be answered."""
+        return time.monotonic() + self.settings.item_timeout_s
+
     def submit(
-        self, key: str, ids: list[int], params: GenerationParams, *, wait: bool = False
+        self,
+        key: str,
+        ids: list[int],
+        params: GenerationParams,
+        *,
+        deadline: float | None = None,
+        wait: bool = False,
     ) -> Ticket[str]:
-        """Queue one tokenised input. When the model's queue is full, raises Overloaded, or with
-        `wait` waits for room (ItemTimeout after ITEM_TIMEOUT_S)."""
+        """Queue one tokenised input, to be done by `deadline` (default: ITEM_TIMEOUT_S from
+        now; ItemTimeout after it). When the model's queue is full, raises Overloaded, or with
+        `wait` waits for room."""
         model = self.model(key)
         if len(ids) > model.max_input_tokens:
             raise PayloadTooLarge(
                 f"input of {len(ids)} tokens exceeds the model's {model.max_input_tokens}"
             )
+        deadline = self.deadline() if deadline is None else deadline
         return self._slots[key].batcher.submit(
-            ids, cost=len(ids), key=params, timeout_s=self.settings.item_timeout_s, wait=wait
+            ids, cost=len(ids), key=params, timeout_s=deadline - time.monotonic(), wait=wait
         )
 
     @property
@@ -194,11 +207,18 @@ class Engine:
         return min(self.settings.max_queue, 2 * self.settings.max_batch_size)
 
     def submit_many(
-        self, key: str, inputs: Sequence[list[int]], params: GenerationParams
+        self,
+        key: str,
+        inputs: Sequence[list[int]],
+        params: GenerationParams,
+        *,
+        deadline: float | None = None,
     ) -> Submission:
-        """Queue a request's inputs for one model: the first `window` now (Overloaded if they
-        do not all fit, with none left queued), the rest as `Submission.results` collects."""
-        return Submission(self, key, inputs, params)
+        """Queue a request's inputs for one model, all due by `deadline` (default: ITEM_TIMEOUT_S
+        from now): the first `window` now (Overloaded if they do not all fit, with none left
+        queued), the rest as `Submission.results` collects."""
+        deadline = self.deadline() if deadline is None else deadline
+        return Submission(self, key, inputs, params, deadline)
 
     def describe(self) -> list[dict[str, Any]]:
         """What is configured and loaded, for /v1/models and start-up logs."""
@@ -236,16 +256,22 @@ class Submission:
     """A request's inputs to one model, fed to its queue through the engine's window."""
 
     def __init__(
-        self, engine: Engine, key: str, inputs: Sequence[list[int]], params: GenerationParams
+        self,
+        engine: Engine,
+        key: str,
+        inputs: Sequence[list[int]],
+        params: GenerationParams,
+        deadline: float,
     ) -> None:
         self._engine = engine
         self._key = key
         self._params = params
         self._inputs = inputs
+        self._deadline = deadline
         self._tickets: list[Ticket[str]] = []
         try:
             for ids in inputs[: engine.window]:
-                self._tickets.append(engine.submit(key, ids, params))
+                self._tickets.append(engine.submit(key, ids, params, deadline=deadline))
         except BaseException:
             self.cancel()
             raise
@@ -270,7 +296,9 @@ class Submission:
                 if len(self._tickets) < len(self._inputs):
                     ids = self._inputs[len(self._tickets)]
                     self._tickets.append(
-                        self._engine.submit(self._key, ids, self._params, wait=True)
+                        self._engine.submit(
+                            self._key, ids, self._params, deadline=self._deadline, wait=True
+                        )
                     )
         except BaseException:
             self.cancel()

@@ -8,7 +8,7 @@ ServiceError                 every error a request can end with; carries status 
 ├── Overloaded               503  the model's queue is full; comes with Retry-After
 ├── ModelUnavailable         503  the model is not loaded (yet) or its worker has stopped
 ├── OutOfMemory              503  one item alone does not fit in device memory
-├── ItemTimeout              504  an item did not finish within ITEM_TIMEOUT_S
+├── ItemTimeout              504  a request did not finish within ITEM_TIMEOUT_S
 └── GenerationFailed         500  the model raised while generating; details only in the log
 
 StartupError                 not a request error: the service cannot start

@@ -8,12 +8,13 @@ its device.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, StoppingCriteria, StoppingCriteriaList
 
 # Above this, tokenizer.model_max_length is transformers' "no limit" sentinel.
 _NO_LIMIT = 1_000_000
@@ -42,6 +43,17 @@ class Generated:
 
     texts: list[str]
     new_tokens: int
+
+
+class _StopWhen(StoppingCriteria):
+    """Ends generation for every sequence once `should_stop()` is true (checked each step)."""
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self._should_stop = should_stop
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        stop = self._should_stop()
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
 class Seq2SeqModel:
@@ -128,8 +140,17 @@ class Seq2SeqModel:
         """Tokens `encode` adds to any text: prefix and special tokens."""
         return len(self.encode([""])[0])
 
-    def generate(self, batch: list[list[int]], params: GenerationParams) -> Generated:
-        """Generate one output per input, in input order. Inputs are right-padded together."""
+    def generate(
+        self,
+        batch: list[list[int]],
+        params: GenerationParams,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generated:
+        """Generate one output per input, in input order. Inputs are right-padded together.
+
+        `should_stop` is polled at every decoding step; once it is true, generation ends for the
+        whole batch and the outputs are cut short (for a batch nobody waits for any more).
+        """
         longest = max(len(ids) for ids in batch)
         input_ids = torch.full((len(batch), longest), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(batch), longest), dtype=torch.long)
@@ -141,6 +162,9 @@ class Seq2SeqModel:
             output = self.model.generate(
                 input_ids=input_ids.to(device),
                 attention_mask=attention_mask.to(device),
+                stopping_criteria=StoppingCriteriaList([_StopWhen(should_stop)])
+                if should_stop is not None
+                else None,
                 **params.overrides(),
             )
         # Column 0 is the decoder start token, not generated.

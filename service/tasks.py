@@ -4,7 +4,8 @@ All pieces of a request for one model go to the engine as one submission (`Engin
 so a request's own pieces (list items, article chunks, sentences) share batches with each other
 and with other requests, and an article's target languages are queued before any is waited on.
 If a request is refused (queue full), the pieces already queued are withdrawn, so a refused
-request costs the model nothing.
+request costs the model nothing. A request has one deadline, ITEM_TIMEOUT_S from its start, for
+all its pieces, summary rounds and translations.
 """
 
 from __future__ import annotations
@@ -117,7 +118,11 @@ def _flat_batch_ids(submission: Submission, counts: Sequence[int]) -> list[list[
 
 
 def summarize(
-    engine: Engine, texts: Sequence[str], options: GenerationOptions | None = None
+    engine: Engine,
+    texts: Sequence[str],
+    options: GenerationOptions | None = None,
+    *,
+    deadline: float | None = None,
 ) -> list[Summary]:
     """One summary per text, in order.
 
@@ -126,6 +131,7 @@ def summarize(
     joined. While the joined partials are longer than the summary length asked for, they are
     summarised again (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
     """
+    deadline = engine.deadline() if deadline is None else deadline
     model = engine.model(SUMMARIZE)
     params = (options or GenerationOptions()).params_for(model)
     target = params.max_length or int(model.generation_defaults()["max_length"] or 142)
@@ -135,7 +141,10 @@ def summarize(
         chunked = {i: chunk_for_model(model, text) for i, text in todo.items()}
         counts = [len(chunks) for chunks in chunked.values()]
         submission = engine.submit_many(
-            SUMMARIZE, [ids for chunks in chunked.values() for ids in chunks], params
+            SUMMARIZE,
+            [ids for chunks in chunked.values() for ids in chunks],
+            params,
+            deadline=deadline,
         )
         outputs = _split(submission.results(), counts)
         batch_ids = _flat_batch_ids(submission, counts)
@@ -265,13 +274,19 @@ def _encode_sentences(model: Seq2SeqModel, sentences: list[str]) -> list[list[li
 
 
 def submit_translation(
-    engine: Engine, key: str, texts: Sequence[str], options: GenerationOptions | None = None
+    engine: Engine,
+    key: str,
+    texts: Sequence[str],
+    options: GenerationOptions | None = None,
+    *,
+    deadline: float | None = None,
 ) -> PendingTranslation:
     """Split each text into paragraphs and sentences and queue every sentence.
 
     Paragraph separators (any whitespace holding a line break) are kept verbatim. A sentence
     longer than the model's input is cut at clauses or words first; nothing is truncated.
     """
+    deadline = engine.deadline() if deadline is None else deadline
     model = engine.model(key)
     params = (options or GenerationOptions()).params_for(model)
     plans: list[tuple[list[str], list[tuple[int, list[str]]]]] = []
@@ -289,7 +304,8 @@ def submit_translation(
             layout.paragraphs.append((index, len(parts)))
             inputs.extend(parts)
         layouts.append(layout)
-    return PendingTranslation(key, model, layouts, engine.submit_many(key, inputs, params))
+    submission = engine.submit_many(key, inputs, params, deadline=deadline)
+    return PendingTranslation(key, model, layouts, submission)
 
 
 def translate(
@@ -299,10 +315,11 @@ def translate(
     target: str,
     source: str = "en",
     options: GenerationOptions | None = None,
+    deadline: float | None = None,
 ) -> list[Translation]:
     """Translate each text, keeping its paragraph layout and sentence order."""
     key = resolve_pair(engine, source, target)
-    return submit_translation(engine, key, texts, options).results()
+    return submit_translation(engine, key, texts, options, deadline=deadline).results()
 
 
 # ----- article -------------------------------------------------------------------------------
@@ -323,12 +340,13 @@ def article(
     options: GenerationOptions | None = None,
 ) -> Article:
     """Summarise one article, then translate the summary into each target at once."""
+    deadline = engine.deadline()
     keys = {target: resolve_pair(engine, source, target) for target in translate_to}
-    summary = summarize(engine, [text], options)[0]
+    summary = summarize(engine, [text], options, deadline=deadline)[0]
     pending: dict[str, PendingTranslation] = {}
     try:
         for target, key in keys.items():
-            pending[target] = submit_translation(engine, key, [summary.text])
+            pending[target] = submit_translation(engine, key, [summary.text], deadline=deadline)
         return Article(summary, {target: p.results()[0] for target, p in pending.items()})
     except BaseException:
         for submitted in pending.values():

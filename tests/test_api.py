@@ -224,9 +224,9 @@ def test_summary_options_reach_the_model(
     seen: list[GenerationParams] = []
     submit = engine.submit
 
-    def spy(key: str, ids: list[int], params: GenerationParams):
+    def spy(key: str, ids: list[int], params: GenerationParams, **kwargs):
         seen.append(params)
-        return submit(key, ids, params)
+        return submit(key, ids, params, **kwargs)
 
     monkeypatch.setattr(engine, "submit", spy)
     response = client.post("/v1/summarize", json={"text": SENTENCES[0], **options})
@@ -250,7 +250,9 @@ def test_translate_num_beams_reaches_the_model(
     seen: list[GenerationParams] = []
     submit = engine.submit
     monkeypatch.setattr(
-        engine, "submit", lambda key, ids, params: seen.append(params) or submit(key, ids, params)
+        engine,
+        "submit",
+        lambda key, ids, params, **kw: seen.append(params) or submit(key, ids, params, **kw),
     )
     body = {"text": SENTENCES[0], "target": "fr", "num_beams": 1}
     assert client.post("/v1/translate", json=body).status_code == 200
@@ -568,15 +570,33 @@ def test_body_over_max_body_bytes_is_413(limited: FlaskClient) -> None:
 def test_full_queue_is_503_with_retry_after_and_costs_nothing(make_app) -> None:
     # One queued item fills the queue; it waits 500 ms for company before running.
     app = make_app(MAX_QUEUE="1", MAX_WAIT_MS="500", RETRY_AFTER_S="7", **ONLY_SUMMARIZER)
-    client = app.test_client()
     engine = app.extensions["engine"]
-    response = client.post("/v1/summarize", json={"texts": SENTENCES[:2], **QUICK})
+    first: dict = {}
+
+    def send_first() -> None:
+        response = app.test_client().post("/v1/summarize", json={"text": SENTENCES[0], **QUICK})
+        first["status"] = response.status_code
+
+    thread = threading.Thread(target=send_first)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while engine.describe()[0]["batching"]["queue_depth"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    response = app.test_client().post("/v1/summarize", json={"texts": SENTENCES[:2], **QUICK})
     error = assert_error(response, 503, "overloaded")
     assert response.headers["Retry-After"] == "7"
     assert "summarize" in error["message"]
-    # The refused request's first item was withdrawn: nothing is left queued for the model.
-    assert engine.describe()[0]["batching"]["queue_depth"] == 0
-    assert client.post("/v1/summarize", json={"text": SENTENCES[0], **QUICK}).status_code == 200
+    # Nothing of the refused request is left queued: only the first request's item.
+    assert engine.describe()[0]["batching"]["queue_depth"] == 1
+    thread.join(30)
+    assert first["status"] == 200
+
+
+def test_a_request_with_more_items_than_the_queue_holds_is_served(make_app) -> None:
+    app = make_app(MAX_QUEUE="1", **ONLY_SUMMARIZER)
+    response = app.test_client().post("/v1/summarize", json={"texts": SENTENCES[:3], **QUICK})
+    assert response.status_code == 200, response.get_json()
+    assert len(response.get_json()["summaries"]) == 3
 
 
 def test_concurrent_request_over_the_queue_is_503_and_the_first_still_succeeds(make_app) -> None:

@@ -219,7 +219,7 @@ def test_unexpected_exception_is_json_500_without_internals_and_is_logged(
 def test_model_failure_is_500_without_internals_and_the_worker_survives(
     client: FlaskClient, engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(batch, params):
+    def broken(batch, params, **kw):
         raise RuntimeError("kernel exploded in /opt/secret")
 
     monkeypatch.setattr(engine.model("en-fr"), "generate", broken)

@@ -164,16 +164,44 @@ def test_plan_properties(items: list[tuple[int, str]], max_size: int, max_tokens
     if len(taken) > 1:
         assert max(costs[i] for i in taken) * len(taken) <= max_tokens
     compatible = [i for i in range(len(items)) if keys[i] == keys[0]]
+    left = [i for i in compatible if i not in taken]
+    longest = max(costs[i] for i in taken)
     if not plan.full:
         assert list(taken) == compatible
+    elif len(taken) < max_size:
+        # Full below the size limit: no item left out would fit the budget.
+        assert left
+        assert all(max(longest, costs[i]) * (len(taken) + 1) > max_tokens for i in left)
     else:
-        # Full: the size limit is reached, or the next compatible item would break the budget.
-        left = [i for i in compatible if i not in taken]
-        assert len(taken) == max_size or (
-            left and max(costs[i] for i in [*taken, left[0]]) * (len(taken) + 1) > max_tokens
-        )
-        # Items are taken in queue order: nothing compatible is skipped before the last taken.
-        assert list(taken) == compatible[: len(taken)]
+        # Full at the size limit: an item left out is no nearer the head's cost than those
+        # taken, unless it was left out for the budget.
+        farthest = max(abs(costs[i] - costs[0]) for i in taken)
+        for i in left:
+            over_budget = max(longest, costs[i]) * len(taken) > max_tokens
+            assert abs(costs[i] - costs[0]) >= farthest or over_budget
+
+
+def test_plan_takes_items_nearest_the_head_length_first() -> None:
+    # Short and long inputs alternate in the queue; the batch behind a short head is short ones.
+    costs = [10, 500, 10, 500, 10, 500, 10]
+    plan = plan_batch(costs, ["k"] * 7, max_size=8, max_tokens=1100)
+    assert plan.indices == (0, 2, 4, 6)
+    assert plan.full  # the long ones were left out for the budget
+    # Among equal lengths, queue order decides.
+    assert plan_batch([5, 9, 5, 5], ["k"] * 4, max_size=2, max_tokens=100).indices == (0, 2)
+
+
+def test_similar_lengths_batch_together_with_less_padding(make_batcher) -> None:
+    records: list[BatchRecord] = []
+    batcher, fake = make_batcher(max_batch_tokens=2000, on_batch=records.append)
+    occupy(batcher, fake)
+    tickets = [submit(batcher, i, cost=10 if i % 2 else 500) for i in range(16)]
+    fake.release()
+    assert [t.result() for t in tickets] == [i * 10 for i in range(16)]
+    batches = [r for r in records if r.size > 1 or r.real_tokens != 1]
+    # FIFO cutting would give four batches of 2 short + 2 long (49% padding each).
+    assert sorted(r.size for r in batches) == [4, 4, 8]
+    assert sum(r.padded_tokens - r.real_tokens for r in batches) == 0
 
 
 # ----- batching and results ------------------------------------------------------------------

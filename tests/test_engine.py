@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,9 @@ from service.errors import (
     PayloadTooLarge,
 )
 from service.seq2seq import Generated, GenerationParams, Seq2SeqModel
-from service.tasks import translate
+from service.tasks import GenerationOptions, article, translate
+
+QUICK = GenerationOptions(num_beams=1, max_length=12)
 
 KEYS = ("summarize", "en-fr", "en-ar")
 
@@ -56,10 +59,10 @@ class Gate:
         self.entered = threading.Event()
         self.opened = threading.Event()
 
-    def __call__(self, batch: list[list[int]], params: GenerationParams) -> Generated:
+    def __call__(self, batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
         self.entered.set()
         assert self.opened.wait(30), "test never opened the gate"
-        return self._generate(batch, params)
+        return self._generate(batch, params, **kw)
 
 
 @pytest.fixture
@@ -241,10 +244,10 @@ def test_a_failing_generate_fails_only_its_batch(
     bad, good, other = model.encode(["Heavy rain.", MIXED_TEXTS[1], MIXED_TEXTS[2]])
     real_generate = model.generate
 
-    def generate(batch: list[list[int]], params: GenerationParams) -> Generated:
+    def generate(batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
         if bad in batch:
             raise RuntimeError("CUDA error: device-side assert triggered")
-        return real_generate(batch, params)
+        return real_generate(batch, params, **kw)
 
     monkeypatch.setattr(model, "generate", generate)
     greedy, beams = GenerationParams(num_beams=1), GenerationParams(num_beams=2)
@@ -291,3 +294,69 @@ def test_generated_tokens_metric_counts_only_new_tokens(engine: Engine, key: str
         "service_generated_tokens_total", {"model": key}
     )
     assert after - before == 2 * 5
+
+
+@pytest.mark.parametrize("beams", [1, 4])
+def test_generate_stops_when_told_to(engine: Engine, beams: int) -> None:
+    model = engine.model("en-fr")
+    pinned = GenerationParams(num_beams=beams, min_new_tokens=40, max_new_tokens=40)
+    steps = 0
+
+    def after_three_steps() -> bool:
+        nonlocal steps
+        steps += 1
+        return steps > 3
+
+    batch = model.encode(["Heavy rain.", MIXED_TEXTS[2]])
+    # The engine's own model belongs to its worker; a paused gate is not needed to read it here,
+    # since nothing else is submitted to en-fr in this test.
+    full = model.generate(batch, pinned)
+    cut = model.generate(batch, pinned, should_stop=after_three_steps)
+    assert full.new_tokens == 2 * 40
+    assert 0 < cut.new_tokens <= 2 * 4
+
+
+def test_a_batch_nobody_waits_for_is_told_to_stop(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(item_timeout_s=0.5)
+    model = engine.model("en-fr")
+    told: list[bool] = []
+    real_generate = model.generate
+
+    def expensive(batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
+        should_stop = kw["should_stop"]
+        told.append(should_stop())
+        for _ in range(200):  # a long generation, polling as transformers does each step
+            if should_stop():
+                told.append(True)
+                break
+            threading.Event().wait(0.05)
+        return real_generate(batch, params, **kw)
+
+    monkeypatch.setattr(model, "generate", expensive)
+    ticket = engine.submit("en-fr", model.encode(["Heavy rain."])[0], GenerationParams())
+    with pytest.raises(ItemTimeout):
+        ticket.result()
+    monkeypatch.undo()
+    # The next request runs once the abandoned batch has stopped.
+    assert translate(engine, ["Heavy rain."], target="fr")[0].text
+    assert told == [False, True]
+
+
+def test_one_deadline_covers_a_whole_article(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step (summary, then its translation) takes 1 s of a 1.5 s budget: the request as a
+    whole is late, though no single step is."""
+    engine = make_engine(item_timeout_s=1.5)
+    for key in ("summarize", "en-fr"):
+        model = engine.model(key)
+
+        def slow(batch: list[list[int]], params: GenerationParams, real=model.generate, **kw):
+            threading.Event().wait(1.0)
+            return real(batch, params, **kw)
+
+        monkeypatch.setattr(model, "generate", slow)
+    with pytest.raises(ItemTimeout):
+        article(engine, "Heavy rain caused flooding.", translate_to=["fr"], options=QUICK)

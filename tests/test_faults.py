@@ -56,14 +56,14 @@ class Faults:
     def open(self) -> None:
         self._gate.set()
 
-    def _faulty(self, batch, params):
+    def _faulty(self, batch, params, **kw):
         if self._hold in batch:
             self.entered.set()
             self._gate.wait(60)
         for ids in batch:
             if tuple(ids) in self._raise:
                 raise self._raise[tuple(ids)]
-        return self._generate(batch, params)
+        return self._generate(batch, params, **kw)
 
 
 @pytest.fixture
@@ -177,10 +177,10 @@ FAULTY_APP = textwrap.dedent(
         poison = model.encode([POISON])[0]
         generate = model.generate
 
-        def dying_generate(batch, params):
+        def dying_generate(batch, params, **kw):
             if poison in batch:
                 raise SystemExit("a library called sys.exit")
-            return generate(batch, params)
+            return generate(batch, params, **kw)
 
         model.generate = dying_generate
         return app

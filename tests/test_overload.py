@@ -69,11 +69,11 @@ class Gate:
         self._generate = self.model.generate
         self.model.generate = self._gated  # the worker thread looks it up per batch
 
-    def _gated(self, batch, params):
+    def _gated(self, batch, params, **kw):
         if self.blocker in batch:
             self.entered.set()
             self._open.wait(60)
-        return self._generate(batch, params)
+        return self._generate(batch, params, **kw)
 
     def open(self) -> None:
         self._open.set()

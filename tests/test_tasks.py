@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,13 @@ class _VerboseEngine:
     def model(self, key: str) -> Seq2SeqModel:
         return self._model
 
-    def submit_many(self, key: str, inputs: list[list[int]], params: GenerationParams) -> Any:
-        return Submission(self, key, inputs, params)  # type: ignore[arg-type]
+    def deadline(self) -> float:
+        return time.monotonic() + 60
+
+    def submit_many(
+        self, key: str, inputs: list[list[int]], params: GenerationParams, *, deadline: float
+    ) -> Submission:
+        return Submission(self, key, inputs, params, deadline)  # type: ignore[arg-type]
 
     def submit(self, key: str, ids: list[int], params: GenerationParams, **kwargs: Any) -> _Done:
         self.calls += 1
@@ -381,10 +387,10 @@ def test_a_refused_request_withdraws_its_queued_pieces(
     entered, opened = threading.Event(), threading.Event()
     real_generate = model.generate
 
-    def held(batch: list[list[int]], params: GenerationParams) -> Generated:
+    def held(batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
         entered.set()
         opened.wait(30)
-        return real_generate(batch, params)
+        return real_generate(batch, params, **kw)
 
     monkeypatch.setattr(model, "generate", held)
     try:
@@ -416,9 +422,9 @@ def test_a_request_with_more_pieces_than_the_queue_holds_is_served(
     depths: list[int] = []
     real_generate = model.generate
 
-    def watched(batch: list[list[int]], params: GenerationParams) -> Generated:
+    def watched(batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
         depths.append(batcher.depth)
-        return real_generate(batch, params)
+        return real_generate(batch, params, **kw)
 
     monkeypatch.setattr(model, "generate", watched)
     result = translate(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]

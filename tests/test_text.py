@@ -203,6 +203,20 @@ def test_windows_without_sentence_ends_are_cut_between_words_then_anywhere() -> 
     assert "".join("".join(split_sentences(paragraph)).split()) == "".join(paragraph.split())
 
 
+def test_text_too_dense_in_end_marks_for_prose_skips_pysbd(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pysbd() -> None:
+        raise AssertionError("pysbd was called")
+
+    monkeypatch.setattr("service.text._segmenter", no_pysbd)
+    assert split_sentences("!a" * 5_000) == ["!a" * 1_500] * 3 + ["!a" * 500]
+    assert split_sentences("J. R. " * 200) == ["J.", "R."] * 200
+
+
+def test_abbreviation_heavy_prose_is_still_split_by_pysbd() -> None:
+    sentence = "Dr. Smith of the U.S. said so."
+    assert split_sentences(" ".join([sentence] * 40)) == [sentence] * 40
+
+
 @given(
     pieces=st.lists(st.sampled_from(["abcdef", "Abc", ". ", "? ", '" ', "(", ")", "  ", "\n"])),
     size=st.integers(1, 40),

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template_
 from service import tasks
 from service.config import Settings
 from service.engine import Engine
-from service.errors import UnsupportedLanguage, UnsupportedMediaType
+from service.errors import PayloadTooLarge, UnsupportedLanguage, UnsupportedMediaType
 from service.metrics import Metrics
 from service.registry import SUMMARIZE, TRANSLATE
 from service.schemas import (
@@ -39,7 +39,11 @@ def _settings() -> Settings:
 def _body() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-    return decode_json(request.get_data(cache=False))
+    data = request.get_data(cache=False)
+    limit = _settings().max_body_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    return decode_json(data)
 
 
 def _note(items: int, batch_ids: list[int]) -> None:

@@ -68,7 +68,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # No static folder: the service serves no files, so no undocumented /static/<path> route.
     app = Flask(__name__, static_folder=None)
     app.config["SETTINGS"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # One byte over the limit: a chunked body (no Content-Length) is cut at this length without
+    # an error, so `api._body` reads up to it and refuses a body that reaches it.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if engine is None:

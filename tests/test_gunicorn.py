@@ -4,6 +4,7 @@ One server serves the read-only checks and the concurrency burst; the graceful-s
 starts (and stops) its own.
 """
 
+import http.client
 import json
 import re
 import threading
@@ -163,6 +164,34 @@ def _expected(server: Server, path: str, body: dict, cache: dict) -> dict:
         return {"summary" if path == "/v1/summarize" else "translation": answer}
     answers = [_alone(server, path, {**single, "text": t}, cache) for t in body["texts"]]
     return {"summaries" if path == "/v1/summarize" else "translations": answers}
+
+
+def _post_chunked(server: Server, body: bytes) -> tuple[int, dict]:
+    """POST with Transfer-Encoding: chunked (no Content-Length), in 64 KiB chunks."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        conn.request(
+            "POST",
+            "/v1/translate",
+            body=chunks,
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_is_held_to_the_body_limit(server: Server) -> None:
+    small = json.dumps({"text": "Heavy rain.", "target": "fr"}).encode()
+    status, body = _post_chunked(server, small)
+    assert status == 200 and body["translation"]
+    # Valid JSON padded with spaces past MAX_BODY_BYTES (2 MiB by default).
+    big = small[:-1] + b" " * 2_200_000 + b"}"
+    status, body = _post_chunked(server, big)
+    assert status == 413 and body["error"]["code"] == "payload_too_large"
 
 
 def test_concurrent_requests_are_answered_correctly_and_batched_together(server: Server) -> None:

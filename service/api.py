@@ -92,6 +92,7 @@ def translate() -> Response:
 def articles() -> Response:
     req: ArticleRequest = parse(ArticleRequest, _body())
     engine = _engine()
+    tasks.check_summary_language(req.source)
     for index, target in enumerate(req.translate_to):
         try:
             tasks.resolve_pair(engine, req.source, target)

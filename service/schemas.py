@@ -21,7 +21,13 @@ from pydantic import (
 
 from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge
-from service.tasks import LENGTH_PRESETS, MAX_BEAMS, MIN_MAX_LENGTH, GenerationOptions
+from service.tasks import (
+    LENGTH_PRESETS,
+    MAX_BEAMS,
+    MIN_MAX_LENGTH,
+    SUMMARY_LANGUAGE,
+    GenerationOptions,
+)
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
 _LANGUAGE = r"^[a-z]{2,3}$"
@@ -265,8 +271,8 @@ def _document_request_checks(schemas: dict[str, Any], settings: Settings) -> Non
         props["texts"]["anyOf"][0]["items"] |= text
     article = schemas["ArticleRequest"]["properties"]
     article["text"] |= text
-    for props in (schemas["TranslateRequest"]["properties"], article):
-        props["source"] |= {"enum": sources}
+    schemas["TranslateRequest"]["properties"]["source"] |= {"enum": sources}
+    article["source"] |= {"enum": [SUMMARY_LANGUAGE]}
     schemas["TranslateRequest"]["properties"]["target"] |= {"enum": targets}
     article["translate_to"]["items"] |= {"enum": targets}
 

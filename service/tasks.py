@@ -30,6 +30,8 @@ MAX_BEAMS = 8
 MIN_MAX_LENGTH = 2
 # Rounds of "summarise the partial summaries" before the partials are returned joined.
 MAX_SUMMARY_ROUNDS = 3
+# What the summariser reads and writes: the service summarises English news.
+SUMMARY_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,15 @@ def translate(
 # ----- article -------------------------------------------------------------------------------
 
 
+def check_summary_language(source: str) -> None:
+    """Raise UnsupportedLanguage (field `source`) unless the summariser reads `source`."""
+    if source != SUMMARY_LANGUAGE:
+        raise UnsupportedLanguage(
+            f"articles are summarised from {SUMMARY_LANGUAGE!r} only, not {source!r}",
+            field="source",
+        )
+
+
 @dataclass
 class Article:
     summary: Summary
@@ -340,6 +351,7 @@ def article(
     options: GenerationOptions | None = None,
 ) -> Article:
     """Summarise one article, then translate the summary into each target at once."""
+    check_summary_language(source)
     deadline = engine.deadline()
     keys = {target: resolve_pair(engine, source, target) for target in translate_to}
     summary = summarize(engine, [text], options, deadline=deadline)[0]

@@ -442,6 +442,13 @@ def test_unsupported_language_lists_the_supported_pairs(
     assert "en-fr" in error["message"] and "en-ar" in error["message"]
 
 
+@pytest.mark.parametrize("body", [{"source": "zz"}, {"source": "fr", "translate_to": []}])
+def test_an_article_not_in_the_summariser_language_is_400(client: FlaskClient, body) -> None:
+    response = client.post("/v1/articles", json={"text": "The talks resumed.", **body})
+    error = assert_error(response, 400, "unsupported_language", "source")
+    assert "'en'" in error["message"]
+
+
 @pytest.mark.parametrize(
     "data",
     [

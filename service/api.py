@@ -46,9 +46,13 @@ def _body() -> Any:
     return decode_json(data)
 
 
-def _note(items: int, batch_ids: list[int]) -> None:
-    """Record what the request ran, for the request log line."""
+def _note_items(items: int) -> None:
+    """Record how many texts the request holds, for the request log line (failures too)."""
     g.items = items
+
+
+def _note_batches(batch_ids: list[int]) -> None:
+    """Record the batches the request ran in, for the request log line."""
     g.batch_ids = sorted(set(batch_ids))
 
 
@@ -58,8 +62,9 @@ def summarize() -> Response:
     field = "text" if req.text is not None else "texts"
     texts = req.items()
     check_texts(texts, _settings(), field)
+    _note_items(len(texts))
     results = tasks.summarize(_engine(), texts, req.options())
-    _note(len(texts), [b for r in results for b in r.batch_ids])
+    _note_batches([b for r in results for b in r.batch_ids])
     body: dict[str, Any] = {"model": results[0].model, "chunks": [r.chunks for r in results]}
     if req.text is not None:
         body["summary"] = results[0].text
@@ -76,10 +81,11 @@ def translate() -> Response:
     engine = _engine()
     tasks.resolve_pair(engine, req.source, req.target)
     check_texts(texts, _settings(), field)
+    _note_items(len(texts))
     results = tasks.translate(
         engine, texts, target=req.target, source=req.source, options=req.options()
     )
-    _note(len(texts), [b for r in results for b in r.batch_ids])
+    _note_batches([b for r in results for b in r.batch_ids])
     body: dict[str, Any] = {"source": req.source, "target": req.target, "model": results[0].model}
     if req.text is not None:
         body["translation"] = results[0].text
@@ -101,13 +107,14 @@ def articles() -> Response:
                 exc.field = f"translate_to.{index}"
             raise
     check_texts([req.text], _settings(), "text")
+    _note_items(1)
     result = tasks.article(
         engine, req.text, translate_to=req.translate_to, source=req.source, options=req.options()
     )
     batch_ids = result.summary.batch_ids + [
         b for t in result.translations.values() for b in t.batch_ids
     ]
-    _note(1, batch_ids)
+    _note_batches(batch_ids)
     return jsonify(
         {
             "summary": result.summary.text,

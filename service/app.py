@@ -123,8 +123,11 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> Re
 def _install_error_handlers(app: Flask, settings: Settings) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
-        response = _error(exc.status, exc.code, exc.message, exc.field)
-        if exc.status == 503:
+        message = exc.message
+        if exc.status >= 500:
+            message += f"; quote request id {g.get('request_id')} when reporting it"
+        response = _error(exc.status, exc.code, message, exc.field)
+        if exc.retry_after:
             response.headers["Retry-After"] = str(settings.retry_after_s)
         return response
 

@@ -24,6 +24,8 @@ class ServiceError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    # Whether the same request may succeed shortly: the response then carries Retry-After.
+    retry_after: bool = False
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -53,11 +55,13 @@ class UnsupportedMediaType(ServiceError):
 class Overloaded(ServiceError):
     status = 503
     code = "overloaded"
+    retry_after = True
 
 
 class ModelUnavailable(ServiceError):
     status = 503
     code = "model_unavailable"
+    retry_after = True
 
 
 class OutOfMemory(ServiceError):

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import torch
 from flask.testing import FlaskClient
 
 import service.engine
@@ -52,7 +53,12 @@ def test_create_app_from_settings_owns_its_engine(demo_env: dict[str, str]) -> N
         assert engine.settings is settings and engine.ready
         assert app.extensions["metrics"] is engine.metrics
         assert app.config["SETTINGS"] is settings
-        assert app.config["MAX_CONTENT_LENGTH"] == 12345
+        body = b'{"text": "Rain.", "target": "fr"}'
+        client = app.test_client()
+        for size, status in ((12345, 200), (12346, 413)):
+            padded = body[:-1] + b" " * (size - len(body)) + b"}"
+            response = client.post("/v1/translate", data=padded, content_type="application/json")
+            assert response.status_code == status
         assert app.test_client().get("/readyz").status_code == 200
     finally:
         app.extensions["engine"].close(timeout=30)
@@ -223,12 +229,35 @@ def test_model_failure_is_500_without_internals_and_the_worker_survives(
         raise RuntimeError("kernel exploded in /opt/secret")
 
     monkeypatch.setattr(engine.model("en-fr"), "generate", broken)
-    response = client.post("/v1/translate", json={"text": TEXT, "target": "fr"})
+    response = client.post(
+        "/v1/translate", json={"text": TEXT, "target": "fr"}, headers={"X-Request-ID": "boom-1"}
+    )
     assert response.status_code == 500
     error = response.get_json()["error"]
     assert error["code"] == "generation_failed"
     assert "secret" not in response.get_data(as_text=True)
     assert "exploded" not in error["message"]
+    assert "boom-1" in error["message"]  # what to quote when reporting it
     monkeypatch.undo()
     again = client.post("/v1/translate", json={"text": TEXT, "target": "fr"})
     assert again.status_code == 200
+
+
+def test_an_input_too_big_for_device_memory_is_503_without_retry_after(
+    client: FlaskClient,
+    engine,
+    request_log: list[logging.LogRecord],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def out_of_memory(batch, params, **kw):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(engine.model("en-fr"), "generate", out_of_memory)
+    response = client.post(
+        "/v1/translate", json={"text": TEXT, "target": "fr"}, headers={"X-Request-ID": "oom-1"}
+    )
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "out_of_memory"
+    assert "Retry-After" not in response.headers  # the same input would not fit again
+    (line,) = _lines(request_log, "oom-1")
+    assert (line["status"], line["items"]) == (503, 1)

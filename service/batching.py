@@ -120,7 +120,13 @@ class BatchRecord:
     padded_tokens: int
     real_tokens: int
     seconds: float
-    ok: bool
+    # "ok"; "error" (its items failed); "split" (out of memory: its items were retried in halves,
+    # so they are counted again there).
+    outcome: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
 
 
 class Ticket(Generic[R]):
@@ -440,17 +446,17 @@ class Batcher(Generic[P, R]):
             reason = f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             log.exception("%s: batch %d of %d items failed", self.name, batch_id, len(items))
-            self._record(batch_id, items, started, ok=False)
+            self._record(batch_id, items, started, "error")
             error = exc.with_traceback(None)  # callers get GenerationFailed, not the frames
             for item in items:
                 item.future.set_exception(error)
             return
         else:
-            self._record(batch_id, items, started, ok=True)
+            self._record(batch_id, items, started, "ok")
             for item, result in zip(items, results, strict=True):
                 item.future.set_result(result)
             return
-        self._record(batch_id, items, started, ok=False)
+        self._record(batch_id, items, started, "error" if len(items) == 1 else "split")
         if len(items) == 1:
             log.warning("%s: batch %d: one item does not fit: %s", self.name, batch_id, reason)
             items[0].future.set_exception(
@@ -468,7 +474,9 @@ class Batcher(Generic[P, R]):
         self._execute(items[:half])
         self._execute(items[half:])
 
-    def _record(self, batch_id: int, items: list[_Item[P, R]], started: float, *, ok: bool) -> None:
+    def _record(
+        self, batch_id: int, items: list[_Item[P, R]], started: float, outcome: str
+    ) -> None:
         if self._on_batch is None:
             return
         record = BatchRecord(
@@ -478,7 +486,7 @@ class Batcher(Generic[P, R]):
             padded_tokens=max(item.cost for item in items) * len(items),
             real_tokens=sum(item.cost for item in items),
             seconds=time.perf_counter() - started,
-            ok=ok,
+            outcome=outcome,
         )
         try:
             self._on_batch(record)

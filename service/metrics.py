@@ -56,7 +56,7 @@ class Metrics:
         )
         self.batches = Counter(
             "service_batches",
-            "Batches run, by outcome.",
+            "generate() calls, by outcome: ok, error, or split (out of memory, retried in halves).",
             ["model", "outcome"],
             registry=self.registry,
         )
@@ -87,10 +87,12 @@ class Metrics:
         )
 
     def record_batch(self, record: BatchRecord) -> None:
+        """Count one generate call. A batch split after running out of memory counts as a call
+        but not its items: they are counted once, with the outcome of the halves they end in."""
         model = record.batcher
-        outcome = "ok" if record.ok else "error"
-        self.batches.labels(model, outcome).inc()
-        self.items.labels(model, outcome).inc(record.size)
+        self.batches.labels(model, record.outcome).inc()
+        if record.outcome != "split":
+            self.items.labels(model, record.outcome).inc(record.size)
         self.batch_size.labels(model).observe(record.size)
         self.batch_seconds.labels(model).observe(record.seconds)
         if record.ok:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from service.config import Settings
 from service.engine import Engine
@@ -360,3 +361,31 @@ def test_one_deadline_covers_a_whole_article(
         monkeypatch.setattr(model, "generate", slow)
     with pytest.raises(ItemTimeout):
         article(engine, "Heavy rain caused flooding.", translate_to=["fr"], options=QUICK)
+
+
+def test_an_out_of_memory_split_counts_each_item_once(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(max_wait_ms=200)
+    model = engine.model("en-fr")
+    real_generate = model.generate
+
+    def one_at_a_time(batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
+        if len(batch) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return real_generate(batch, params, **kw)
+
+    monkeypatch.setattr(model, "generate", one_at_a_time)
+    params = GenerationParams(num_beams=1)
+    tickets = [engine.submit("en-fr", ids, params) for ids in model.encode(list(MIXED_TEXTS))]
+    assert all(ticket.result() for ticket in tickets)
+
+    def sample(name: str, outcome: str) -> float:
+        labels = {"model": "en-fr", "outcome": outcome}
+        return engine.metrics.registry.get_sample_value(name, labels) or 0.0
+
+    # 4 -> 2 + 2 -> 1 + 1 + 1 + 1: three split calls, four good ones, four items in all.
+    assert sample("service_batches_total", "split") == 3
+    assert sample("service_batches_total", "ok") == 4
+    assert sample("service_items_total", "ok") == 4
+    assert sample("service_items_total", "error") == 0

@@ -24,7 +24,9 @@ from service.metrics import Metrics
 
 log = logging.getLogger("service.request")
 
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Ids load balancers and tracers send (UUIDs, "Root=1-5f8a-...", base64) pass; spaces, quotes
+# and markup, which could forge or garble a log line, do not.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:;=+/-]{1,128}$")
 
 
 class JsonFormatter(logging.Formatter):

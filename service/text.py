@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 
 import pysbd
 
-# A paragraph separator is any whitespace run that holds a line break; it is kept verbatim.
-_SEPARATOR_RE = re.compile(r"(\s*\n\s*)")
+# A paragraph separator is any whitespace run that holds a line break (any that str.splitlines
+# breaks at: \n, \r, \v, \f, \x1c-\x1e, \x85, U+2028, U+2029); it is kept verbatim.
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_SEPARATOR_RE = re.compile(rf"(\s*[{_LINE_BREAKS}]\s*)")
 # Text that may hold more than one sentence: an end mark (possibly closed by quotes or brackets)
 # followed by whitespace and more text, or "!"/"?" glued to the next word (pysbd splits there
 # too). Without one, the paragraph is one sentence and pysbd

@@ -355,8 +355,10 @@ def test_metrics_count_requests_batches_items_and_tokens(client: FlaskClient) ->
 
 
 def test_request_id_is_echoed_or_generated(client: FlaskClient) -> None:
-    given = client.get("/healthz", headers={"X-Request-ID": "client-42.a:b"})
-    assert given.headers["X-Request-ID"] == "client-42.a:b"
+    for sent in ("client-42.a:b", "Root=1-5f84c7a1-0b5c3a1f;Parent=53995c3f", "dGVzdA+/=="):
+        assert (
+            client.get("/healthz", headers={"X-Request-ID": sent}).headers["X-Request-ID"] == sent
+        )
     generated = {client.get("/healthz").headers["X-Request-ID"] for _ in range(2)}
     assert len(generated) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in generated)
     # A header that could forge log lines is replaced, not echoed.

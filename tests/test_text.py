@@ -55,13 +55,27 @@ def test_split_paragraphs_of_one_line_is_that_line() -> None:
     assert split_paragraphs("One line, no break.") == ["One line, no break."]
 
 
-@given(st.text(alphabet=st.sampled_from(["a", "b", ".", " ", "\t", "\n", "\r", "\u00a0"])))
+@pytest.mark.parametrize("separator", ["\r", "\v", "\f", "\x85", "\u2028", "\u2029", "\x1e"])
+def test_every_kind_of_line_break_separates_paragraphs(separator: str) -> None:
+    assert split_paragraphs(f"Rain fell.{separator}Snow came.") == [
+        "Rain fell.",
+        separator,
+        "Snow came.",
+    ]
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(["a", "b", ".", " ", "\t", "\n", "\r", "\u00a0", "\u2028", "\x85"])
+    )
+)
 def test_split_paragraphs_round_trips(text: str) -> None:
     pieces = split_paragraphs(text)
     assert "".join(pieces) == text
     assert len(pieces) % 2 == 1
-    assert all("\n" in separator and not separator.strip() for separator in pieces[1::2])
-    assert all("\n" not in paragraph for paragraph in pieces[::2])
+    breaks = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines breaks
+    assert all(set(separator) & set(breaks) and not separator.strip() for separator in pieces[1::2])
+    assert all(not set(paragraph) & set(breaks) for paragraph in pieces[::2])
 
 
 # ----- sentences -----------------------------------------------------------------------------

@@ -261,16 +261,27 @@ class PendingTranslation:
         ]
 
 
+def translation_input_limit(model: Seq2SeqModel) -> int:
+    """Most input tokens (special tokens included) one translated piece may have.
+
+    Half the model's output length, within its input: a translation is often longer than its
+    source (French and Arabic run 10-40% over English in opus-mt tokens), and a piece whose
+    translation reaches the output limit would be cut off silently.
+    """
+    return min(model.max_input_tokens, model.max_output_tokens // 2)
+
+
 def _encode_sentences(model: Seq2SeqModel, sentences: list[str]) -> list[list[list[int]]]:
-    """Per sentence, the token ids of its pieces: one piece, unless the sentence is longer than
-    the model's input, when it is cut at clauses or words. Tokenises each sentence once; only
-    over-long ones are tokenised again, piece by piece."""
-    budget = model.max_input_tokens - model.overhead_tokens
+    """Per sentence, the token ids of its pieces: one piece, unless the sentence is over
+    `translation_input_limit`, when it is cut at clauses or words. Tokenises each sentence once;
+    only over-long ones are tokenised again, piece by piece."""
+    limit = translation_input_limit(model)
     out = []
     for sentence, ids in zip(sentences, model.encode(sentences), strict=True):
-        if len(ids) <= model.max_input_tokens:
+        if len(ids) <= limit:
             out.append([ids])
         else:
+            budget = limit - model.overhead_tokens
             out.append(model.encode(split_to_budget(sentence, budget, model.count_tokens)))
     return out
 

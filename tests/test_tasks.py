@@ -185,6 +185,26 @@ def test_translation_keeps_paragraph_breaks_and_sentences(
         assert translated == " ".join(expected)
 
 
+def test_a_request_s_pieces_run_in_shared_batches(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine(max_wait_ms=50)
+
+    def batches(key: str) -> tuple[float, float]:
+        """(generate calls, items in them) so far."""
+        sample = engine.metrics.registry.get_sample_value
+        labels = {"model": key}
+        return sample("service_batch_size_count", labels), sample("service_batch_size_sum", labels)
+
+    sentences = [s for p in TRAINING_TEXT["en"][:2] for s in split_sentences(p)]
+    result = translate(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]
+    assert result.sentences == len(sentences) > 3
+    assert batches("en-fr") == (1, len(sentences))  # every sentence in one generate call
+    chunks = len(chunk_for_model(engine.model("summarize"), LONG_ARTICLE))
+    summarize(engine, [LONG_ARTICLE, TRAINING_TEXT["en"][0]], QUICK_SUMMARY)
+    calls, items = batches("summarize")
+    assert items >= chunks + 1 and calls < items  # the first round ran as one batch at most
+    assert calls <= MAX_SUMMARY_ROUNDS
+
+
 def test_translation_of_a_list_keeps_its_order(engine: Engine) -> None:
     texts = list(TRAINING_TEXT["en"][:3])
     together = [t.text for t in translate(engine, texts, target="fr", options=GREEDY)]

@@ -282,10 +282,10 @@ class Submission:
             ticket.cancel()
 
     @property
-    def batch_ids(self) -> list[list[int]]:
-        """Per input, the id of the batch it ran in (empty while it has not run)."""
-        ids = [[t.batch_id] if t.batch_id is not None else [] for t in self._tickets]
-        return ids + [[] for _ in range(len(self._inputs) - len(ids))]
+    def batch_ids(self) -> list[int | None]:
+        """Per input, the id of the batch it ran in (None while it has not run)."""
+        ids = [ticket.batch_id for ticket in self._tickets]
+        return ids + [None] * (len(self._inputs) - len(ids))
 
     def results(self) -> list[str]:
         """One output per input, in order. Raises the first failure, withdrawing the rest."""

@@ -113,7 +113,7 @@ def _split(values: Sequence[T], counts: Sequence[int]) -> list[list[T]]:
 
 def _flat_batch_ids(submission: Submission, counts: Sequence[int]) -> list[list[int]]:
     """Per run of inputs (as in `_split`), the ids of the batches its inputs ran in."""
-    return [[b for ids in run for b in ids] for run in _split(submission.batch_ids, counts)]
+    return [[b for b in run if b is not None] for run in _split(submission.batch_ids, counts)]
 
 
 # ----- summarise -----------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """How the engine forms batches under concurrent load, and whether batching changes outputs.
 
-Run: `.venv/bin/python bench/batch_report.py` (under a minute on 2 cores). It builds the tiny
-demo models in a temporary directory and starts an `Engine` on them with the default batching
-settings. Then:
+Run: `.venv/bin/python bench/batch_report.py` (under a minute on 2 cores; add `--device cuda
+--dtype float16` on a GPU). It builds the tiny demo models in a temporary directory and starts an
+`Engine` on them with the default batching settings. Then:
 
 1. For N = 1, 8, 32, 64 concurrent callers, each translating one sentence (en-fr) through
    `tasks.translate`, it counts the batches the en-fr worker ran and the sizes it saw.
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         help="TORCH_THREADS for the engines (0: one per core); 1 keeps timings steady on a "
         "shared machine",
     )
+    parser.add_argument("--device", default="cpu", help="DEVICE for the engines (default cpu)")
+    parser.add_argument("--dtype", default="auto", help="DTYPE for the engines (default auto)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     began = time.perf_counter()
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             summarize_model=str(dirs["summarize"]),
             translate_models=(("en-fr", str(dirs["en-fr"])), ("en-ar", str(dirs["en-ar"]))),
             torch_threads=args.torch_threads,
+            device=args.device,
+            dtype=args.dtype,
         )
         metrics = RecordingMetrics()
         engine = Engine(settings, metrics=metrics).start()
@@ -185,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['seconds']:>8.2f}  {histogram}"
         )
     print()
-    print("Batch invariance: mixed-length batch vs each input alone (fp32, CPU):")
+    dtype = str(engine.dtype).removeprefix("torch.")
+    print(f"Batch invariance: mixed-length batch vs each input alone ({dtype}, {engine.device}):")
     for row in invariance:
         print(
             f"  {row['model']:<10} num_beams={row['num_beams']}  inputs {row['input_tokens']} "

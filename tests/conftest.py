@@ -4,15 +4,22 @@ The offline switches are set before anything imports huggingface_hub or transfor
 them at import), so no test can reach the network, even by accident.
 """
 
+from __future__ import annotations
+
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bench.server import Server
+
+if TYPE_CHECKING:
+    from service.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,3 +123,42 @@ def post_json(url: str, body: object, timeout: float = 60) -> tuple[int, dict, d
             return response.status, json.loads(response.read()), dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read()), dict(error.headers)
+
+
+class Faults:
+    """Wraps one model's generate: holds batches with the blocker, raises on chosen inputs."""
+
+    def __init__(self, engine: Engine, key: str) -> None:
+        self.model = engine.model(key)
+        self.entered = threading.Event()
+        self._gate = threading.Event()
+        self._hold: list[int] | None = None
+        self._raise: dict[tuple[int, ...], BaseException] = {}
+        self._generate = self.model.generate
+        self.model.generate = self._faulty
+
+    def ids(self, text: str) -> list[int]:
+        return self.model.encode([text])[0]
+
+    def hold(self, text: str) -> None:
+        self._hold = self.ids(text)
+
+    def fail(self, text: str, error: BaseException) -> None:
+        self._raise[tuple(self.ids(text))] = error
+
+    def open(self) -> None:
+        self._gate.set()
+
+    def remove(self) -> None:
+        """Open the gate and give the model back its own generate."""
+        self.open()
+        self.model.generate = self._generate
+
+    def _faulty(self, batch, params, **kw):
+        if self._hold in batch:
+            self.entered.set()
+            self._gate.wait(60)
+        for ids in batch:
+            if tuple(ids) in self._raise:
+                raise self._raise[tuple(ids)]
+        return self._generate(batch, params, **kw)

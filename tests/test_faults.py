@@ -14,15 +14,14 @@ batch is deterministic.
 
 import signal
 import textwrap
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import pytest
+from conftest import Faults
 
 from bench.reliability_report import get, post, reference_answers, text, worker_pid
 from service.app import create_app
-from service.engine import Engine
 from service.errors import GenerationFailed, ModelUnavailable
 from service.seq2seq import GenerationParams
 
@@ -32,46 +31,10 @@ POISON = "This sentence breaks the model."
 SECRET = "/opt/secret/kernel.cu:42"
 
 
-class Faults:
-    """Wraps one model's generate: holds batches with the blocker, raises on chosen inputs."""
-
-    def __init__(self, engine: Engine, key: str) -> None:
-        self.model = engine.model(key)
-        self.entered = threading.Event()
-        self._gate = threading.Event()
-        self._hold: list[int] | None = None
-        self._raise: dict[tuple[int, ...], BaseException] = {}
-        self._generate = self.model.generate
-        self.model.generate = self._faulty
-
-    def ids(self, text: str) -> list[int]:
-        return self.model.encode([text])[0]
-
-    def hold(self, text: str) -> None:
-        self._hold = self.ids(text)
-
-    def fail(self, text: str, error: BaseException) -> None:
-        self._raise[tuple(self.ids(text))] = error
-
-    def open(self) -> None:
-        self._gate.set()
-
-    def _faulty(self, batch, params, **kw):
-        if self._hold in batch:
-            self.entered.set()
-            self._gate.wait(60)
-        for ids in batch:
-            if tuple(ids) in self._raise:
-                raise self._raise[tuple(ids)]
-        return self._generate(batch, params, **kw)
-
-
 @pytest.fixture
-def fault_engine(demo_settings):
+def fault_engine(make_engine):
     """A private engine (tests break it); items time out in 20 s, not 120, if a test fails."""
-    engine = Engine(demo_settings.replace(item_timeout_s=20, torch_threads=1)).start()
-    yield engine
-    engine.close(timeout=30)
+    return make_engine(item_timeout_s=20)
 
 
 # ----- an exception in generate -----------------------------------------------------------------

@@ -6,14 +6,13 @@ requests is far beyond what is admitted. The timeout part runs on an in-process 
 summariser is held on a gate, so which items time out, and when, is deterministic.
 """
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import Faults
 
 from bench.reliability_report import reference_answers, run_overload, text
 from service.app import create_app
-from service.engine import Engine
 
 OVERLOAD_ENV = {
     "TORCH_THREADS": "1",
@@ -58,42 +57,16 @@ def test_burst_beyond_capacity(start_server) -> None:
 # ----- item timeouts (in-process) ---------------------------------------------------------------
 
 
-class Gate:
-    """Wraps a loaded model's generate: a batch holding the blocker's ids waits for `open()`."""
-
-    def __init__(self, engine: Engine, key: str, blocker: str) -> None:
-        self.model = engine.model(key)
-        self.blocker = self.model.encode([blocker])[0]
-        self.entered = threading.Event()
-        self._open = threading.Event()
-        self._generate = self.model.generate
-        self.model.generate = self._gated  # the worker thread looks it up per batch
-
-    def _gated(self, batch, params, **kw):
-        if self.blocker in batch:
-            self.entered.set()
-            self._open.wait(60)
-        return self._generate(batch, params, **kw)
-
-    def open(self) -> None:
-        self._open.set()
-
-    def remove(self) -> None:
-        self.open()
-        self.model.generate = self._generate
-
-
 @pytest.fixture
-def timeout_engine(demo_settings):
-    engine = Engine(demo_settings.replace(item_timeout_s=0.5, torch_threads=1)).start()
-    yield engine
-    engine.close(timeout=30)
+def timeout_engine(make_engine):
+    return make_engine(item_timeout_s=0.5)
 
 
 def test_item_timeout_frees_the_slot(timeout_engine) -> None:
     engine = timeout_engine
     app = create_app(engine=engine)
-    gate = Gate(engine, "en-fr", "Hold the worker here.")
+    gate = Faults(engine, "en-fr")
+    gate.hold("Hold the worker here.")
     try:
         blocked = ThreadPoolExecutor(1).submit(
             app.test_client().post,

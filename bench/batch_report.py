@@ -34,12 +34,12 @@ sys.path.insert(0, str(ROOT))
 # No Hub access: the models are built locally (set before transformers is imported).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from service.batching import BatchRecord  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.demo_models import TRAINING_TEXT, build_demo_models  # noqa: E402
-from service.engine import Engine  # noqa: E402
+from service.inference.batching import BatchRecord  # noqa: E402
+from service.inference.engine import Engine  # noqa: E402
+from service.inference.seq2seq import GenerationParams  # noqa: E402
 from service.metrics import Metrics  # noqa: E402
-from service.seq2seq import GenerationParams  # noqa: E402
 from service.tasks import translate  # noqa: E402
 from service.text import split_sentences  # noqa: E402
 

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from service.seq2seq import GenerationParams, Seq2SeqModel
+from service.inference.seq2seq import GenerationParams, Seq2SeqModel
 
 
 def padded_batch(

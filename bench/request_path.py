@@ -29,8 +29,8 @@ from transformers.utils import logging as transformers_logging  # noqa: E402
 from bench import report, workload  # noqa: E402
 from bench.models import prepare_models  # noqa: E402
 from bench.run import BENCH_DIR, PAIR  # noqa: E402
-from service.registry import ModelSpec, load_model  # noqa: E402
-from service.schemas import TranslateRequest, decode_json, parse  # noqa: E402
+from service.http.schemas import TranslateRequest, decode_json, parse  # noqa: E402
+from service.inference.registry import ModelSpec, load_model  # noqa: E402
 from service.text import split_paragraphs, split_sentences  # noqa: E402
 
 

@@ -43,9 +43,9 @@ from bench.measure import Counters, LoadResult, closed_loop, latency_summary  # 
 from bench.models import BenchModels, prepare_models  # noqa: E402
 from bench.server import JsonClient, Server  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.engine import Engine  # noqa: E402
-from service.registry import SUMMARIZE, ModelSpec, load_model  # noqa: E402
-from service.seq2seq import GenerationParams, Seq2SeqModel  # noqa: E402
+from service.inference.engine import Engine  # noqa: E402
+from service.inference.registry import SUMMARIZE, ModelSpec, load_model  # noqa: E402
+from service.inference.seq2seq import GenerationParams, Seq2SeqModel  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 PAIR = "en-fr"

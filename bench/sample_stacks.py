@@ -31,8 +31,8 @@ from bench.models import prepare_models  # noqa: E402
 from bench.run import BENCH_DIR, PAIR, engine_load, http_load, server_env  # noqa: E402
 from bench.server import Server  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.engine import Engine  # noqa: E402
-from service.seq2seq import GenerationParams  # noqa: E402
+from service.inference.engine import Engine  # noqa: E402
+from service.inference.seq2seq import GenerationParams  # noqa: E402
 
 _FRAME_RE = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
@@ -51,9 +51,13 @@ def find_py_spy(explicit: str | None) -> str:
 def role(thread: str, frames: list[str]) -> str:
     """Which part of the service a sampled stack belongs to."""
     text = ";".join(frames)
-    if "batcher-" in thread or "Batcher._main" in text or "_serve (service/batching.py" in text:
+    if (
+        "batcher-" in thread
+        or "Batcher._main" in text
+        or "_serve (service/inference/batching.py" in text
+    ):
         return "batch worker"
-    if "handle_request" in text or "service/api.py" in text or "client-" in thread:
+    if "handle_request" in text or "service/http/v1.py" in text or "client-" in thread:
         return "request/client threads"
     return "other"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from service.app import create_app
+        from service.http.app import create_app
 
         return create_app
     raise AttributeError(name)

@@ -30,7 +30,7 @@ def _read(path: str) -> str:
 
 
 def _engine(settings: Settings, keys: set[str]):  # noqa: ANN202 - keeps torch import lazy
-    from service.engine import Engine
+    from service.inference.engine import Engine
     from service.tasks import resolve_pair
 
     # Check the pairs against every configured one, so the error lists them; load only these.
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        from service.app import configure_logging
+        from service.http.app import configure_logging
 
         # One-off commands print results, not logs: an error is the one `error:` line below.
         quiet = getattr(args, "quiet", False) and not args.verbose

@@ -1,4 +1,5 @@
-"""Domain exceptions. Code below the HTTP layer raises these; `service.api` maps them to responses.
+"""Domain exceptions. Code below the HTTP layer raises these; `service.http.errors` maps them
+to responses.
 
 ServiceError                 every error a request can end with; carries status and code
 ├── InvalidRequest           400  malformed or wrong-typed input, empty text

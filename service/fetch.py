@@ -16,7 +16,7 @@ from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from service.config import Settings
 from service.errors import ModelLoadError
-from service.registry import SUMMARIZE, model_specs
+from service.inference.registry import SUMMARIZE, model_specs
 
 log = logging.getLogger(__name__)
 

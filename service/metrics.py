@@ -7,13 +7,31 @@ and keeps /metrics to what this service measures.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.batching import BatchRecord
-
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What one `run_batch` call did, for metrics and logs."""
+
+    batcher: str
+    batch_id: int
+    size: int
+    padded_tokens: int
+    real_tokens: int
+    seconds: float
+    # "ok"; "error" (its items failed); "split" (out of memory: its items were retried in halves,
+    # so they are counted again there).
+    outcome: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
 
 
 class Metrics:

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from service.engine import Engine, Submission
 from service.errors import InvalidRequest, UnsupportedLanguage
-from service.registry import SUMMARIZE
-from service.seq2seq import GenerationParams, Seq2SeqModel
+from service.inference.engine import Engine, Submission
+from service.inference.registry import SUMMARIZE
+from service.inference.seq2seq import GenerationParams, Seq2SeqModel
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
 
 LENGTH_PRESETS: dict[str, tuple[int, int]] = {

@@ -19,7 +19,7 @@ import pytest
 from bench.server import Server
 
 if TYPE_CHECKING:
-    from service.engine import Engine
+    from service.inference.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +59,7 @@ def demo_settings(demo_env: dict[str, str]):
 @pytest.fixture(scope="session")
 def engine(demo_settings):
     """One started engine on the tiny models, shared by the tests that only read from it."""
-    from service.engine import Engine
+    from service.inference.engine import Engine
 
     started = Engine(demo_settings).start()
     yield started
@@ -69,7 +69,7 @@ def engine(demo_settings):
 @pytest.fixture
 def make_engine(demo_settings):
     """Factory: make_engine(**setting_changes) -> a started engine of its own, closed after."""
-    from service.engine import Engine
+    from service.inference.engine import Engine
 
     engines = []
 
@@ -86,7 +86,7 @@ def make_engine(demo_settings):
 @pytest.fixture
 def client(engine):
     """A Flask test client of an app built on the shared engine."""
-    from service.app import create_app
+    from service.http.app import create_app
 
     return create_app(engine=engine).test_client()
 

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from service.config import SETTINGS, Settings
-from service.registry import model_specs
+from service.inference.registry import model_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -237,7 +237,12 @@ def test_dockerignore_sends_only_what_the_image_copies() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
-    for sent in ("requirements.txt", "gunicorn.conf.py", "service/app.py", "service/config.py"):
+    for sent in (
+        "requirements.txt",
+        "gunicorn.conf.py",
+        "service/http/app.py",
+        "service/config.py",
+    ):
         assert not _docker_ignores(patterns, sent), sent
     for kept_out in (
         ".git/HEAD",

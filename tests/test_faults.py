@@ -21,9 +21,9 @@ import pytest
 from conftest import Faults
 
 from bench.reliability_report import get, post, reference_answers, text, worker_pid
-from service.app import create_app
 from service.errors import GenerationFailed, ModelUnavailable
-from service.seq2seq import GenerationParams
+from service.http.app import create_app
+from service.inference.seq2seq import GenerationParams
 
 SERVER_ENV = {"TORCH_THREADS": "1", "LOG_LEVEL": "WARNING"}
 BLOCKER = "Hold the worker here."
@@ -129,7 +129,7 @@ FAULTY_APP = textwrap.dedent(
     f'''
     """The service, with a summariser whose worker thread dies on one input."""
 
-    from service.app import create_app as create_service_app
+    from service.http.app import create_app as create_service_app
 
     POISON = {POISON!r}
 

@@ -13,14 +13,14 @@ import httpx2
 import pytest
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
-import service.app
 import service.fetch
+import service.http.app
 from service.__main__ import main
-from service.app import create_app
 from service.config import Settings
-from service.engine import Engine
 from service.errors import ModelLoadError
 from service.fetch import fetch_models
+from service.http.app import create_app
+from service.inference.engine import Engine
 
 SUMMARIZER = "example-org/distilbart-tiny"
 FRENCH = "example-org/opus-mt-en-fr-tiny"
@@ -145,7 +145,7 @@ def test_fetch_models_command_prints_export_lines(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(service.app, "configure_logging", lambda level: None)
+    monkeypatch.setattr(service.http.app, "configure_logging", lambda level: None)
     monkeypatch.setenv("SUMMARIZE_MODEL", SUMMARIZER)
     monkeypatch.setenv("TRANSLATE_MODELS", f"en-fr={FRENCH}")
     monkeypatch.setenv("TRANSLATE_PREFIXES", "")
@@ -197,7 +197,7 @@ def test_fetch_models_command_offline_is_one_line_and_exit_2(
     def offline(*args: object, **kwargs: object) -> object:
         raise OfflineModeIsEnabled("offline mode is enabled")
 
-    monkeypatch.setattr(service.app, "configure_logging", lambda level: None)
+    monkeypatch.setattr(service.http.app, "configure_logging", lambda level: None)
     monkeypatch.setattr(service.fetch, "list_repo_files", offline)
     monkeypatch.setenv("SUMMARIZE_MODEL", SUMMARIZER)
     assert main(["fetch-models", "--dest", str(tmp_path)]) == 2

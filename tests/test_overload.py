@@ -12,7 +12,7 @@ import pytest
 from conftest import Faults
 
 from bench.reliability_report import reference_answers, run_overload, text
-from service.app import create_app
+from service.http.app import create_app
 
 OVERLOAD_ENV = {
     "TORCH_THREADS": "1",

@@ -37,3 +37,21 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in README
     assert re.search(r"^make test$", ci, flags=re.MULTILINE)
+
+
+def _layout_paths() -> list[str]:
+    section = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (.+?) \|", section, flags=re.MULTILINE)
+    return [path for row in rows for path in re.findall(r"`([^`]+)`", row)]
+
+
+def test_the_layout_table_names_every_module_and_only_real_paths() -> None:
+    named = _layout_paths()
+    for path in named:
+        assert (ROOT / path.rstrip("/")).exists(), f"the README's layout names missing {path}"
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "service").rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert modules <= set(named), f"missing from the README's layout: {modules - set(named)}"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from service.registry import SUMMARIZE
+from service.inference.registry import SUMMARIZE
 from service.tasks import chunk_for_model
 from service.text import split_paragraphs
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from service import tasks
-from service.batching import Ticket
 from service.demo_models import TRAINING_TEXT
-from service.engine import Engine, Submission
 from service.errors import InvalidRequest, Overloaded, UnsupportedLanguage
-from service.registry import SUMMARIZE, ModelSpec, load_model
-from service.seq2seq import Generated, GenerationParams, Seq2SeqModel
+from service.inference.batching import Ticket
+from service.inference.engine import Engine, Submission
+from service.inference.registry import SUMMARIZE, ModelSpec, load_model
+from service.inference.seq2seq import Generated, GenerationParams, Seq2SeqModel
 from service.tasks import (
     LENGTH_PRESETS,
     MAX_SUMMARY_ROUNDS,

@@ -10,10 +10,10 @@ import pytest
 import torch
 from flask.testing import FlaskClient
 
-import service.engine
+import service.inference.engine
 from service import tasks
-from service.app import JsonFormatter, configure_logging, create_app
 from service.config import Settings
+from service.http.app import JsonFormatter, configure_logging, create_app
 
 TEXT = "The council approved the new bridge on Tuesday."
 
@@ -102,13 +102,13 @@ def test_readyz_is_503_until_every_model_has_loaded(
     demo_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = threading.Event()
-    load_model = service.engine.load_model
+    load_model = service.inference.engine.load_model
 
     def slow_load(spec, device, dtype):
         release.wait(30)
         return load_model(spec, device, dtype)
 
-    monkeypatch.setattr(service.engine, "load_model", slow_load)
+    monkeypatch.setattr(service.inference.engine, "load_model", slow_load)
     app = create_app(Settings.from_env({**demo_env, "EAGER_LOAD": "false", "RETRY_AFTER_S": "3"}))
     try:
         client = app.test_client()

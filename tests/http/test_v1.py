@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.app import create_app
 from service.config import Settings
-from service.seq2seq import GenerationParams
+from service.http.app import create_app
+from service.inference.seq2seq import GenerationParams
 
 SENTENCES = [
     "The council approved the new bridge on Tuesday.",

@@ -22,7 +22,7 @@ from transformers.utils import logging as transformers_logging
 
 from service.config import Settings
 from service.errors import ConfigError, ModelLoadError
-from service.seq2seq import Seq2SeqModel
+from service.inference.seq2seq import Seq2SeqModel
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import torch
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
-from service.app import create_app
 from service.config import Settings
-from service.engine import Engine
-from service.schemas import openapi_spec
+from service.http.app import create_app
+from service.http.openapi import openapi_spec
+from service.inference.engine import Engine
 
 LIMITS = {"max_items": 4, "max_text_chars": 2000}
 # Statuses a request the spec calls invalid may get: the documented client errors.

@@ -11,7 +11,7 @@ import torch
 
 from service.config import Settings
 from service.errors import ConfigError, ModelLoadError
-from service.registry import SUMMARIZE, TRANSLATE, ModelSpec, load_model, model_specs
+from service.inference.registry import SUMMARIZE, TRANSLATE, ModelSpec, load_model, model_specs
 
 CPU = torch.device("cpu")
 

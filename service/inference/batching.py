@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -48,6 +48,8 @@ from service.errors import (
     Overloaded,
     ServiceError,
 )
+from service.inference.batch_plan import BatchPlan, plan_batch
+from service.metrics import BatchRecord
 
 log = logging.getLogger(__name__)
 
@@ -68,65 +70,6 @@ class _Item(Generic[P, R]):
     batch_id: int | None = None
     # Its caller withdrew after the worker took it: nobody will read its result.
     abandoned: bool = False
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """Which queued items (by index) the next batch takes, and whether it is full."""
-
-    indices: tuple[int, ...]
-    full: bool
-
-
-def plan_batch(
-    costs: Sequence[int], keys: Sequence[Hashable], *, max_size: int, max_tokens: int
-) -> BatchPlan:
-    """Choose the next batch from a queue given each item's token cost and batch key.
-
-    The head item is always taken, even if it alone exceeds `max_tokens`. The other items with
-    the head's key are taken nearest the head's cost first (queue order among equals), each while
-    the padded size (longest cost x count) stays within `max_tokens`: a batch of similar lengths
-    wastes little on padding, and no item waits longer than until it is the head. `full` is true
-    when the batch cannot grow: `max_size` reached or a compatible item was left out for the
-    token budget.
-    """
-    if not costs:
-        return BatchPlan((), False)
-    head_cost, head_key = costs[0], keys[0]
-    compatible = [i for i in range(1, len(costs)) if keys[i] == head_key]
-    compatible.sort(key=lambda i: abs(costs[i] - head_cost))
-    taken = [0]
-    longest = head_cost
-    left_out = False
-    for i in compatible:
-        if len(taken) >= max_size:
-            break
-        candidate = max(longest, costs[i])
-        if candidate * (len(taken) + 1) > max_tokens:
-            left_out = True
-            continue
-        taken.append(i)
-        longest = candidate
-    return BatchPlan(tuple(sorted(taken)), left_out or len(taken) >= max_size)
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    """What one `run_batch` call did, for metrics and logs."""
-
-    batcher: str
-    batch_id: int
-    size: int
-    padded_tokens: int
-    real_tokens: int
-    seconds: float
-    # "ok"; "error" (its items failed); "split" (out of memory: its items were retried in halves,
-    # so they are counted again there).
-    outcome: str
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
 
 
 class Ticket(Generic[R]):

@@ -8,13 +8,13 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge
-from service.schemas import (
+from service.http.openapi import openapi_spec
+from service.http.schemas import (
     ArticleRequest,
     SummarizeRequest,
     TranslateRequest,
     check_texts,
     decode_json,
-    openapi_spec,
     parse,
 )
 from service.tasks import GenerationOptions

@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from service.devices import Accelerators, choose_device, choose_dtype, configure_cpu_threads
 from service.errors import ConfigError
-from service.registry import TRANSLATE, ModelSpec, load_model
-from service.seq2seq import GenerationParams
+from service.inference.devices import (
+    Accelerators,
+    choose_device,
+    choose_dtype,
+    configure_cpu_threads,
+)
+from service.inference.registry import TRANSLATE, ModelSpec, load_model
+from service.inference.seq2seq import GenerationParams
 
 CPU_ONLY = Accelerators(cuda_count=0, cuda_bf16=False, mps=False)
 MAC = Accelerators(cuda_count=0, cuda_bf16=False, mps=True)

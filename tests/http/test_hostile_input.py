@@ -1,7 +1,7 @@
 """Hostile input, from the validators up through HTTP: a 4xx in the one error shape or a correct
 answer, never a 5xx, and the service answers the next good request as it did before.
 
-Property tests (hypothesis) drive `service.schemas` directly and the Flask test client on the
+Property tests (hypothesis) drive `service.http.schemas` directly and the Flask test client on the
 shared tiny-model engine. Texts that can reach a model stay short, and summaries ask for a few
 tokens, so the examples that pass validation cost milliseconds.
 """
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge
-from service.schemas import (
+from service.http.schemas import (
     ArticleRequest,
     SummarizeRequest,
     TranslateRequest,
@@ -184,7 +184,7 @@ def check_response(endpoint: str, request: object, response) -> None:
 @pytest.fixture(scope="module")
 def good_answers(engine):
     """What a few good requests get before the hostile ones: they must get it after, too."""
-    from service.app import create_app
+    from service.http.app import create_app
 
     client = create_app(engine=engine).test_client()
     requests = [

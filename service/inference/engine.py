@@ -26,19 +26,19 @@ from typing import Any
 
 import torch
 
-from service.batching import Batcher, Ticket
 from service.config import Settings
-from service.devices import (
+from service.errors import ModelUnavailable, PayloadTooLarge
+from service.inference.batching import Batcher, Ticket
+from service.inference.devices import (
     Accelerators,
     choose_device,
     choose_dtype,
     configure_cpu_threads,
     probe_accelerators,
 )
-from service.errors import ModelUnavailable, PayloadTooLarge
+from service.inference.registry import ModelSpec, load_model, model_specs
+from service.inference.seq2seq import GenerationParams, Seq2SeqModel
 from service.metrics import Metrics
-from service.registry import ModelSpec, load_model, model_specs
-from service.seq2seq import GenerationParams, Seq2SeqModel
 
 log = logging.getLogger(__name__)
 

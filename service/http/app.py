@@ -1,4 +1,4 @@
-"""The Flask application factory, request ids, the request log, and the one error handler.
+"""The Flask application factory, request ids and the request log.
 
 `create_app()` builds the engine (loading models, initialising CUDA), so under gunicorn it runs in
 the worker process after fork; gunicorn.conf.py closes the engine when the worker exits.
@@ -13,13 +13,11 @@ import time
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Flask, Response, g, request
 
-from service.api import bp
 from service.config import Settings
-from service.engine import Engine
-from service.errors import PayloadTooLarge, ServiceError
+from service.http import errors, openapi, probes, v1
+from service.inference.engine import Engine
 from service.metrics import Metrics
 
 log = logging.getLogger("service.request")
@@ -80,9 +78,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     metrics = engine.metrics
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
-    app.register_blueprint(bp)
+    for blueprint in (v1.bp, probes.bp, openapi.bp):
+        app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics)
-    _install_error_handlers(app, settings)
+    errors.install(app, settings)
     return app
 
 
@@ -114,47 +113,3 @@ def _install_request_hooks(app: Flask, metrics: Metrics) -> None:
                 },
             )
         return response
-
-
-def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
-    response = jsonify({"error": {"code": code, "message": message, "field": field}})
-    response.status_code = status
-    return response
-
-
-def _install_error_handlers(app: Flask, settings: Settings) -> None:
-    @app.errorhandler(ServiceError)
-    def service_error(exc: ServiceError) -> Response:
-        message = exc.message
-        if exc.status >= 500:
-            message += f"; quote request id {g.get('request_id')} when reporting it"
-        response = _error(exc.status, exc.code, message, exc.field)
-        if exc.retry_after:
-            response.headers["Retry-After"] = str(settings.retry_after_s)
-        return response
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def body_too_large(exc: RequestEntityTooLarge) -> Response:
-        # Same code as the other size limits, and the message names the limit.
-        return service_error(
-            PayloadTooLarge(f"the body is over the limit of {settings.max_body_bytes} bytes")
-        )
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
-        response = _error(status, code, exc.description or exc.name or "error")
-        allowed = getattr(exc, "valid_methods", None)
-        if allowed:
-            response.headers["Allow"] = ", ".join(allowed)
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
-        return _error(
-            500,
-            "internal_error",
-            f"internal error; quote request id {g.get('request_id')} when reporting it",
-        )

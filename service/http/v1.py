@@ -1,29 +1,27 @@
 """The HTTP API: request -> validated options -> task -> JSON response.
 
-Views raise domain errors; `service.app` turns them into the one JSON error shape.
+Views raise domain errors; `service.http.app` turns them into the one JSON error shape.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template_string, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from service import tasks
 from service.config import Settings
-from service.engine import Engine
 from service.errors import PayloadTooLarge, UnsupportedLanguage, UnsupportedMediaType
-from service.metrics import Metrics
-from service.registry import SUMMARIZE, TRANSLATE
-from service.schemas import (
+from service.http.schemas import (
     ArticleRequest,
     SummarizeRequest,
     TranslateRequest,
     check_texts,
     decode_json,
-    openapi_spec,
     parse,
 )
+from service.inference.engine import Engine
+from service.inference.registry import SUMMARIZE, TRANSLATE
 
 bp = Blueprint("api", __name__)
 
@@ -140,55 +138,3 @@ def languages() -> Response:
 @bp.get("/v1/models")
 def models() -> Response:
     return jsonify({"models": _engine().describe()})
-
-
-@bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
-    engine = _engine()
-    if engine.alive:
-        return jsonify({"status": "alive"}), 200
-    return jsonify({"status": "dead", "models": engine.readiness()}), 503
-
-
-@bp.get("/readyz")
-def readyz() -> tuple[Response, int]:
-    engine = _engine()
-    ready = engine.ready
-    body = {"status": "ready" if ready else "not ready", "models": engine.readiness()}
-    return jsonify(body), 200 if ready else 503
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    registry: Metrics = current_app.extensions["metrics"]
-    return Response(registry.render(), mimetype="text/plain; version=0.0.4; charset=utf-8")
-
-
-@bp.get("/openapi.json")
-def openapi() -> Response:
-    return jsonify(openapi_spec(_settings()))
-
-
-@bp.get("/docs")
-def docs() -> str:
-    return render_template_string(_DOCS_PAGE, spec=openapi_spec(_settings()))
-
-
-_DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ spec.info.title }}</title>
-<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}
-code,pre{background:#f4f4f4;padding:.1em .3em}pre{padding:1em;overflow:auto}
-h2{border-top:1px solid #ccc;padding-top:1em}</style></head><body>
-<h1>{{ spec.info.title }} <small>{{ spec.info.version }}</small></h1>
-<p>{{ spec.info.description }}</p>
-<p>Machine-readable spec: <a href="openapi.json">openapi.json</a>.</p>
-{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() %}
-<h2><code>{{ method.upper() }} {{ path }}</code></h2><p>{{ op.summary }}</p>
-{% if op.get('description') %}<p>{{ op.description }}</p>{% endif %}
-{% if op.get('x-example') %}<pre>{{ op['x-example'] }}</pre>{% endif %}
-<ul>{% for status, resp in op.responses.items() %}
-<li><b>{{ status }}</b>: {{ resp.description }}</li>{% endfor %}</ul>
-{% endfor %}{% endfor %}
-<h2>Errors</h2><p>Every error is <code>{"error": {"code", "message", "field"}}</code>.</p>
-</body></html>
-"""

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from service.config import Settings
-from service.engine import Engine
 from service.errors import (
     GenerationFailed,
     ItemTimeout,
@@ -20,7 +19,8 @@ from service.errors import (
     Overloaded,
     PayloadTooLarge,
 )
-from service.seq2seq import Generated, GenerationParams, Seq2SeqModel
+from service.inference.engine import Engine
+from service.inference.seq2seq import Generated, GenerationParams, Seq2SeqModel
 from service.tasks import GenerationOptions, article, translate
 
 QUICK = GenerationOptions(num_beams=1, max_length=12)

@@ -1,0 +1,65 @@
+"""Domain errors to HTTP: the one place an exception becomes a status and the JSON error shape.
+
+Views raise `service.errors` exceptions; nothing else builds error JSON. Werkzeug's own HTTP
+errors (404, 405, a body over the limit) and unexpected exceptions get the same shape, and 5xx
+messages carry only the request id to quote, never internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from service.config import Settings
+from service.errors import PayloadTooLarge, ServiceError
+
+log = logging.getLogger("service.request")
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "field": field}})
+    response.status_code = status
+    return response
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Register the handlers that turn every exception a view raises into the JSON error shape."""
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Response:
+        message = exc.message
+        if exc.status >= 500:
+            message += f"; quote request id {g.get('request_id')} when reporting it"
+        response = _error(exc.status, exc.code, message, exc.field)
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(settings.retry_after_s)
+        return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def body_too_large(exc: RequestEntityTooLarge) -> Response:
+        # Same code as the other size limits, and the message names the limit.
+        return service_error(
+            PayloadTooLarge(f"the body is over the limit of {settings.max_body_bytes} bytes")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
+        response = _error(status, code, exc.description or exc.name or "error")
+        allowed = getattr(exc, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return _error(
+            500,
+            "internal_error",
+            f"internal error; quote request id {g.get('request_id')} when reporting it",
+        )

@@ -1,0 +1,5 @@
+"""Inference: devices, the model registry, the model wrapper, batching and the engine.
+
+Below `service.tasks`; the only layer that touches torch and transformers. Imports nothing of
+Flask or of the HTTP layer.
+"""

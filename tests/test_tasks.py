@@ -114,14 +114,16 @@ class _Done:
         pass
 
 
-class _VerboseEngine:
-    """An engine whose summariser makes every input longer: only the round limit stops it."""
+class _ScriptedEngine:
+    """An engine whose summariser answers `answer(round, index)` for the index-th input of each
+    round (a round is one `submit_many`), and records every round's inputs."""
 
-    window = 4
+    window = 1000
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, answer: Callable[[int, int], str]) -> None:
         self._model = engine.model("summarize")
-        self.calls = 0
+        self._answer = answer
+        self.rounds: list[list[list[int]]] = []
 
     def model(self, key: str) -> Seq2SeqModel:
         return self._model
@@ -132,20 +134,115 @@ class _VerboseEngine:
     def submit_many(
         self, key: str, inputs: list[list[int]], params: GenerationParams, *, deadline: float
     ) -> Submission:
+        self.rounds.append([])
         return Submission(self, key, inputs, params, deadline)  # type: ignore[arg-type]
 
     def submit(self, key: str, ids: list[int], params: GenerationParams, **kwargs: Any) -> _Done:
-        self.calls += 1
         assert len(ids) <= self._model.max_input_tokens
-        return _Done(" ".join(TRAINING_TEXT["en"]))
+        inputs = self.rounds[-1]
+        inputs.append(list(ids))
+        return _Done(self._answer(len(self.rounds), len(inputs) - 1))
 
 
 def test_summary_rounds_stop_at_the_limit(engine: Engine) -> None:
-    verbose = _VerboseEngine(engine)
+    # Every answer is longer than the summary asked for: only the round limit stops it.
+    verbose = _ScriptedEngine(engine, lambda round_no, i: " ".join(TRAINING_TEXT["en"]))
     summary = summarize(verbose, [LONG_ARTICLE])[0]  # type: ignore[arg-type]
     assert summary.rounds == MAX_SUMMARY_ROUNDS
-    assert summary.text
-    assert verbose.calls >= MAX_SUMMARY_ROUNDS
+    assert len(verbose.rounds) == MAX_SUMMARY_ROUNDS
+    assert summary.text == " ".join([" ".join(TRAINING_TEXT["en"])] * len(verbose.rounds[-1]))
+
+
+def test_every_chunk_s_partial_summary_reaches_the_summary(engine: Engine) -> None:
+    tagged = _ScriptedEngine(engine, lambda round_no, i: f"part{round_no}x{i}")
+    summary = summarize(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
+    chunks = len(tagged.rounds[0])
+    assert chunks == summary.chunks > 1
+    assert summary.rounds == 1  # the joined tags are shorter than the summary asked for
+    assert summary.text == " ".join(f"part1x{i}" for i in range(chunks))
+
+
+def test_a_second_round_summarises_every_partial_summary(engine: Engine) -> None:
+    filler = " ".join(TRAINING_TEXT["en"][0].split()[:30])
+
+    def answer(round_no: int, i: int) -> str:
+        return f"part{i} {filler}" if round_no == 1 else f"final{i}"
+
+    tagged = _ScriptedEngine(engine, answer)
+    summary = summarize(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
+    chunks = len(tagged.rounds[0])
+    assert summary.rounds == 2
+    (second,) = tagged.rounds[1]  # the joined partials fit the model: one input
+    assert (
+        decode(tagged.model("summarize"), second).split()
+        == " ".join(f"part{i} {filler}" for i in range(chunks)).split()
+    )
+    assert summary.text == "final0"
+    assert summary.chunks == chunks
+
+
+def test_a_text_of_exactly_the_model_s_input_is_one_chunk(engine: Engine) -> None:
+    """Sent whole, as tokenised: its paragraph break is kept (chunks join sentences by spaces)."""
+    model = engine.model("summarize")
+    head = "The talks resumed.\n\nBoth sides"
+    words = model.max_input_tokens - len(model.encode([head])[0])
+    text = head + " the" * words
+    ids = model.encode([text])[0]
+    assert len(ids) == model.max_input_tokens
+    assert chunk_for_model(model, text) == [ids]
+
+
+def test_one_token_over_the_model_s_input_is_two_chunks_that_fit(engine: Engine) -> None:
+    model = engine.model("summarize")
+    words = model.max_input_tokens - model.overhead_tokens + 1
+    text = " ".join(["the"] * words)
+    assert len(model.encode([text])[0]) == model.max_input_tokens + 1
+    chunks = chunk_for_model(model, text)
+    assert len(chunks) == 2
+    assert all(len(chunk) <= model.max_input_tokens for chunk in chunks)
+    assert sum(len(chunk) - model.overhead_tokens for chunk in chunks) == words
+
+
+class _JoinCostModel:
+    """A model whose tokenizer spends one token on every join between sentences, which
+    `count_tokens` (sentence by sentence) cannot see: chunks planned on the counts overflow."""
+
+    max_input_tokens = 20
+    overhead_tokens = 2
+
+    def __init__(self) -> None:
+        self.vocabulary: list[str] = []
+
+    def _ids(self, text: str) -> list[int]:
+        ids = [0]
+        for sentence in split_sentences(text):
+            if len(ids) > 1:
+                ids.append(-1)  # the join
+            for word in sentence.split():
+                self.vocabulary.append(word)
+                ids.append(len(self.vocabulary))
+        return ids + [0]
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return [self._ids(text) for text in texts]
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(text.split()) for text in texts]
+
+    def words(self, ids: list[int]) -> list[str]:
+        return [self.vocabulary[i - 1] for i in ids if i > 0]
+
+
+def test_chunks_that_overflow_once_joined_are_planned_again_smaller() -> None:
+    model = _JoinCostModel()
+    things = "tanks ships planes trucks boats drones guns tents maps radios flags jeeps".split()
+    text = " ".join(f"Reporters saw {thing}." for thing in things)
+    assert len(split_sentences(text)) == 12
+    chunks = chunk_for_model(model, text)  # type: ignore[arg-type]
+    # Planned on counts, six 3-word sentences fill the 18-token budget but encode to 25 tokens.
+    assert all(len(chunk) <= model.max_input_tokens for chunk in chunks)
+    assert len(chunks) >= 3
+    assert [w for chunk in chunks for w in model.words(chunk)] == text.split()
 
 
 def test_short_texts_take_one_round(engine: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -209,10 +210,63 @@ def test_a_full_queue_is_refused_at_once(make_engine: Callable[..., Engine], gat
     with pytest.raises(Overloaded):
         engine.submit("en-fr", inputs[0], params)
     # Other models have queues of their own.
-    other = engine.submit("en-ar", engine.model("en-ar").encode(["Heavy rain."])[0], params)
-    assert other.result()
+    arabic = engine.model("en-ar").encode(["Heavy rain."])[0]
+    other = engine.submit("en-ar", arabic, params)
+    assert other.result() == engine.submit("en-ar", arabic, params).result() != ""
     held.opened.set()
-    assert all(ticket.result() for ticket in [running, *queued])
+    outputs = [ticket.result() for ticket in [running, *queued]]
+    assert outputs == [engine.submit("en-fr", ids, params).result() for ids in inputs]
+
+
+def test_a_request_feeds_its_pieces_two_batches_at_a_time(
+    make_engine: Callable[..., Engine], gate
+) -> None:
+    """A request with many pieces holds at most two batches' worth of the queue (one running,
+    one waiting), leaving the rest of MAX_QUEUE to other requests; it still gets every answer."""
+    engine = make_engine(max_batch_size=2, max_queue=50)
+    assert engine.window == 4
+    held = gate(engine, "en-fr")
+    model = engine.model("en-fr")
+    params = GenerationParams(num_beams=1, max_length=8)
+    blocker = engine.submit("en-fr", model.encode(["Hold."])[0], params)
+    assert held.entered.wait(10)
+    inputs = model.encode([f"Report number {n} came in." for n in range(10)])
+    submission = engine.submit_many("en-fr", inputs, params)
+    assert engine._slots["en-fr"].batcher.depth == 4
+    other = engine.submit("en-fr", inputs[0], params)  # another request still gets in
+    held.opened.set()
+    outputs = submission.results()
+    assert outputs == [engine.submit("en-fr", ids, params).result() for ids in inputs]
+    assert other.result() == outputs[0]
+    assert blocker.result() != ""
+
+
+def test_close_finishes_queued_work_and_then_refuses(
+    make_engine: Callable[..., Engine], gate
+) -> None:
+    engine = make_engine()
+    model = engine.model("en-fr")
+    params = GenerationParams(num_beams=1, max_length=8)
+    inputs = model.encode(list(MIXED_TEXTS[:3]))
+    expected = [engine.submit("en-fr", ids, params).result() for ids in inputs]
+    held = gate(engine, "en-fr")
+    tickets = [engine.submit("en-fr", ids, params) for ids in inputs]
+    assert held.entered.wait(10)
+    closer = threading.Thread(target=engine.close, kwargs={"timeout": 30})
+    closer.start()
+    deadline = time.monotonic() + 5
+    while engine.ready and time.monotonic() < deadline:
+        try:  # accepted until close() has flagged the queue; refused from then on
+            engine.submit("en-fr", inputs[0], params).cancel()
+        except ModelUnavailable:
+            break
+    with pytest.raises(ModelUnavailable):
+        engine.submit("en-fr", inputs[0], params)
+    held.opened.set()
+    closer.join(30)
+    assert not closer.is_alive()
+    assert [ticket.result() for ticket in tickets] == expected
+    assert not engine.ready
 
 
 def test_an_item_past_its_timeout_gets_item_timeout(

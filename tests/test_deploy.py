@@ -215,10 +215,16 @@ def test_image_runs_as_a_numeric_non_root_user(dockerfile: Dockerfile, target: s
 
 
 def test_requirements_pin_the_torch_the_image_installs() -> None:
-    # The Dockerfile installs `grep -E '^torch=='` from the PyTorch index, then the rest.
+    """One torch pin, and every place that installs torch takes that pin: both image targets
+    (from their PyTorch index) and the README's CPU-only install command."""
     lines = (ROOT / "requirements.txt").read_text().splitlines()
+    [pin] = [line.strip() for line in lines if re.match(r"^torch==", line)]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
 
-    assert len([line for line in lines if re.match(r"^torch==", line)]) == 1
+    assert dockerfile.count("\"$(grep -E '^torch==' requirements.txt)\"") == len(TARGETS)
+    assert not re.search(r"torch==[0-9]", dockerfile), "the image must take the pin, not its own"
+    assert set(re.findall(r"torch==[0-9][^\s`]*", readme)) == {pin}
 
 
 def _docker_ignores(patterns: list[str], path: str) -> bool:

@@ -7,18 +7,23 @@ starts (and stops) its own.
 import http.client
 import json
 import re
+import runpy
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from conftest import ROOT, post_json
+from conftest import ROOT, Faults, post_json
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.server import Server
+from service.errors import ModelUnavailable
+from service.http.app import create_app
+from service.inference.seq2seq import GenerationParams
 
 WORDS = (
     "bridge drought museum ceasefire harvest election storm treaty festival railway hospital summit"
@@ -295,3 +300,34 @@ def test_sigterm_lets_the_request_in_flight_finish(start_server, server: Server)
     assert "Shutting down: Master" in output
     (line,) = [e for e in _log_lines(stopping) if e["endpoint"] == "/v1/translate"]
     assert line["status"] == 200 and line["items"] == len(texts)
+
+
+def test_worker_exit_drains_the_engine_before_the_process_ends(make_engine) -> None:
+    """gunicorn.conf.py's worker_exit hook finishes queued work and stops the batch workers."""
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    engine = make_engine()
+    app = create_app(engine=engine)
+    faults = Faults(engine, "en-fr")
+    params = GenerationParams(num_beams=1, max_length=8)
+    inputs = [faults.ids(text) for text in TEXTS[:3]]
+    expected = [engine.submit("en-fr", ids, params).result() for ids in inputs]
+    faults.hold(TEXTS[0])
+    tickets = [engine.submit("en-fr", ids, params) for ids in inputs]
+    assert faults.entered.wait(10)
+    exiting = threading.Thread(target=hooks["worker_exit"], args=(None, SimpleNamespace(wsgi=app)))
+    exiting.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:  # accepted until the hook has closed the queues
+            engine.submit("en-fr", inputs[0], params).cancel()
+        except ModelUnavailable:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("worker_exit did not close the engine")
+    assert exiting.is_alive()  # waiting for the held batch
+    faults.open()
+    exiting.join(30)
+    assert not exiting.is_alive()
+    assert [ticket.result() for ticket in tickets] == expected
+    assert not engine.ready

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from service.inference.batch_plan import plan_batch
@@ -47,6 +47,7 @@ def test_plan_takes_only_items_with_the_head_key() -> None:
     assert plan.full
 
 
+@example(items=[(10, "a")] * 4, max_size=8, max_tokens=30)  # fills the budget exactly
 @given(
     items=st.lists(st.tuples(st.integers(1, 50), st.sampled_from("abc")), max_size=30),
     max_size=st.integers(1, 10),
@@ -92,3 +93,10 @@ def test_plan_takes_items_nearest_the_head_length_first() -> None:
     assert plan.full  # the long ones were left out for the budget
     # Among equal lengths, queue order decides.
     assert plan_batch([5, 9, 5, 5], ["k"] * 4, max_size=2, max_tokens=100).indices == (0, 2)
+
+
+def test_an_item_that_fills_the_budget_exactly_is_taken() -> None:
+    plan = plan_batch([10, 10, 10], ["k"] * 3, max_size=8, max_tokens=30)
+    assert plan.indices == (0, 1, 2) and not plan.full
+    plan = plan_batch([10, 10, 10, 10], ["k"] * 4, max_size=8, max_tokens=30)
+    assert plan.indices == (0, 1, 2) and plan.full

@@ -8,7 +8,7 @@ DEMO_DIR ?= models/demo
 DEMO_ENV := SUMMARIZE_MODEL=$(DEMO_DIR)/summarize \
 	TRANSLATE_MODELS=en-fr=$(DEMO_DIR)/en-fr,en-ar=$(DEMO_DIR)/en-ar HF_HUB_OFFLINE=1
 
-.PHONY: install run demo test bench
+.PHONY: install run demo test test-slow mutate bench
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,15 @@ demo: install
 
 test: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# The opt-in slow tests: a fresh-virtualenv replay of the image's install (about a minute), and
+# the long soak when SOAK_SECONDS is set.
+test-slow: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m slow
+
+# Mutation testing of the pure, central modules ([tool.mutmut] in pyproject.toml); not in CI.
+mutate: install
+	HF_HUB_OFFLINE=1 $(BIN)/mutmut run; $(BIN)/mutmut results
 
 bench: install
 	$(BIN)/python -m bench.run

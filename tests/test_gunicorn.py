@@ -18,9 +18,11 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import ROOT, Faults, post_json
+from gunicorn.errors import AppImportError
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.server import Server
+from service.config import Settings
 from service.errors import ModelUnavailable
 from service.http.app import create_app
 from service.inference.seq2seq import GenerationParams
@@ -93,17 +95,35 @@ def test_started_with_the_documented_command_and_bind_overrides_the_config(
     assert headers["X-Request-ID"]
 
 
-@pytest.mark.parametrize(
-    ("setting", "value", "says"),
-    [
-        ("SUMMARIZE_MODEL", "example-org/not-in-any-cache", "fetch-models"),
-        ("DEVICE", "cuda:7", "CUDA device 7 is not available"),
-        ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots'"),
-    ],
-)
-def test_a_start_up_error_is_one_line_and_a_non_zero_exit(
-    demo_env: dict[str, str], tmp_path: Path, setting: str, value: str, says: str
+START_UP_ERRORS = [
+    ("SUMMARIZE_MODEL", "example-org/not-in-any-cache", "fetch-models"),
+    ("DEVICE", "cuda:7", "CUDA device 7 is not available"),
+    ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots'"),
+]
+
+
+@pytest.mark.parametrize(("setting", "value", "says"), START_UP_ERRORS)
+def test_the_post_fork_hook_turns_a_start_up_error_into_its_message(
+    demo_env: dict[str, str], setting: str, value: str, says: str
 ) -> None:
+    """What gunicorn's worker gets from the hook: an AppImportError whose message is the
+    start-up error's one line (gunicorn prints it alone and exits 4)."""
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    env = {**demo_env, setting: value}
+    worker = SimpleNamespace(load_wsgi=lambda: create_app(Settings.from_env(env)))
+    hooks["post_fork"](None, worker)
+    with pytest.raises(AppImportError) as raised:
+        worker.load_wsgi()
+    message = str(raised.value)
+    assert message.startswith("cannot start: ") and says in message
+    assert "\n" not in message
+
+
+def test_a_start_up_error_is_one_line_and_a_non_zero_exit(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One real run (the messages are checked in-process above): one line, no traceback."""
+    setting, value, says = START_UP_ERRORS[0]
     failed = Server("bad-start", {**demo_env, setting: value}, log_dir=tmp_path)
     try:
         assert failed.process.wait(120) != 0
@@ -266,40 +286,44 @@ def test_concurrent_requests_are_answered_correctly_and_batched_together(server:
 # ----- graceful shutdown -----------------------------------------------------------------------
 
 
-def test_sigterm_lets_the_request_in_flight_finish(start_server, server: Server) -> None:
-    # The batch waits 2 s for company after its first item: the request is surely in flight
-    # (its items queued) when SIGTERM arrives, and must still get its whole answer.
-    texts = [f"{text} Item {i}." for i, text in enumerate(TEXTS[:6])]
+def test_sigterm_answers_every_request_in_flight_then_exits_0(start_server, server: Server) -> None:
+    """SIGTERM with a burst queued: every admitted request gets its whole, correct answer, the
+    worker drains and gunicorn exits 0. A batch waits 2 s for company after its first item, so
+    the requests are surely in flight (their items queued) when the signal arrives."""
+    requests = [[f"{text} Item {i}." for text in TEXTS[i * 3 : i * 3 + 3]] for i in range(4)]
     stopping = start_server({"MAX_WAIT_MS": "2000"})
-    outcome: dict = {}
+    answers: dict[int, tuple] = {}
 
-    def send() -> None:
-        outcome["answer"] = post_json(
-            stopping.url + "/v1/translate", {"texts": texts, "target": "fr"}, timeout=120
-        )
+    def send(i: int) -> None:
+        body = {"texts": requests[i], "target": "fr"}
+        answers[i] = post_json(stopping.url + "/v1/translate", body, timeout=120)
 
-    thread = threading.Thread(target=send)
-    thread.start()
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
     queued = ("service_queue_depth", (("model", "en-fr"),))
+    items = sum(len(texts) for texts in requests)
     deadline = time.monotonic() + 30
-    while _metrics(stopping).get(queued, 0) < len(texts):
-        assert time.monotonic() < deadline, "the request was never queued"
+    while _metrics(stopping).get(queued, 0) < items:
+        assert time.monotonic() < deadline, "the requests were never queued"
         time.sleep(0.02)
     code = stopping.stop()
-    thread.join(60)
+    for thread in threads:
+        thread.join(60)
 
     assert code == 0, stopping.output()
-    status, body, _ = outcome["answer"]
-    assert status == 200, body
-    expected = [
-        _alone(server, "/v1/translate", {"text": text, "target": "fr"}, {}) for text in texts
-    ]
-    assert body["translations"] == expected
+    for i, texts in enumerate(requests):
+        status, body, _ = answers[i]
+        assert status == 200, body
+        expected = [
+            _alone(server, "/v1/translate", {"text": text, "target": "fr"}, {}) for text in texts
+        ]
+        assert body["translations"] == expected
     output = stopping.output()
     assert "Handling signal: term" in output
     assert "Shutting down: Master" in output
-    (line,) = [e for e in _log_lines(stopping) if e["endpoint"] == "/v1/translate"]
-    assert line["status"] == 200 and line["items"] == len(texts)
+    lines = [e for e in _log_lines(stopping) if e["endpoint"] == "/v1/translate"]
+    assert sorted((e["status"], e["items"]) for e in lines) == [(200, 3)] * len(requests)
 
 
 def test_worker_exit_drains_the_engine_before_the_process_ends(make_engine) -> None:

@@ -1,4 +1,10 @@
-"""The image's install and run steps, without Docker: a fresh virtualenv gets requirements.txt
+"""What the image installs is what the service imports.
+
+The cheap check (always run): every third-party module the service and gunicorn.conf.py import
+comes from a distribution requirements.txt pins, or one those depend on; a dependency only the
+dev requirements bring would pass the suite and fail in the image.
+
+The full replay (`slow`, opt-in: `make test-slow`): a fresh virtualenv gets requirements.txt
 alone, the app directory gets only what the Dockerfile copies, and gunicorn starts with the
 image's command and ENV (its /models pointed at demo models). A dependency missing from
 requirements.txt, or a file the image does not copy, fails here as it would in the image.
@@ -7,6 +13,8 @@ pip reads this machine's configuration as usual (torch==2.13.0 resolves from a l
 from the PyTorch index in the image).
 """
 
+import ast
+import importlib.metadata
 import os
 import shutil
 import signal
@@ -20,6 +28,8 @@ from pathlib import Path
 
 import pytest
 from conftest import post_json
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from test_deploy import ROOT, Dockerfile
 
 SEEDS = ROOT / "seeds"
@@ -57,6 +67,51 @@ def _wait_ready(process: subprocess.Popen, url: str, log_path: Path, timeout: fl
             pass
         time.sleep(0.5)
     raise TimeoutError(f"not ready in {timeout} s:\n{log_path.read_text()}")
+
+
+def _third_party_imports() -> set[str]:
+    sources = [*(ROOT / "service").rglob("*.py"), ROOT / "gunicorn.conf.py"]
+    names: set[str] = set()
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n != "service"}
+
+
+def _installed_by(requirements: Path) -> set[str]:
+    """Distributions that `pip install -r requirements` brings: the pins and their dependencies
+    (without extras), as installed here."""
+    todo = [
+        Requirement(line.split("#")[0]).name
+        for line in requirements.read_text().splitlines()
+        if line.split("#")[0].strip() and not line.startswith("-")
+    ]
+    seen: set[str] = set()
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for spec in importlib.metadata.requires(name) or []:
+            requirement = Requirement(spec)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
+
+
+def test_requirements_provide_every_module_the_service_imports() -> None:
+    provided = _installed_by(ROOT / "requirements.txt")
+    distributions = importlib.metadata.packages_distributions()
+    missing = {
+        module: distributions.get(module)
+        for module in _third_party_imports()
+        if not {canonicalize_name(d) for d in distributions.get(module, [])} & provided
+    }
+    assert not missing, f"imported but not brought by requirements.txt: {missing}"
+    assert {"flask", "torch", "transformers", "pysbd"} <= _third_party_imports()
 
 
 # pip install alone takes 30-80 s on 2 cores (wheels from pip's cache), so this is over a minute.

@@ -1,6 +1,6 @@
 """Steady load against gunicorn: memory does not keep growing and latency does not drift.
 
-The default run is short (SOAK_SECONDS_CI, 20 s) so CI runs it; the `slow` variant runs
+The default run is short (SOAK_SECONDS_CI, 10 s) so CI runs it; the `slow` variant runs
 SOAK_SECONDS (e.g. 300) and only when that variable is set. Both compare the last quarter of the
 run with the first, after a warm-up: mean worker RSS within a generous factor, median latency
 within a generous factor (other processes share the CPU), and every answer correct.
@@ -29,7 +29,7 @@ def soak(start_server, seconds: float) -> dict:
         seconds=seconds,
         clients=4,
         master_pid=server.process.pid,
-        warmup_s=3,
+        warmup_s=2,
     )
     assert server.stop() == 0
     return result
@@ -44,7 +44,7 @@ def check(result: dict) -> None:
 
 
 def test_short_soak(start_server) -> None:
-    check(soak(start_server, float(os.environ.get("SOAK_SECONDS_CI", "20"))))
+    check(soak(start_server, float(os.environ.get("SOAK_SECONDS_CI", "10"))))
 
 
 @pytest.mark.slow

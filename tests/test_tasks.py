@@ -353,6 +353,20 @@ def test_article_translates_its_summary(engine: Engine) -> None:
         assert translation.text == translate(engine, [result.summary.text], target=target)[0].text
 
 
+def test_article_summarises_with_the_options_asked_for(engine: Engine) -> None:
+    text = TRAINING_TEXT["en"][2]
+    short = GenerationOptions(num_beams=1, min_length=4, max_length=6)
+    result = article(engine, text, translate_to=[], options=short)
+    assert result.summary.text == summarize(engine, [text], short)[0].text
+    assert result.summary.text != summarize(engine, [text], QUICK_SUMMARY)[0].text
+
+
+def test_an_article_in_a_language_the_summariser_does_not_read_is_refused(engine: Engine) -> None:
+    with pytest.raises(UnsupportedLanguage, match="summarised from 'en' only, not 'fr'") as raised:
+        article(engine, "Bonjour.", translate_to=["ar"], source="fr")
+    assert raised.value.field == "source"
+
+
 # ----- generation parameters -----------------------------------------------------------------
 
 

@@ -62,6 +62,16 @@ def app(demo_settings):
     torch.set_num_threads(threads)
 
 
+def _valid_path_parameters(case) -> bool:
+    declared = SPEC["paths"][case.path].get("post", {}).get("parameters", [])
+    given = case.path_parameters or {}
+    return all(
+        jsonschema.Draft202012Validator(p["schema"]).is_valid(given.get(p["name"]))
+        for p in declared
+        if p["in"] == "path"
+    )
+
+
 def _valid_body(case) -> bool:
     validator = VALIDATORS.get(case.path)
     return (
@@ -69,6 +79,7 @@ def _valid_body(case) -> bool:
         and case.method == "POST"
         and isinstance(case.body, dict)
         and validator.is_valid(case.body)
+        and _valid_path_parameters(case)
     )
 
 

@@ -339,7 +339,9 @@ def compat_paths(settings: Settings) -> dict[str, Any]:
             {"type": "array", "items": language},
             _LT_ERRORS,
         ),
-        "/languages": _get("LibreTranslate: languages served and their targets.", "", languages),
+        "/languages": _get(
+            "LibreTranslate: languages served and their targets.", "The languages.", languages
+        ),
         "/hf/summarization": _compat_post(
             "Hugging Face Inference API summarization.",
             hf_body({}, []),

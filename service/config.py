@@ -61,6 +61,17 @@ def _prefixes_over_defaults(raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(merged.items())
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Parse CORS_ORIGINS: `*`, or origins (`scheme://host[:port]`) separated by commas."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if "*" in origins and len(origins) > 1:
+        raise ValueError("`*` cannot be combined with other origins")
+    for origin in origins:
+        if origin != "*" and "://" not in origin:
+            raise ValueError(f"{origin!r} is not an origin like https://example.org")
+    return origins
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -239,6 +250,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Python logging level of the service's JSON logs.",
     ),
     Setting(
+        "cors_origins",
+        "CORS_ORIGINS",
+        "*",
+        _origins,
+        "Web pages (origins, e.g. `https://social.example`, comma-separated) whose browsers may "
+        "call the LibreTranslate routes directly, as LibreTranslate allows; `*` for any, empty "
+        "for none.",
+    ),
+    Setting(
         "models_dir",
         "MODELS_DIR",
         "models",
@@ -269,6 +289,7 @@ class Settings:
     max_body_bytes: int
     retry_after_s: int
     log_level: str
+    cors_origins: tuple[str, ...]
     models_dir: str
 
     @classmethod

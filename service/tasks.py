@@ -1,4 +1,5 @@
-"""Summarise, translate, article: split text, submit pieces to the engine, put results together.
+"""Summarise, translate (text or HTML, source named or detected), article: split text, submit
+pieces to the engine, put results together.
 
 All pieces of a request for one model go to the engine as one submission (`Engine.submit_many`),
 so a request's own pieces (list items, article chunks, sentences) share batches with each other
@@ -19,6 +20,8 @@ from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE
 from service.inference.seq2seq import GenerationParams, Seq2SeqModel
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
+from service.text.html import HtmlError, extract_all
+from service.text.language import Detection, LanguageDetector
 
 LENGTH_PRESETS: dict[str, tuple[int, int]] = {
     "short": (20, 60),
@@ -32,6 +35,8 @@ MIN_MAX_LENGTH = 2
 MAX_SUMMARY_ROUNDS = 3
 # What the summariser reads and writes: the service summarises English news.
 SUMMARY_LANGUAGE = "en"
+# The `source` that asks for the language to be detected.
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class Translation:
     target: str
     sentences: int
     batch_ids: list[int] = field(default_factory=list)
+    detected: Detection | None = None  # the language found when the source was AUTO
 
 
 T = TypeVar("T")
@@ -321,6 +327,17 @@ def submit_translation(
     return PendingTranslation(key, model, layouts, submission)
 
 
+def _pair_for(engine: Engine, detector: LanguageDetector, text: str, target: str):
+    """The served pair for the detected language of `text`, and that detection. Raises
+    UnsupportedLanguage naming the language found when no model translates it to `target`."""
+    best = detector.detect(text, top=1)[0]
+    try:
+        return resolve_pair(engine, best.language, target), best
+    except UnsupportedLanguage as exc:
+        found = f"the text looks like {best.language!r} ({best.confidence:.0f}% confident); "
+        raise UnsupportedLanguage(found + exc.message, field="source") from None
+
+
 def translate(
     engine: Engine,
     texts: Sequence[str],
@@ -329,20 +346,66 @@ def translate(
     source: str = "en",
     options: GenerationOptions | None = None,
     deadline: float | None = None,
+    text_format: str = "text",
+    detector: LanguageDetector | None = None,
 ) -> list[Translation]:
-    """Translate each text, keeping its paragraph layout and sentence order."""
-    key = resolve_pair(engine, source, target)
-    return submit_translation(engine, key, texts, options, deadline=deadline).results()
+    """Translate each text, keeping its paragraph layout and sentence order.
+
+    `source=AUTO` detects each text's language (with `detector`), so one request may mix
+    languages. `text_format="html"` translates the text nodes of each document and keeps every
+    tag and attribute (see `service.text.html`); any other format is plain text.
+    """
+    try:
+        documents = extract_all(list(texts)) if text_format == "html" else None
+    except HtmlError as exc:
+        where = "text" if len(texts) == 1 else f"texts.{exc.index}"
+        raise InvalidRequest(str(exc), field=where) from None
+    pieces = [d.texts for d in documents] if documents is not None else [[t] for t in texts]
+    if source != AUTO:
+        found = [(resolve_pair(engine, source, target), None)] * len(texts)
+    elif detector is None:
+        raise InvalidRequest("language detection is not available here", field="source")
+    else:
+        found = [_pair_for(engine, detector, " ".join(p), target) for p in pieces]
+    keys = [key for key, _ in found]
+    deadline = engine.deadline() if deadline is None else deadline
+    pending: dict[str, PendingTranslation] = {}
+    try:
+        for key in dict.fromkeys(keys):
+            group = [p for k, ps in zip(keys, pieces, strict=True) if k == key for p in ps]
+            if group:
+                pending[key] = submit_translation(engine, key, group, options, deadline=deadline)
+        done = {key: iter(p.results()) for key, p in pending.items()}
+    except BaseException:
+        for submitted in pending.values():
+            submitted.cancel()
+        raise
+    results = []
+    for i, ((key, detected), own) in enumerate(zip(found, pieces, strict=True)):
+        parts = [next(done[key]) for _ in own]
+        rebuilt = documents[i].rebuild([p.text for p in parts]) if documents else parts[0].text
+        results.append(
+            Translation(
+                rebuilt,
+                engine.model(key).source,
+                *key.split("-", 1),
+                sentences=sum(p.sentences for p in parts),
+                batch_ids=[b for p in parts for b in p.batch_ids],
+                detected=detected,
+            )
+        )
+    return results
 
 
 # ----- article -------------------------------------------------------------------------------
 
 
-def check_summary_language(source: str) -> None:
+def check_summary_language(source: str, detected: Detection | None = None) -> None:
     """Raise UnsupportedLanguage (field `source`) unless the summariser reads `source`."""
     if source != SUMMARY_LANGUAGE:
+        found = "" if detected is None else f" ({detected.confidence:.0f}% confident)"
         raise UnsupportedLanguage(
-            f"articles are summarised from {SUMMARY_LANGUAGE!r} only, not {source!r}",
+            f"articles are summarised from {SUMMARY_LANGUAGE!r} only, not {source!r}{found}",
             field="source",
         )
 

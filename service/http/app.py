@@ -16,9 +16,10 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from service.config import Settings
-from service.http import errors, openapi, probes, v1
+from service.http import errors, huggingface, libretranslate, openapi, probes, v1
 from service.inference.engine import Engine
 from service.metrics import Metrics
+from service.text.language import LanguageDetector
 
 log = logging.getLogger("service.request")
 
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     metrics = engine.metrics
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
-    for blueprint in (v1.bp, probes.bp, openapi.bp):
+    app.extensions["detector"] = LanguageDetector()
+    for blueprint in (v1.bp, probes.bp, openapi.bp, libretranslate.bp, huggingface.bp):
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics)
     errors.install(app, settings)

@@ -3,14 +3,19 @@
 Views raise `service.errors` exceptions; nothing else builds error JSON. Werkzeug's own HTTP
 errors (404, 405, a body over the limit) and unexpected exceptions get the same shape, and 5xx
 messages carry only the request id to quote, never internals.
+
+The compatibility blueprints (LibreTranslate, Hugging Face) answer in their clients' shape,
+`{"error": "<message>"}`, with their own choice of statuses: `install_flat` registers that
+mapping on one blueprint, so the /v1 shape is untouched.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
-from flask import Flask, Response, g, jsonify
+from flask import Blueprint, Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.config import Settings
@@ -62,4 +67,46 @@ def install(app: Flask, settings: Settings) -> None:
             500,
             "internal_error",
             f"internal error; quote request id {g.get('request_id')} when reporting it",
+        )
+
+
+def install_flat(bp: Blueprint, status_of: Callable[[ServiceError], int]) -> None:
+    """Answer errors of `bp`'s views as `{"error": "<message>"}`.
+
+    `status_of` picks the status of a domain error (what the compatible clients expect); HTTP
+    errors keep theirs; Retry-After is sent whenever the domain error allows a retry.
+    """
+
+    def flat(status: int, message: str) -> Response:
+        response = jsonify({"error": message})
+        response.status_code = status
+        return response
+
+    @bp.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Response:
+        message = exc.message
+        if exc.status >= 500:
+            message += f"; quote request id {g.get('request_id')} when reporting it"
+        response = flat(status_of(exc), message)
+        if exc.retry_after:
+            settings: Settings = current_app.config["SETTINGS"]
+            response.headers["Retry-After"] = str(settings.retry_after_s)
+        return response
+
+    @bp.errorhandler(RequestEntityTooLarge)
+    def body_too_large(exc: RequestEntityTooLarge) -> Response:
+        settings: Settings = current_app.config["SETTINGS"]
+        return service_error(
+            PayloadTooLarge(f"the body is over the limit of {settings.max_body_bytes} bytes")
+        )
+
+    @bp.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return flat(exc.code or 500, exc.description or exc.name or "error")
+
+    @bp.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return flat(
+            500, f"internal error; quote request id {g.get('request_id')} when reporting it"
         )

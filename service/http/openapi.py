@@ -13,13 +13,15 @@ from service.config import Settings
 from service.http.schemas import (
     ArticleRequest,
     ArticleResponse,
+    DetectRequest,
+    DetectResponse,
     ErrorResponse,
     SummarizeRequest,
     SummaryResponse,
     TranslateRequest,
     TranslationResponse,
 )
-from service.tasks import SUMMARY_LANGUAGE
+from service.tasks import AUTO, MAX_BEAMS, MIN_MAX_LENGTH, SUMMARY_LANGUAGE
 
 bp = Blueprint("openapi", __name__)
 
@@ -74,15 +76,15 @@ def _document_request_checks(schemas: dict[str, Any], settings: Settings) -> Non
     pairs = [pair.split("-") for pair, _ in settings.translate_models]
     sources = sorted({source for source, _ in pairs})
     targets = sorted({target for _, target in pairs})
-    for name in ("SummarizeRequest", "TranslateRequest"):
+    for name in ("SummarizeRequest", "TranslateRequest", "DetectRequest"):
         props = schemas[name]["properties"]
         props["text"] |= text
         props["texts"]["anyOf"][0] |= {"minItems": 1, "maxItems": settings.max_items}
         props["texts"]["anyOf"][0]["items"] |= text
     article = schemas["ArticleRequest"]["properties"]
     article["text"] |= text
-    schemas["TranslateRequest"]["properties"]["source"] |= {"enum": sources}
-    article["source"] |= {"enum": [SUMMARY_LANGUAGE]}
+    schemas["TranslateRequest"]["properties"]["source"] |= {"enum": [*sources, AUTO]}
+    article["source"] |= {"enum": [SUMMARY_LANGUAGE, AUTO]}
     schemas["TranslateRequest"]["properties"]["target"] |= {"enum": targets}
     article["translate_to"]["items"] |= {"enum": targets}
 
@@ -96,6 +98,8 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
         SummaryResponse,
         TranslationResponse,
         ArticleResponse,
+        DetectRequest,
+        DetectResponse,
         ErrorResponse,
     )
     schemas: dict[str, Any] = {}
@@ -138,6 +142,12 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                 "ArticleResponse",
                 {"text": "Syria's army routed rebels ...", "translate_to": ["ar", "fr"]},
             ),
+            "/v1/detect": _post(
+                "Detect the language of a text (`text`) or several (`texts`).",
+                "DetectRequest",
+                "DetectResponse",
+                {"text": "Le conseil a approuvé le nouveau pont mardi."},
+            ),
             "/v1/languages": _get("Translation pairs served.", "The pairs.", anything),
             "/v1/models": _get("Loaded models and their settings.", "The models.", anything),
             "/healthz": _get(
@@ -175,8 +185,179 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                     },
                 }
             },
-        },
+        }
+        | compat_paths(settings),
         "components": {"schemas": schemas},
+    }
+
+
+_FLAT_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+_LT_ERRORS = {
+    "400": "Missing or invalid parameter, unsupported language or format, text over a limit.",
+    "403": "Refused by access control (reserved: none is configured yet).",
+    "429": "Refused by a rate limit (reserved: none is configured yet).",
+    "500": "Translation failed, timed out or the server is overloaded (then with Retry-After).",
+}
+_HF_ERRORS = {code: _ERRORS[code] for code in ("400", "413", "415", "500", "503", "504")}
+
+
+def _compat_post(
+    summary: str, body: dict[str, Any], answer: dict[str, Any], errors: dict[str, str]
+) -> dict[str, Any]:
+    responses = {"200": _json(answer, "Success.")}
+    responses |= {code: _json(_FLAT_ERROR, text) for code, text in errors.items()}
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": responses,
+        }
+    }
+
+
+def compat_paths(settings: Settings) -> dict[str, Any]:
+    """The LibreTranslate and Hugging Face compatible routes (JSON bodies; LibreTranslate's
+    routes also take the same fields as a form or query string)."""
+    pairs = [pair.split("-") for pair, _ in settings.translate_models]
+    sources = sorted({s for s, _ in pairs})
+    targets = sorted({t for _, t in pairs})
+    text = {"type": "string", "pattern": r"\S", "maxLength": settings.max_text_chars}
+    texts = {"type": "array", "items": text, "minItems": 1, "maxItems": settings.max_items}
+    language = {
+        "type": "object",
+        "required": ["language", "confidence"],
+        "properties": {
+            "language": {"type": "string"},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 100},
+        },
+    }
+    api_key = {"type": ["string", "null"], "description": "Accepted and ignored."}
+    translate = {
+        "type": "object",
+        "required": ["q", "source", "target"],
+        "properties": {
+            "q": {"anyOf": [text, texts]},
+            "source": {"enum": [*sources, AUTO]},
+            "target": {"enum": targets},
+            "format": {"enum": ["text", "html", "", None]},
+            "alternatives": {
+                "anyOf": [
+                    {"type": "integer", "minimum": 0},
+                    {"type": "string", "pattern": "^[0-9]*$"},
+                    {"type": "null"},
+                ]
+            },
+            "api_key": api_key,
+        },
+    }
+    translated = {
+        "type": "object",
+        "required": ["translatedText"],
+        "properties": {
+            "translatedText": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+            "detectedLanguage": {"anyOf": [language, {"type": "array", "items": language}]},
+            "alternatives": {"type": "array"},
+        },
+    }
+    detect = {
+        "type": "object",
+        "required": ["q"],
+        "properties": {"q": text, "api_key": api_key},
+    }
+    languages = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["code", "name", "targets"],
+            "properties": {
+                "code": {"type": "string"},
+                "name": {"type": "string"},
+                "targets": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
+
+    def whole(low: int, high: int) -> dict[str, Any]:
+        return {"anyOf": [{"type": "integer", "minimum": low, "maximum": high}, {"type": "null"}]}
+
+    generate = {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {
+            "num_beams": whole(1, MAX_BEAMS),
+            "min_length": whole(0, 1024),
+            "max_length": whole(MIN_MAX_LENGTH, 1024),
+        },
+    }
+    ignored = {"truncation": {}, "clean_up_tokenization_spaces": {}}
+
+    def hf_body(own: dict[str, Any], required: list[str]) -> dict[str, Any]:
+        parameters = {
+            "type": "object" if required else ["object", "null"],
+            "additionalProperties": False,
+            "required": required,
+            "properties": own | ignored | {"generate_parameters": generate},
+        }
+        return {
+            "type": "object",
+            "required": ["inputs", *(["parameters"] if required else [])],
+            "properties": {"inputs": {"anyOf": [text, texts]}, "parameters": parameters},
+        }
+
+    def hf_answer(field: str) -> dict[str, Any]:
+        item = {"type": "object", "required": [field], "properties": {field: {"type": "string"}}}
+        return {"type": "array", "items": item}
+
+    by_path = _compat_post(
+        "Hugging Face Inference API translation; the path names the pair.",
+        hf_body({}, []),
+        hf_answer("translation_text"),
+        _HF_ERRORS,
+    )
+    by_path["post"]["parameters"] = [
+        {
+            "name": "pair",
+            "in": "path",
+            "required": True,
+            "schema": {"enum": [f"{s}-{t}" for s, t in pairs]},
+        }
+    ]
+    return {
+        "/translate": _compat_post(
+            "LibreTranslate: translate `q` (a string or a list; the answer mirrors it).",
+            translate,
+            translated,
+            _LT_ERRORS,
+        ),
+        "/detect": _compat_post(
+            "LibreTranslate: the likeliest languages of `q`, best first.",
+            detect,
+            {"type": "array", "items": language},
+            _LT_ERRORS,
+        ),
+        "/languages": _get(
+            "LibreTranslate: languages served and their targets.", "The languages.", languages
+        ),
+        "/hf/summarization": _compat_post(
+            "Hugging Face Inference API summarization.",
+            hf_body({}, []),
+            hf_answer("summary_text"),
+            _HF_ERRORS,
+        ),
+        "/hf/translation": _compat_post(
+            "Hugging Face Inference API translation; `parameters` names the pair.",
+            hf_body(
+                {"src_lang": {"enum": sources}, "tgt_lang": {"enum": targets}},
+                ["src_lang", "tgt_lang"],
+            ),
+            hf_answer("translation_text"),
+            _HF_ERRORS,
+        ),
+        "/hf/translation/{pair}": by_path,
     }
 
 

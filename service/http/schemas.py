@@ -30,6 +30,8 @@ from service.tasks import (
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
 _LANGUAGE = r"^[a-z]{2,3}$"
+# A source language code, or "auto" to detect it.
+_SOURCE = r"^([a-z]{2,3}|auto)$"
 
 
 def _whole_number(value: Any) -> Any:
@@ -99,9 +101,16 @@ class SummarizeRequest(_Generation, _Texts):
 class TranslateRequest(_Texts):
     """Translate one text or a list of texts; paragraph breaks are kept."""
 
-    source: str = Field("en", pattern=_LANGUAGE, description="Source language code.")
+    source: str = Field(
+        "en", pattern=_SOURCE, description="Source language code, or `auto` to detect it."
+    )
     target: str = Field(pattern=_LANGUAGE, description="Target language code, e.g. `ar`.")
     num_beams: int | None = Field(None, ge=1, le=MAX_BEAMS, description="Beam search width.")
+    format: Literal["text", "html"] = Field(
+        "text",
+        description="`html`: translate the text of HTML documents, keeping tags and attributes "
+        "(nothing inside script, style, code or pre).",
+    )
 
     _whole_numbers = field_validator("num_beams", mode="before")(_whole_number)
 
@@ -113,11 +122,35 @@ class ArticleRequest(_Generation):
     """Summarise one article and translate the summary."""
 
     text: str = Field(description="The article.")
-    source: str = Field("en", pattern=_LANGUAGE, description="Language of the article.")
+    source: str = Field(
+        "en", pattern=_SOURCE, description="Language of the article, or `auto` to detect it."
+    )
     translate_to: list[Annotated[str, Field(pattern=_LANGUAGE)]] = Field(
         default_factory=list,
         max_length=8,
         description='Languages to translate the summary into, e.g. `["ar", "fr"]`.',
+    )
+
+
+class DetectRequest(_Texts):
+    """Detect the language of one text or a list of texts."""
+
+
+class Language(BaseModel):
+    language: str = Field(description="ISO 639 language code.")
+    confidence: float = Field(ge=0, le=100, description="How sure, from 0 to 100.")
+
+
+class DetectResult(BaseModel):
+    languages: list[Language] = Field(description="The likeliest languages, best first.")
+
+
+class DetectResponse(BaseModel):
+    languages: list[Language] | None = Field(
+        None, description="Present when the request gave `text`: best first."
+    )
+    results: list[DetectResult] | None = Field(
+        None, description="Present when it gave `texts`: one per text, in order."
     )
 
 
@@ -144,6 +177,9 @@ class TranslationResponse(BaseModel):
     source: str
     target: str
     model: str
+    detected: Language | list[Language] | None = Field(
+        None, description="With `source: auto`: the language found (a list for `texts`)."
+    )
 
 
 class ArticleResponse(BaseModel):
@@ -151,6 +187,7 @@ class ArticleResponse(BaseModel):
     translations: dict[str, str] = Field(description="Target language -> translated summary.")
     models: dict[str, str] = Field(description="`summarize` and each target -> model used.")
     chunks: int
+    detected: Language | None = Field(None, description="With `source: auto`: what was found.")
 
 
 def parse(model: type[BaseModel], body: Any) -> Any:

@@ -14,6 +14,7 @@ from service.config import Settings
 from service.errors import PayloadTooLarge, UnsupportedLanguage, UnsupportedMediaType
 from service.http.schemas import (
     ArticleRequest,
+    DetectRequest,
     SummarizeRequest,
     TranslateRequest,
     check_texts,
@@ -22,6 +23,7 @@ from service.http.schemas import (
 )
 from service.inference.engine import Engine
 from service.inference.registry import SUMMARIZE, TRANSLATE
+from service.text.language import Detection, LanguageDetector
 
 bp = Blueprint("api", __name__)
 
@@ -32,6 +34,14 @@ def _engine() -> Engine:
 
 def _settings() -> Settings:
     return current_app.config["SETTINGS"]
+
+
+def _detector() -> LanguageDetector:
+    return current_app.extensions["detector"]
+
+
+def _language(found: Detection) -> dict[str, Any]:
+    return {"language": found.language, "confidence": found.confidence}
 
 
 def _body() -> Any:
@@ -77,29 +87,56 @@ def translate() -> Response:
     field = "text" if req.text is not None else "texts"
     texts = req.items()
     engine = _engine()
-    tasks.resolve_pair(engine, req.source, req.target)
+    if req.source != tasks.AUTO:
+        tasks.resolve_pair(engine, req.source, req.target)
     check_texts(texts, _settings(), field)
     _note_items(len(texts))
     results = tasks.translate(
-        engine, texts, target=req.target, source=req.source, options=req.options()
+        engine,
+        texts,
+        target=req.target,
+        source=req.source,
+        options=req.options(),
+        text_format=req.format,
+        detector=_detector(),
     )
     _note_batches([b for r in results for b in r.batch_ids])
     body: dict[str, Any] = {"source": req.source, "target": req.target, "model": results[0].model}
+    detected = [_language(r.detected) for r in results if r.detected]
     if req.text is not None:
         body["translation"] = results[0].text
     else:
         body["translations"] = [r.text for r in results]
+    if detected:
+        body["detected"] = detected[0] if req.text is not None else detected
     return jsonify(body)
+
+
+@bp.post("/v1/detect")
+def detect() -> Response:
+    req: DetectRequest = parse(DetectRequest, _body())
+    texts = req.items()
+    check_texts(texts, _settings(), "text" if req.text is not None else "texts")
+    _note_items(len(texts))
+    found = [[_language(d) for d in _detector().detect(text)] for text in texts]
+    if req.text is not None:
+        return jsonify({"languages": found[0]})
+    return jsonify({"results": [{"languages": languages} for languages in found]})
 
 
 @bp.post("/v1/articles")
 def articles() -> Response:
     req: ArticleRequest = parse(ArticleRequest, _body())
     engine = _engine()
-    tasks.check_summary_language(req.source)
+    source, detected = req.source, None
+    if source == tasks.AUTO:
+        check_texts([req.text], _settings(), "text")
+        detected = _detector().detect(req.text, top=1)[0]
+        source = detected.language
+    tasks.check_summary_language(source, detected)
     for index, target in enumerate(req.translate_to):
         try:
-            tasks.resolve_pair(engine, req.source, target)
+            tasks.resolve_pair(engine, source, target)
         except UnsupportedLanguage as exc:
             if exc.field == "target":  # this request names targets in `translate_to`
                 exc.field = f"translate_to.{index}"
@@ -107,7 +144,7 @@ def articles() -> Response:
     check_texts([req.text], _settings(), "text")
     _note_items(1)
     result = tasks.article(
-        engine, req.text, translate_to=req.translate_to, source=req.source, options=req.options()
+        engine, req.text, translate_to=req.translate_to, source=source, options=req.options()
     )
     batch_ids = result.summary.batch_ids + [
         b for t in result.translations.values() for b in t.batch_ids
@@ -121,6 +158,7 @@ def articles() -> Response:
             | {lang: t.model for lang, t in result.translations.items()},
             "chunks": result.summary.chunks,
         }
+        | ({"detected": _language(detected)} if detected else {})
     )
 
 

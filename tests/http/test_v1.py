@@ -660,8 +660,12 @@ def test_documented_examples_are_accepted_and_answers_match_the_schemas(
     client: FlaskClient,
 ) -> None:
     spec = client.get("/openapi.json").get_json()
-    posts = {path: ops["post"] for path, ops in spec["paths"].items() if "post" in ops}
-    assert set(posts) == {"/v1/summarize", "/v1/translate", "/v1/articles"}
+    posts = {
+        path: ops["post"]
+        for path, ops in spec["paths"].items()
+        if path.startswith("/v1/") and "post" in ops
+    }
+    assert set(posts) == {"/v1/summarize", "/v1/translate", "/v1/articles", "/v1/detect"}
     for path, op in posts.items():
         content = op["requestBody"]["content"]["application/json"]
         example = content["example"]
@@ -688,3 +692,54 @@ def test_docs_page_describes_every_path(client: FlaskClient) -> None:
         for method in ops:
             assert f"{method.upper()} {path}" in page
     assert 'href="openapi.json"' in page
+
+
+# ----- detection, source auto, HTML -------------------------------------------------------------
+
+FRENCH = "Le conseil a approuvé le nouveau pont mardi après un long débat."
+
+
+def test_detect_one_text_and_a_list(client: FlaskClient) -> None:
+    one = client.post("/v1/detect", json={"text": FRENCH}).get_json()
+    assert one["languages"][0]["language"] == "fr"
+    assert 50 < one["languages"][0]["confidence"] <= 100
+    many = client.post("/v1/detect", json={"texts": [SENTENCES[0], FRENCH]}).get_json()
+    assert [r["languages"][0]["language"] for r in many["results"]] == ["en", "fr"]
+    assert_error(client.post("/v1/detect", json={"text": " "}), 400, "invalid_request", "text")
+
+
+def test_translate_from_a_detected_language(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/translate", json={"texts": SENTENCES[:2], "source": "auto", "target": "fr"}
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert [d["language"] for d in body["detected"]] == ["en", "en"]
+    assert len(body["translations"]) == 2
+
+
+def test_a_detected_language_no_model_serves_is_named_in_the_400(client: FlaskClient) -> None:
+    response = client.post("/v1/translate", json={"text": FRENCH, "source": "auto", "target": "ar"})
+    error = assert_error(response, 400, "unsupported_language", "source")
+    assert "'fr'" in error["message"]
+    response = client.post("/v1/articles", json={"text": FRENCH, "source": "auto"})
+    error = assert_error(response, 400, "unsupported_language", "source")
+    assert "'fr'" in error["message"]
+
+
+def test_article_from_a_detected_language(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/articles", json={"text": " ".join(SENTENCES), "source": "auto", **QUICK}
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["detected"]["language"] == "en"
+
+
+def test_translate_html_keeps_tags_and_refuses_absurd_nesting(client: FlaskClient) -> None:
+    html = '<p>Talks <a href="/x">resumed</a> today.</p><pre>keep me</pre>'
+    response = client.post("/v1/translate", json={"text": html, "target": "fr", "format": "html"})
+    assert response.status_code == 200, response.get_json()
+    out = response.get_json()["translation"]
+    assert out.startswith("<p>") and '<a href="/x">' in out and "<pre>keep me</pre>" in out
+    deep = {"texts": ["<p>fine</p>", "<i>" * 10_000], "target": "fr", "format": "html"}
+    assert_error(client.post("/v1/translate", json=deep), 400, "invalid_request", "texts.1")

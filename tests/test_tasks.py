@@ -124,6 +124,7 @@ class _ScriptedEngine:
         self._model = engine.model("summarize")
         self._answer = answer
         self.rounds: list[list[list[int]]] = []
+        self.deadlines: list[float | None] = []
 
     def model(self, key: str) -> Seq2SeqModel:
         return self._model
@@ -135,6 +136,7 @@ class _ScriptedEngine:
         self, key: str, inputs: list[list[int]], params: GenerationParams, *, deadline: float
     ) -> Submission:
         self.rounds.append([])
+        self.deadlines.append(deadline)
         return Submission(self, key, inputs, params, deadline)  # type: ignore[arg-type]
 
     def submit(self, key: str, ids: list[int], params: GenerationParams, **kwargs: Any) -> _Done:
@@ -150,6 +152,8 @@ def test_summary_rounds_stop_at_the_limit(engine: Engine) -> None:
     summary = summarize(verbose, [LONG_ARTICLE])[0]  # type: ignore[arg-type]
     assert summary.rounds == MAX_SUMMARY_ROUNDS
     assert len(verbose.rounds) == MAX_SUMMARY_ROUNDS
+    # One deadline for the whole request, set before the first round, not one per round.
+    assert verbose.deadlines[0] is not None and len(set(verbose.deadlines)) == 1
     assert summary.text == " ".join([" ".join(TRAINING_TEXT["en"])] * len(verbose.rounds[-1]))
 
 

@@ -11,6 +11,7 @@ from service.errors import InvalidRequest, PayloadTooLarge
 from service.http.openapi import openapi_spec
 from service.http.schemas import (
     ArticleRequest,
+    DetectRequest,
     SummarizeRequest,
     TranslateRequest,
     check_texts,
@@ -190,10 +191,11 @@ def test_request_examples_follow_their_schemas_and_parse(spec: dict) -> None:
         "SummarizeRequest": SummarizeRequest,
         "TranslateRequest": TranslateRequest,
         "ArticleRequest": ArticleRequest,
+        "DetectRequest": DetectRequest,
     }
     for path, ops in spec["paths"].items():
-        if "post" not in ops:
-            continue
+        if "post" not in ops or not path.startswith("/v1/"):
+            continue  # the compatibility surfaces have their own tests
         content = ops["post"]["requestBody"]["content"]["application/json"]
         name = content["schema"]["$ref"].rsplit("/", 1)[1]
         schema = {**spec["components"]["schemas"][name], "components": spec["components"]}
@@ -203,11 +205,21 @@ def test_request_examples_follow_their_schemas_and_parse(spec: dict) -> None:
 
 
 def test_every_post_documents_the_error_statuses(spec: dict) -> None:
-    for path, ops in spec["paths"].items():
-        if "post" in ops:
-            assert {"200", "400", "413", "415", "500", "503", "504"} <= set(
-                ops["post"]["responses"]
-            ), path
+    posts = {
+        path: set(ops["post"]["responses"]) for path, ops in spec["paths"].items() if "post" in ops
+    }
+    for path, statuses in posts.items():
+        if path in {"/translate", "/detect"}:  # LibreTranslate's own statuses
+            assert {"200", "400", "403", "429", "500"} <= statuses, path
+        else:
+            assert {"200", "400", "413", "415", "500", "503", "504"} <= statuses, path
+    assert {
+        "/v1/summarize",
+        "/v1/translate",
+        "/v1/articles",
+        "/translate",
+        "/hf/translation",
+    } <= set(posts)
 
 
 def test_description_states_the_configured_limits() -> None:

@@ -20,16 +20,13 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.server import Server, worker_pid
+from bench.server import Reply, Server, get, model_metrics, post, rss_mib, worker_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "reliability.json"
@@ -44,83 +41,9 @@ _WORDS = (
 ).split()
 
 
-# ----- HTTP ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP exchange. `status` 0 means no HTTP answer at all (refused, reset, timed out)."""
-
-    status: int
-    body: Any
-    headers: dict[str, str]
-    seconds: float
-    failure: str | None = None
-
-
-def post(
-    url: str,
-    path: str,
-    body: dict[str, Any] | bytes,
-    *,
-    timeout: float = 120,
-    content_type: str = "application/json",
-) -> Reply:
-    """POST and return the reply, errors included; never raises for HTTP or network failures."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url + path, data=data, headers={"Content-Type": content_type}, method="POST"
-    )
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw, headers = response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        status, raw, headers = error.code, error.read(), dict(error.headers)
-    except OSError as error:
-        return Reply(0, None, {}, time.perf_counter() - started, failure=repr(error))
-    seconds = time.perf_counter() - started
-    try:
-        decoded = json.loads(raw)
-    except ValueError:
-        decoded = raw.decode("utf-8", "replace")
-    return Reply(status, decoded, headers, seconds)
-
-
-def get(url: str, path: str, *, timeout: float = 10) -> Reply:
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(url + path, timeout=timeout) as response:
-            status, raw, headers = response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        status, raw, headers = error.code, error.read(), dict(error.headers)
-    except OSError as error:
-        return Reply(0, None, {}, time.perf_counter() - started, failure=repr(error))
-    return Reply(status, raw.decode("utf-8", "replace"), headers, time.perf_counter() - started)
-
-
 def queue_depths(url: str) -> dict[str, float]:
     """service_queue_depth per model, scraped from /metrics."""
-    depths = {}
-    for line in get(url, "/metrics").body.splitlines():
-        if line.startswith("service_queue_depth{"):
-            labels, value = line.rsplit(" ", 1)
-            depths[labels.split('model="', 1)[1].split('"', 1)[0]] = float(value)
-    return depths
-
-
-# ----- processes -------------------------------------------------------------------------------
-
-
-def rss_mib(pid: int) -> float | None:
-    """Resident set size of `pid` in MiB (VmRSS), or None if it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    return model_metrics(get(url, "/metrics").body).get("service_queue_depth", {})
 
 
 # ----- workloads -------------------------------------------------------------------------------

@@ -35,13 +35,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from prometheus_client import generate_latest  # noqa: E402
 from transformers.utils import logging as transformers_logging  # noqa: E402
 
 from bench import report, workload  # noqa: E402
 from bench.ceiling import ceiling_pass  # noqa: E402
 from bench.measure import Counters, LoadResult, closed_loop, latency_summary  # noqa: E402
 from bench.models import BenchModels, prepare_models  # noqa: E402
-from bench.server import JsonClient, Server  # noqa: E402
+from bench.server import Connection, Server, get, model_metrics  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.inference.engine import Engine  # noqa: E402
 from service.inference.registry import SUMMARIZE, ModelSpec, load_model  # noqa: E402
@@ -227,14 +228,27 @@ def metadata(args: argparse.Namespace, engine: Engine) -> dict[str, Any]:
 # ----- stages ----------------------------------------------------------------------------------
 
 
-def engine_counters(engine: Engine, key: str) -> Counters:
-    registry = engine.metrics.registry
-    labels = {"model": key}
+def counters(exposition: str, key: str) -> Counters:
+    """Batch and token counters of model `key` from a Prometheus exposition."""
+    values = model_metrics(exposition)
     return Counters(
-        batches=registry.get_sample_value("service_batch_size_count", labels) or 0.0,
-        batched_items=registry.get_sample_value("service_batch_size_sum", labels) or 0.0,
-        generated_tokens=registry.get_sample_value("service_generated_tokens_total", labels) or 0.0,
+        *(
+            values.get(name, {}).get(key, 0.0)
+            for name in (
+                "service_batch_size_count",
+                "service_batch_size_sum",
+                "service_generated_tokens_total",
+            )
+        )
     )
+
+
+def engine_counters(engine: Engine, key: str) -> Counters:
+    return counters(generate_latest(engine.metrics.registry).decode(), key)
+
+
+def server_counters(server: Server, key: str) -> Counters:
+    return counters(get(server.url, "/metrics").body, key)
 
 
 def engine_load(
@@ -280,19 +294,19 @@ def http_load(
     new_tokens: int,
 ) -> LoadResult:
     """K threads, each with its own keep-alive connection, POSTing one sentence at a time."""
-    connections: list[JsonClient] = []
+    connections: list[Connection] = []
 
     def make_call(index: int):
-        client = JsonClient(server.port)
+        client = Connection(server.url, timeout=600)
         connections.append(client)
         position = [index]
 
         def call() -> None:
             body = bodies[position[0] % len(bodies)]
             position[0] += clients
-            answer = client.post("/v1/translate", body)
-            if not isinstance(answer.get("translation"), str):
-                raise RuntimeError(f"unexpected answer {answer!r:.200}")
+            reply = client.request("POST", "/v1/translate", body)
+            if reply.status != 200:
+                raise RuntimeError(f"HTTP {reply.status}: {reply.failure or reply.body!r:.200}")
 
         return call
 
@@ -303,7 +317,7 @@ def http_load(
             warmup_s=warmup,
             window_s=window,
             new_tokens=new_tokens,
-            counters=lambda: server.counters(PAIR),
+            counters=lambda: server_counters(server, PAIR),
         )
     finally:
         for connection in connections:
@@ -312,13 +326,13 @@ def http_load(
 
 def lone_latency(servers: list[Server], body: bytes, requests: int) -> dict[str, list[float]]:
     """One client, sequential requests, alternating between the servers request by request."""
-    clients = {server.name: JsonClient(server.port) for server in servers}
+    clients = {server.name: Connection(server.url, timeout=600) for server in servers}
     seconds: dict[str, list[float]] = {server.name: [] for server in servers}
     try:
         for _ in range(requests):
             for server in servers:
                 started = time.perf_counter()
-                clients[server.name].post("/v1/translate", body)
+                clients[server.name].request("POST", "/v1/translate", body)
                 seconds[server.name].append(time.perf_counter() - started)
     finally:
         for client in clients.values():

@@ -20,7 +20,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import pytest
 from conftest import Faults
 
-from bench.reliability_report import get, post, reference_answers, text, worker_pid
+from bench.reliability_report import reference_answers, text
+from bench.server import get, post, worker_pid
 from service.errors import GenerationFailed, ModelUnavailable
 from service.http.app import create_app
 from service.inference.seq2seq import GenerationParams

@@ -31,4 +31,4 @@ test: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench

@@ -20,8 +20,9 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import pytest
 from conftest import Faults
 
-from bench.reliability_report import reference_answers, text
+from bench.reliability import reference_answers
 from bench.server import get, post, worker_pid
+from bench.workload import text
 from service.errors import GenerationFailed, ModelUnavailable
 from service.http.app import create_app
 from service.inference.seq2seq import GenerationParams

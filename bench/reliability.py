@@ -1,20 +1,20 @@
-"""Reliability scenarios against the service under gunicorn: hostile input, concurrency, overload,
-soak. Nothing lost, nothing wrong, nothing unbounded.
+"""Reliability: hostile input, concurrency, overload and soak against gunicorn.
 
-    .venv/bin/python -m bench.reliability_report             # ~1 min on 2 cores
-    .venv/bin/python -m bench.reliability_report --soak-seconds 300
+    python -m bench reliability                     # about a minute on 2 CPU cores
+    python -m bench reliability --soak-seconds 300
 
-Builds the tiny demo models in a temporary directory, starts gunicorn on 127.0.0.1 for each
-scenario (as users start it), prints the figures and writes them to bench/out/reliability.json.
-The scenario functions take a base URL and are also what tests/test_concurrency.py,
-tests/test_overload.py and tests/test_soak.py run and assert on.
+Nothing lost, nothing wrong, nothing unbounded. Builds the tiny demo models in a temporary
+directory, starts gunicorn on 127.0.0.1 for the scenarios (as users start it; a second one with a
+small queue for the overload burst), prints the figures and writes reliability.json under --out.
+The scenario functions take a base URL; tests/test_concurrency.py, tests/test_overload.py and
+tests/test_soak.py run the same functions and assert on their results.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import os
 import random
 import statistics
 import tempfile
@@ -22,36 +22,29 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.server import Reply, Server, get, model_metrics, post, rss_mib, worker_pid
+import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out" / "reliability.json"
+from bench.load import at_once, closed_loop
+from bench.models import tiny_models
+from bench.report import log, save, table
+from bench.server import Reply, Server, get, model_metrics, post, rss_mib, worker_pid
+from bench.workload import text
 
 Request = tuple[str, dict[str, Any]]
 
-_WORDS = (
-    "the city council approved a new budget on tuesday after a long debate about public "
-    "transport housing and school repairs officials said the plan would add two hundred buses "
-    "to the network over the next three years heavy rain caused flooding in several northern "
-    "towns over the weekend forcing hundreds of families to leave their homes"
-).split()
 
-
-def queue_depths(url: str) -> dict[str, float]:
-    """service_queue_depth per model, scraped from /metrics."""
-    return model_metrics(get(url, "/metrics").body).get("service_queue_depth", {})
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hostile", type=int, default=300, help="hostile inputs (default 300)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--per-client", type=int, default=5, help="requests each (default 5)")
+    parser.add_argument("--burst", type=int, default=48, help="overload burst (default 48)")
+    parser.add_argument("--soak-seconds", type=float, default=30, help="soak length (default 30)")
 
 
 # ----- workloads -------------------------------------------------------------------------------
-
-
-def text(words: int, offset: int = 0) -> str:
-    """A sentence of `words` words from a fixed vocabulary; `offset` varies the words."""
-    return " ".join(_WORDS[(offset + i) % len(_WORDS)] for i in range(words)).capitalize() + "."
 
 
 def mixed_requests(count: int) -> list[Request]:
@@ -90,11 +83,12 @@ def reference_answers(url: str, requests: Sequence[Request]) -> list[Any]:
     return answers
 
 
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 # ----- scenarios -------------------------------------------------------------------------------
@@ -114,18 +108,13 @@ def run_concurrency(
     different answer, `misrouted` the wrong ones that carry another input's answer, `lost`
     requests without a 200.
     """
-    plan = [
-        [(c * per_client + k) % len(requests) for k in range(per_client)] for c in range(clients)
-    ]
-    start = threading.Barrier(clients)
 
-    def client(indices: list[int]) -> list[tuple[int, Reply]]:
-        start.wait()
+    def client(c: int) -> list[tuple[int, Reply]]:
+        indices = [(c * per_client + k) % len(requests) for k in range(per_client)]
         return [(i, post(url, *requests[i])) for i in indices]
 
     began = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        results = [r for rs in pool.map(client, plan) for r in rs]
+    results = [r for replies in at_once(clients, client) for r in replies]
     seconds = time.perf_counter() - began
     answered = [(i, r) for i, r in results if r.status == 200]
     wrong = [(i, r) for i, r in answered if r.body != references[i]]
@@ -149,6 +138,11 @@ def run_concurrency(
     }
 
 
+def _is_overloaded(reply: Reply) -> bool:
+    error = reply.body.get("error") if isinstance(reply.body, dict) else None
+    return reply.status == 503 and isinstance(error, dict) and error.get("code") == "overloaded"
+
+
 def run_overload(
     url: str,
     request: Request,
@@ -166,15 +160,8 @@ def run_overload(
     """
     pid = worker_pid(master_pid) if master_pid else None
     rss_before = rss_mib(pid) if pid else None
-    start = threading.Barrier(burst)
-
-    def one(_: int) -> Reply:
-        start.wait()
-        return post(url, *request)
-
     began = time.perf_counter()
-    with ThreadPoolExecutor(burst) as pool:
-        replies = list(pool.map(one, range(burst)))
+    replies = at_once(burst, lambda _: post(url, *request))
     burst_end = time.perf_counter()
     admitted = [r for r in replies if r.status == 200]
     rejected = [r for r in replies if _is_overloaded(r)]
@@ -198,20 +185,19 @@ def run_overload(
         "rejected_error": rejected[0].body["error"] if rejected else None,
         "other": dict(Counter(r.status for r in other)),
         "admitted_p50_s": _round(statistics.median([r.seconds for r in admitted] or [0])),
-        "rejected_p50_s": _round(_percentile([r.seconds for r in rejected], 0.5)),
+        "rejected_p50_s": _round(_median([r.seconds for r in rejected])),
         "rejected_max_s": _round(max((r.seconds for r in rejected), default=None)),
         "burst_s": _round(burst_end - began),
         "recovery_s": _round(recovery_s),
         "after_recovery_ok": sum(r.status == 200 and r.body == reference for r in after),
-        "queue_depth_after": queue_depths(url),
+        "queue_depth_after": model_metrics(get(url, "/metrics").body).get("service_queue_depth"),
         "rss_before_mib": _round(rss_before),
         "rss_after_mib": _round(rss_after),
     }
 
 
-def _is_overloaded(reply: Reply) -> bool:
-    error = reply.body.get("error") if isinstance(reply.body, dict) else None
-    return reply.status == 503 and isinstance(error, dict) and error.get("code") == "overloaded"
+class WrongAnswer(Exception):
+    """A 200 whose body differs from the request's reference answer."""
 
 
 def run_soak(
@@ -224,71 +210,70 @@ def run_soak(
     master_pid: int | None = None,
     warmup_s: float = 3,
 ) -> dict[str, Any]:
-    """Steady closed-loop load for `seconds` after `warmup_s`; RSS sampled every ~0.5 s.
+    """Closed-loop load for `seconds` after `warmup_s`, the worker's RSS sampled every 0.5 s.
 
-    Compares the last quarter of the run with the first: mean RSS and median latency.
+    Compares the last quarter of the window with the first: mean RSS and median latency.
     """
     pid = worker_pid(master_pid) if master_pid else None
-    stop = threading.Event()
-    samples: list[tuple[float, float, int, bool]] = []  # (t, latency, status, correct)
     rss: list[tuple[float, float]] = []
-    lock = threading.Lock()
-    began = time.perf_counter()
-    measure_from = began + warmup_s
-    end = measure_from + seconds
+    stop = threading.Event()
 
-    def client(c: int) -> None:
-        n = c
-        while not stop.is_set() and time.perf_counter() < end:
-            i = n % len(requests)
-            n += clients
+    def sample() -> None:
+        while pid and not stop.wait(0.5):
+            value = rss_mib(pid)
+            if value is not None:
+                rss.append((time.perf_counter(), value))
+
+    def make_call(c: int) -> Callable[[], None]:
+        positions = itertools.count(c, clients)
+
+        def call() -> None:
+            i = next(positions) % len(requests)
             reply = post(url, *requests[i])
-            now = time.perf_counter()
-            if now >= measure_from:
-                with lock:
-                    ok = reply.status == 200 and reply.body == references[i]
-                    samples.append((now - measure_from, reply.seconds, reply.status, ok))
+            if reply.status != 200:
+                raise RuntimeError(f"HTTP {reply.status}: {reply.failure or reply.body}")
+            if reply.body != references[i]:
+                raise WrongAnswer(f"{requests[i]}: {reply.body}")
 
-    def sampler() -> None:
-        while not stop.wait(0.5):
-            now = time.perf_counter()
-            if pid and now >= measure_from:
-                value = rss_mib(pid)
-                if value is not None:
-                    rss.append((now - measure_from, value))
+        return call
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    threads.append(threading.Thread(target=sampler))
-    for thread in threads:
-        thread.start()
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     try:
-        while time.perf_counter() < end:
-            time.sleep(0.2)
+        window = closed_loop(clients, make_call, warmup_s=warmup_s, window_s=seconds)
     finally:
         stop.set()
-        for thread in threads:
-            thread.join()
+        sampler.join()
+    attempts = window.inside()
+    quarter = window.seconds / 4
 
-    def quarter(rows: list[tuple], first: bool) -> list[tuple]:
-        cut = seconds / 4
-        return [r for r in rows if (r[0] < cut if first else r[0] >= seconds - cut)]
+    def first(t: float) -> bool:
+        return t < window.start + quarter
 
-    latency_first = [r[1] for r in quarter(samples, True)]
-    latency_last = [r[1] for r in quarter(samples, False)]
-    rss_first = [r[1] for r in quarter(rss, True)]
-    rss_last = [r[1] for r in quarter(rss, False)]
+    def last(t: float) -> bool:
+        return t >= window.end - quarter
+
+    def latencies(part: Callable[[float], bool]) -> list[float]:
+        return [a.ended - a.begun for a in attempts if a.error is None and part(a.begun)]
+
+    rss = [(t, value) for t, value in rss if window.start <= t <= window.end]
+    rss_first = [value for t, value in rss if first(t)]
+    rss_last = [value for t, value in rss if last(t)]
+    every = latencies(lambda _: True)
     return {
-        "seconds": seconds,
+        "seconds": round(window.seconds, 1),
         "clients": clients,
-        "requests": len(samples),
-        "errors": sum(status != 200 for _, _, status, _ in samples),
-        "wrong": sum(status == 200 and not ok for _, _, status, ok in samples),
-        "p50_first_quarter_s": _round(_percentile(latency_first, 0.5)),
-        "p50_last_quarter_s": _round(_percentile(latency_last, 0.5)),
-        "p99_s": _round(_percentile([r[1] for r in samples], 0.99)),
+        "requests": len(attempts),
+        "errors": sum(
+            a.error is not None and not isinstance(a.error, WrongAnswer) for a in attempts
+        ),
+        "wrong": sum(isinstance(a.error, WrongAnswer) for a in attempts),
+        "p50_first_quarter_s": _round(_median(latencies(first))),
+        "p50_last_quarter_s": _round(_median(latencies(last))),
+        "p99_s": _round(float(np.percentile(every, 99)) if every else None),
         "rss_first_quarter_mib": _round(statistics.mean(rss_first) if rss_first else None),
         "rss_last_quarter_mib": _round(statistics.mean(rss_last) if rss_last else None),
-        "rss_max_mib": _round(max((r[1] for r in rss), default=None)),
+        "rss_max_mib": _round(max((value for _, value in rss), default=None)),
         "rss_samples": len(rss),
     }
 
@@ -371,55 +356,26 @@ def run_hostile(url: str, count: int) -> dict[str, Any]:
     }
 
 
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
+# ----- the command -----------------------------------------------------------------------------
 
 
-# ----- the report ------------------------------------------------------------------------------
-
-
-def _serve(env: dict[str, str], logs: Path, name: str) -> Server:
-    server = Server(name, env, log_dir=logs)
-    server.wait_ready()
-    return server
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hostile", type=int, default=300, help="hostile inputs to send")
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--per-client", type=int, default=5)
-    parser.add_argument("--burst", type=int, default=48)
-    parser.add_argument("--soak-seconds", type=float, default=30)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args(argv)
-
-    from service.demo_models import build_demo_models
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {}
+    logs = args.out / "logs"
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
-        models = build_demo_models(Path(tmp) / "models", arch="tiny")
-        logs = Path(tmp)
-        base = {
-            "SUMMARIZE_MODEL": str(models["summarize"]),
-            "TRANSLATE_MODELS": f"en-fr={models['en-fr']},en-ar={models['en-ar']}",
-            "HF_HUB_OFFLINE": "1",
-            "TORCH_THREADS": "1",
-            "LOG_LEVEL": "WARNING",
-        }
-
-        server = _serve(base, logs, "main")
+        base = tiny_models(Path(tmp)) | {"TORCH_THREADS": "1", "LOG_LEVEL": "WARNING"}
+        server = Server("reliability", base, log_dir=logs)
         try:
-            print(f"hostile input: {args.hostile} requests ...", flush=True)
+            server.wait_ready()
+            log(f"hostile input: {args.hostile} requests")
             report["hostile"] = run_hostile(server.url, args.hostile)
             requests = mixed_requests(30)
             references = reference_answers(server.url, requests)
-            print(f"concurrency: {args.clients} x {args.per_client} ...", flush=True)
+            log(f"concurrency: {args.clients} x {args.per_client}")
             report["concurrency"] = run_concurrency(
                 server.url, requests, references, clients=args.clients, per_client=args.per_client
             )
-            print(f"soak: {args.soak_seconds} s ...", flush=True)
+            log(f"soak: {args.soak_seconds} s")
             report["soak"] = run_soak(
                 server.url,
                 requests,
@@ -431,58 +387,30 @@ def main(argv: list[str] | None = None) -> int:
             report["main_exit_code"] = server.stop()
 
         overload_env = base | {"MAX_QUEUE": "4", "MAX_BATCH_SIZE": "1", "MAX_WAIT_MS": "50"}
-        server = _serve(overload_env, logs, "overload")
+        server = Server("overload", overload_env, log_dir=logs)
         try:
+            server.wait_ready()
             request: Request = ("/v1/summarize", {"text": text(40), "max_length": 40})
             (reference,) = reference_answers(server.url, [request])
-            print(f"overload: burst of {args.burst}, MAX_QUEUE=4 ...", flush=True)
+            log(f"overload: burst of {args.burst}, MAX_QUEUE=4")
             report["overload"] = run_overload(
                 server.url, request, reference, burst=args.burst, master_pid=server.process.pid
             )
         finally:
             report["overload_exit_code"] = server.stop()
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(_summary(report))
-    print(f"\nwritten to {args.out}")
+    print(summary(report))
+    save(args.out / "reliability.json", report)
     return 0
 
 
-def _summary(report: dict[str, Any]) -> str:
-    h, c, o, s = (report[k] for k in ("hostile", "concurrency", "overload", "soak"))
-    return "\n".join(
-        [
-            "",
-            "hostile input",
-            f"  inputs tried        {h['inputs_tried']}",
-            f"  statuses            {h['statuses']}",
-            f"  5xx / no answer     {h['5xx']}",
-            f"  bad error shape     {h['bad_error_shape']}",
-            f"  good request after  HTTP {h['good_request_after']}",
-            f"concurrency ({c['clients']} clients)",
-            f"  sent / answered     {c['sent']} / {c['answered']}",
-            f"  lost / wrong        {c['lost']} / {c['wrong']} (misrouted {c['misrouted']})",
-            f"  wall time           {c['seconds']} s",
-            f"overload (burst {o['burst']}, MAX_QUEUE=4)",
-            f"  admitted / rejected {o['admitted']} / {o['rejected']} (other {o['other']})",
-            f"  admitted wrong      {o['admitted_wrong']}",
-            f"  Retry-After on 503  {o['rejected_with_retry_after']} / {o['rejected']}",
-            f"  p50 admitted        {o['admitted_p50_s']} s, rejected {o['rejected_p50_s']} s",
-            f"  recovery            {o['recovery_s']} s to the first good answer; "
-            f"{o['after_recovery_ok']}/5 good after",
-            f"  queue depth after   {o['queue_depth_after']}",
-            f"  RSS before / after  {o['rss_before_mib']} / {o['rss_after_mib']} MiB",
-            f"soak ({s['seconds']} s, {s['clients']} clients)",
-            f"  requests / errors   {s['requests']} / {s['errors']} (wrong {s['wrong']})",
-            f"  p50 first / last q  {s['p50_first_quarter_s']} / {s['p50_last_quarter_s']} s",
-            f"  RSS first / last q  {s['rss_first_quarter_mib']} / {s['rss_last_quarter_mib']} MiB"
-            f" (max {s['rss_max_mib']})",
-            f"exit codes            main {report['main_exit_code']}, "
-            f"overload {report['overload_exit_code']}",
-        ]
-    )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def summary(report: dict[str, Any]) -> str:
+    """Every figure of every scenario as one table; the lists of examples are in the JSON."""
+    rows = [
+        [scenario, name, json.dumps(value, ensure_ascii=False)]
+        for scenario in ("hostile", "concurrency", "overload", "soak")
+        for name, value in report[scenario].items()
+        if name not in ("failures", "wrong_examples")
+    ]
+    exits = [["exit code", name, report[f"{name}_exit_code"]] for name in ("main", "overload")]
+    return table(["scenario", "figure", "value"], rows + exits)

@@ -53,10 +53,11 @@ def ceiling_pass(
         with torch.inference_mode():
             output = model.model.generate(input_ids=input_ids, attention_mask=mask, **overrides)
         _sync(model.device)
+        elapsed = time.perf_counter() - started
         # One decoder start token, then exactly the pinned number of new tokens.
         if output.shape[1] != new_tokens + 1:
             raise RuntimeError(f"output has {output.shape[1] - 1} new tokens, not {new_tokens}")
-        return time.perf_counter() - started
+        return elapsed
 
     seconds(offset, sizes[0])
     timings: dict[int, list[float]] = {}

@@ -40,4 +40,4 @@ mutate: install
 	HF_HUB_OFFLINE=1 $(BIN)/mutmut run; $(BIN)/mutmut results
 
 bench: install
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench

@@ -1,5 +1,7 @@
-"""Throughput and latency benchmarks: raw `generate` ceiling vs the engine vs HTTP end to end.
+"""Benchmarks of the service: `python -m bench [COMMAND]`, one command per measured thing.
 
-Run `python -m bench.run` (see bench/run.py and bench/RESULTS.md). Raw outputs go to bench/out/,
-which git ignores.
+`throughput` (the default), `batching`, `reliability` and `request-path` each live in the module
+of that name; `server`, `load`, `models`, `workload` and `report` are what they share (the
+gunicorn process and HTTP calls, load generators, the real-shape models, the texts sent, tables
+and JSON). Outputs go to bench/out/ (git-ignored); bench/RESULTS.md keeps the recorded runs.
 """

@@ -1,228 +1,203 @@
-"""Turn measurements into the ceiling curve, ratios against targets, text tables and a plot."""
+"""What the commands print and write: progress lines, Markdown tables, JSON, throughput's plot.
+
+Each JSON file carries a `meta` block (date, command, commit, CPU, library versions, load
+average), so a number can always be traced to the run that made it.
+"""
 
 from __future__ import annotations
 
-import math
-import statistics
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-# Targets from the issue; benchmarks to compare against, not tests.
-TARGET_VS_CEILING = 0.8
-TARGET_LONE_LATENCY = 1.2
-TARGET_ON_OFF_GPU_64 = 100.0
+BENCH_DIR = Path(__file__).resolve().parent
+OUT = BENCH_DIR / "out"
 
 
-def ceiling_curve(timings: dict[int, list[float]], new_tokens: int) -> list[dict[str, float]]:
-    """Median seconds per call at each batch size -> items/s and tokens/s, sorted by size."""
-    curve = []
-    for size in sorted(timings):
-        seconds = statistics.median(timings[size])
-        curve.append(
-            {
-                "batch_size": size,
-                "runs": len(timings[size]),
-                "median_s": seconds,
-                "min_s": min(timings[size]),
-                "max_s": max(timings[size]),
-                "items_per_s": size / seconds,
-                "tokens_per_s": size * new_tokens / seconds,
-                "runs_s": list(timings[size]),
-            }
-        )
-    return curve
-
-
-def interpolate(curve: list[dict[str, float]], batch: float) -> float | None:
-    """Ceiling items/s at a fractional batch size: linear in log2(batch) between points.
-
-    None outside the measured range (no extrapolation).
-    """
-    points = [(p["batch_size"], p["items_per_s"]) for p in curve]
-    if not points or batch < points[0][0] - 1e-9 or batch > points[-1][0] + 1e-9:
-        return None
-    for (b0, y0), (b1, y1) in zip(points, points[1:], strict=False):
-        if b0 <= batch <= b1:
-            if b1 == b0:
-                return y0
-            t = (math.log2(batch) - math.log2(b0)) / (math.log2(b1) - math.log2(b0))
-            return y0 + t * (y1 - y0)
-    return points[-1][1] if abs(batch - points[-1][0]) < 1e-9 else points[0][1]
-
-
-def with_ceiling_ratio(point: dict[str, Any], curve: list[dict[str, float]]) -> dict[str, Any]:
-    """Add the ceiling at the point's mean batch size and the point's share of it.
-
-    Also the ceiling at batch size K (every client's item in one batch): the gap between the two
-    is what batches cut smaller than K cost.
-    """
-    batch = point.get("mean_batch")
-    ceiling = interpolate(curve, batch) if batch else None
-    point["ceiling_items_per_s"] = ceiling
-    point["vs_ceiling"] = point["items_per_s"] / ceiling if ceiling else None
-    at_k = interpolate(curve, point["clients"])
-    point["ceiling_at_k_items_per_s"] = at_k
-    point["vs_ceiling_at_k"] = point["items_per_s"] / at_k if at_k else None
-    return point
-
-
-def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+def log(message: str) -> None:
+    """A progress line with the time and the machine's 1-minute load average."""
+    print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.2f}] {message}", flush=True)
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table (also readable as plain text)."""
-    cells = [[_fmt(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    """A Markdown table (also readable as plain text): numbers right-aligned, floats with two
+    decimals, None as "-"."""
+    cells = [[(_cell(v), isinstance(v, int | float) or v is None) for v in row] for row in rows]
+    widths = [max(len(h), *(len(row[i][0]) for row in cells)) for i, h in enumerate(headers)]
+
+    def line(row: list[tuple[str, bool]]) -> str:
+        aligned = (
+            t.rjust(w) if right else t.ljust(w) for (t, right), w in zip(row, widths, strict=True)
+        )
+        return "| " + " | ".join(aligned) + " |"
+
+    head = [(h, False) for h in headers]
+    return "\n".join(line(row) for row in [head, [("-" * w, False) for w in widths], *cells])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _run(command: list[str]) -> str | None:
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, check=True, cwd=BENCH_DIR
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def cpu_model() -> str:
+    for line in (_run(["lscpu"]) or "").splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def save(path: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """Write `results` as JSON with the run's facts added under `meta`; returns what it wrote."""
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
+        "git_commit": (_run(["git", "rev-parse", "--short", "HEAD"]) or "").strip() or None,
+        "cpu_model": cpu_model(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "transformers": version("transformers"),
+        "loadavg_end": list(os.getloadavg()),
+    }
+    results = {**results, "meta": meta | results.get("meta", {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+    log(f"wrote {path}")
+    return results
+
+
+# ----- the throughput results ------------------------------------------------------------------
+
+
+def ceiling_table(curve: list[dict[str, Any]]) -> str:
+    columns = ["batch_size", "runs", "median_s", "min_s", "max_s", "items_per_s", "tokens_per_s"]
+    headers = ["batch", "runs", "median s/call", "min s", "max s", "items/s", "tokens/s"]
+    return table(headers, [[p[c] for c in columns] for p in curve])
+
+
+def _verdict(value: float | None, target: float, *, at_least: bool) -> str:
+    if value is None:
+        return "n/a"
+    met = value >= target if at_least else value <= target
+    return f"{value:.2f} ({'meets' if met else 'MISSES'} {'>=' if at_least else '<='} {target})"
+
+
+def _ratio_lines(r: dict[str, Any]) -> list[str]:
     lines = [
-        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
-        "| " + " | ".join("-" * w for w in widths) + " |",
+        f"{name} K={k}: {_verdict(value, r['target_vs_ceiling'], at_least=True)}"
+        for name, values in r.items()
+        if name.endswith("_vs_ceiling") and not name.startswith("target")
+        for k, value in values.items()
     ]
     lines += [
-        "| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        for row in cells
+        f"batching_on_vs_off K={k}: " + ("n/a" if value is None else f"{value:.2f}x")
+        for k, value in r.get("batching_on_vs_off", {}).items()
     ]
-    return "\n".join(lines)
+    if "lone_p50_on_vs_off" in r:
+        verdict = _verdict(r["lone_p50_on_vs_off"], r["target_lone_p50_on_vs_off"], at_least=False)
+        lines.append(f"lone_p50_on_vs_off: {verdict}")
+    return lines
 
 
-def ceiling_table(curve: list[dict[str, float]]) -> str:
-    return table(
-        ["batch", "runs", "median s/call", "min s", "max s", "items/s", "tokens/s"],
-        [
-            [
-                p["batch_size"],
-                p["runs"],
-                p["median_s"],
-                p["min_s"],
-                p["max_s"],
-                p["items_per_s"],
-                p["tokens_per_s"],
-            ]
-            for p in curve
-        ],
-    )
+def load_table(points: list[dict[str, Any]], stage: str) -> str:
+    headers = "stage K items err items/s tokens/s p50_ms p95_ms p99_ms mean_batch".split()
+    headers += ["ceiling items/s", "vs ceiling", "vs ceiling@K", "load1"]
+    rows = [
+        [stage, p["clients"], p["items"], p["errors"], p["items_per_s"], p["tokens_per_s"]]
+        + [p["latency_ms"].get(q) for q in ("p50", "p95", "p99")]
+        + [p["mean_batch"], p["ceiling_items_per_s"], p["vs_ceiling"], p["vs_ceiling_at_k"]]
+        + [p["loadavg"]]
+        for p in points
+    ]
+    return table([h.replace("_", " ") for h in headers], rows)
 
 
-def load_table(points: list[dict[str, Any]], label: str) -> str:
-    rows = []
-    for p in points:
-        lat = p["latency_ms"]
-        rows.append(
-            [
-                label,
-                p["clients"],
-                p["items"],
-                p["errors"],
-                p["items_per_s"],
-                p["tokens_per_s"],
-                lat.get("p50"),
-                lat.get("p95"),
-                lat.get("p99"),
-                p["mean_batch"],
-                p.get("ceiling_items_per_s"),
-                p.get("vs_ceiling"),
-                p.get("vs_ceiling_at_k"),
-                p["loadavg"][0],
-            ]
-        )
-    return table(
-        [
-            "stage",
-            "K",
-            "items",
-            "err",
-            "items/s",
-            "tokens/s",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "mean batch",
-            "ceiling items/s",
-            "vs ceiling",
-            "vs ceiling@K",
-            "load1",
-        ],
-        rows,
-    )
+def throughput_tables(results: dict[str, Any]) -> str:
+    tr, sm = results["translate"], results.get("summarize")
+    parts = [
+        f"## Translation ceiling (model.generate, {results['meta']['new_tokens']} new tokens)",
+        ceiling_table(tr["ceiling"]),
+        "## Translation under load",
+        *(
+            load_table(tr[s], s.replace("_", " "))
+            for s in ("engine", "http_on", "http_off")
+            if s in tr
+        ),
+    ]
+    if "lone_latency_ms" in tr:
+        on, off = tr["lone_latency_ms"]["on"]["p50"], tr["lone_latency_ms"]["off"]["p50"]
+        parts.append(f"Lone request p50: batching on {on:.1f} ms, off {off:.1f} ms")
+    if sm:
+        title = f"## Summarisation ({sm['article_tokens']}-token article"
+        title += f", {sm['new_tokens']} new tokens)"
+        parts += [title, ceiling_table(sm["ceiling"]), load_table(sm["engine"], "engine")]
+    parts += ["## Ratios vs targets", "\n".join(_ratio_lines(results["ratios"]))]
+    return "\n\n".join(parts)
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
-    """Two panels: throughput vs batch size (ceiling curve, engine/HTTP points), latency vs K."""
+def throughput_plot(results: dict[str, Any], path: Path) -> None:
+    """The throughput results in two panels.
+
+    Left: items/s vs batch size (the ceiling curve; engine and HTTP at their mean batch).
+    Right: p50 (solid) and p95 (dashed) latency vs K."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tr = results["translate"]
+    tr, meta = results["translate"], results["meta"]
+    target_share = results["ratios"]["target_vs_ceiling"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=90)
-    curve = tr["ceiling"]
-    left.plot(
-        [p["batch_size"] for p in curve],
-        [p["items_per_s"] for p in curve],
-        "k-o",
-        label="ceiling: model.generate",
+    sizes = [p["batch_size"] for p in tr["ceiling"]]
+    ceiling = [p["items_per_s"] for p in tr["ceiling"]]
+    left.plot(sizes, ceiling, "k-o", label="ceiling: model.generate")
+    target = [target_share * c for c in ceiling]
+    left.plot(sizes, target, "k:", label=f"{target_share}x ceiling (target)")
+    series = (
+        ("engine", "tab:blue", "s"),
+        ("http_on", "tab:green", "^"),
+        ("http_off", "tab:red", "v"),
     )
-    left.plot(
-        [p["batch_size"] for p in curve],
-        [TARGET_VS_CEILING * p["items_per_s"] for p in curve],
-        "k:",
-        label=f"{TARGET_VS_CEILING}x ceiling (target)",
-    )
-    series = [
-        ("engine", tr["engine"], "tab:blue", "s"),
-        ("HTTP batching on", tr["http_on"], "tab:green", "^"),
-        ("HTTP batching off", tr["http_off"], "tab:red", "v"),
-    ]
-    for name, points, color, marker in series:
-        xs = [p["mean_batch"] or 1 for p in points]
-        ys = [p["items_per_s"] for p in points]
+    for name, color, marker in (s for s in series if s[0] in tr):
+        points = tr[name]
+        xs, ys = [p["mean_batch"] or 1 for p in points], [p["items_per_s"] for p in points]
         left.scatter(xs, ys, color=color, marker=marker, label=name, zorder=3)
         for p, x, y in zip(points, xs, ys, strict=True):
+            label = f"K={p['clients']}"
             left.annotate(
-                f"K={p['clients']}",
-                (x, y),
-                fontsize=7,
-                color=color,
-                xytext=(3, 3),
-                textcoords="offset points",
+                label, (x, y), fontsize=7, color=color, xytext=(3, 3), textcoords="offset points"
             )
-    left.set_xscale("log", base=2)
-    left.set_xlabel("batch size (engine/HTTP: mean batch from service metrics)")
-    left.set_ylabel("sentences / s")
-    left.set_title("Translation throughput (Marian en-fr shape)")
-    left.grid(alpha=0.3)
-    left.legend(fontsize=7)
-
-    for name, points, color, marker in series:
         ks = [p["clients"] for p in points]
-        right.plot(
-            ks,
-            [p["latency_ms"].get("p50") for p in points],
-            color=color,
-            marker=marker,
-            label=f"{name} p50",
-        )
-        right.plot(
-            ks,
-            [p["latency_ms"].get("p95") for p in points],
-            color=color,
-            marker=marker,
-            linestyle="--",
-            alpha=0.6,
-            label=f"{name} p95",
-        )
+        for quantile, style in (("p50", "-"), ("p95", "--")):
+            latency = [p["latency_ms"].get(quantile) for p in points]
+            right.plot(ks, latency, style, color=color, marker=marker, label=f"{name} {quantile}")
+    left.set_xscale("log", base=2)
+    left.set(xlabel="batch size (engine/HTTP: mean batch from service metrics)")
+    left.set(ylabel="sentences / s", title="Translation throughput (Marian en-fr shape)")
     right.set_xscale("log", base=2)
-    right.set_yscale("log")
-    right.set_xlabel("concurrent clients K")
-    right.set_ylabel("latency per sentence, ms")
-    right.set_title("Latency vs concurrency")
-    right.grid(alpha=0.3, which="both")
-    right.legend(fontsize=7)
-    meta = results["meta"]
+    right.set(yscale="log", xlabel="concurrent clients K")
+    right.set(ylabel="latency per sentence, ms", title="Latency vs concurrency")
+    for axes in (left, right):
+        axes.grid(alpha=0.3, which="both")
+        axes.legend(fontsize=7)
     fig.suptitle(
         f"{meta['device_name']}, {meta['dtype']}, torch threads {meta['torch_threads']}, "
         f"{meta['new_tokens']} new tokens pinned, {meta['date']}",

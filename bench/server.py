@@ -1,7 +1,8 @@
-"""The service under gunicorn on 127.0.0.1, started as users start it, and a keep-alive client.
+"""The service under gunicorn on 127.0.0.1, started as users start it, and the HTTP calls to it.
 
-Each server writes its log to a file under bench/out/logs; `stop()` sends SIGTERM (gunicorn's
-graceful shutdown drains the engine) and kills only if that hangs.
+Each server writes its log to a file in `log_dir`; `stop()` sends SIGTERM (gunicorn's graceful
+shutdown drains the engine) and kills only if that hangs. Every call returns a `Reply`, errors
+included, and never raises for an HTTP or network failure, so a load loop can count each outcome.
 """
 
 from __future__ import annotations
@@ -15,19 +16,104 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
-
-from bench.measure import Counters
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP exchange. `status` 0 means no HTTP answer at all (refused, reset, timed out);
+    `body` is the decoded JSON, or the text when it is not JSON."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+    seconds: float
+    failure: str | None = None
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection. A request on a reused connection that the server has
+    closed meanwhile is sent again once on a new one; a fresh connection never resends."""
+
+    def __init__(self, url: str, *, timeout: float = 120) -> None:
+        parts = urlsplit(url)
+        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self._used = False
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> Reply:
+        headers = {"Content-Type": content_type} if body is not None else {}
+        started = time.perf_counter()
+        for resend in (self._used, False):
+            try:
+                self._conn.request(method, path, body=body, headers=headers)
+                response = self._conn.getresponse()
+                raw = response.read()
+                break
+            except (OSError, http.client.HTTPException) as error:
+                self._conn.close()
+                closed = isinstance(error, BrokenPipeError | ConnectionResetError)
+                if not (resend and closed):
+                    return Reply(0, None, {}, time.perf_counter() - started, repr(error))
+        self._used = True
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            decoded = raw.decode("utf-8", "replace")
+        return Reply(
+            response.status, decoded, dict(response.getheaders()), time.perf_counter() - started
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def post(
+    url: str,
+    path: str,
+    body: dict[str, Any] | bytes,
+    *,
+    timeout: float = 120,
+    content_type: str = "application/json",
+) -> Reply:
+    """POST `body` (JSON-encoded unless bytes) on a connection of its own."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    connection = Connection(url, timeout=timeout)
+    try:
+        return connection.request("POST", path, data, content_type=content_type)
+    finally:
+        connection.close()
+
+
+def get(url: str, path: str, *, timeout: float = 10) -> Reply:
+    connection = Connection(url, timeout=timeout)
+    try:
+        return connection.request("GET", path)
+    finally:
+        connection.close()
+
+
+def model_metrics(exposition: str) -> dict[str, dict[str, float]]:
+    """Prometheus text as {sample name: {model label: value}}; samples without one left out."""
+    values: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if "model" in sample.labels:
+                values.setdefault(sample.name, {})[sample.labels["model"]] = sample.value
+    return values
 
 
 def worker_pid(master_pid: int) -> int | None:
@@ -38,6 +124,23 @@ def worker_pid(master_pid: int) -> int | None:
     except OSError:
         return None
     return int(pids[0]) if pids else None
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident set size of `pid` in MiB (VmRSS), or None if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class Server:
@@ -51,10 +154,9 @@ class Server:
         log_dir: Path,
         threads: int | None = None,
         args: Sequence[str] = (),
-        app: str = "service:create_app()",
     ) -> None:
         self.name = name
-        self.port = free_port()
+        self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"gunicorn-{name}-{self.port}.log"
@@ -67,14 +169,10 @@ class Server:
             f"127.0.0.1:{self.port}",
             *(["--threads", str(threads)] if threads else []),
             *args,
-            app,
+            "service:create_app()",
         ]
         self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def output(self) -> str:
@@ -88,45 +186,13 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name}: gunicorn exited:\n{self.output()}")
-            try:
-                status, _ = self.get("/readyz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
+            if get(self.url, "/readyz").status == 200:
+                return
             time.sleep(0.5)
         raise TimeoutError(f"{self.name}: not ready in {timeout} s:\n{self.output()}")
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def worker_pid(self) -> int | None:
-        """The pid of gunicorn's (single) worker process, for profilers."""
-        return worker_pid(self.process.pid)
-
-    def counters(self, model: str) -> Counters:
-        """Batch and token counters of `model`, scraped from /metrics."""
-        status, body = self.get("/metrics")
-        if status != 200:
-            raise RuntimeError(f"{self.name}: /metrics answered {status}")
-        values: dict[str, float] = {}
-        for family in text_string_to_metric_families(body.decode()):
-            for sample in family.samples:
-                if sample.labels.get("model") == model:
-                    values[sample.name] = sample.value
-        return Counters(
-            batches=values.get("service_batch_size_count", 0.0),
-            batched_items=values.get("service_batch_size_sum", 0.0),
-            generated_tokens=values.get("service_generated_tokens_total", 0.0),
-        )
-
     def stop(self, timeout: float = 60) -> int | None:
+        """SIGTERM, wait up to `timeout`, then kill; returns gunicorn's exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -136,35 +202,3 @@ class Server:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
-
-
-class JsonClient:
-    """A keep-alive HTTP/1.1 connection that POSTs JSON; reconnects once if the server closed it."""
-
-    def __init__(self, port: int, timeout: float = 600) -> None:
-        self._port = port
-        self._timeout = timeout
-        self._conn = self._connect()
-
-    def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self._port, timeout=self._timeout)
-
-    def post(self, path: str, body: bytes) -> dict:
-        headers = {"Content-Type": "application/json"}
-        for attempt in (1, 2):
-            try:
-                self._conn.request("POST", path, body=body, headers=headers)
-                response = self._conn.getresponse()
-                data = response.read()
-                break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._conn.close()
-                self._conn = self._connect()
-                if attempt == 2:
-                    raise
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
-        return json.loads(data)
-
-    def close(self) -> None:
-        self._conn.close()

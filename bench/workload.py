@@ -1,16 +1,21 @@
-"""The inputs every stage of the benchmark sends: short English sentences and short articles.
+"""The texts the benchmarks send, all cut from the demo models' own training text.
 
-Built from the demo models' own training text, so the locally trained tokenizers split them the
-way they would split text they were trained on. Pure functions, deterministic.
+The demo tokenizers were trained on `TRAINING_TEXT`, so they split these texts the way they would
+split text they were trained on. Pure functions, deterministic.
 """
 
 from __future__ import annotations
 
+import re
+
 from service.demo_models import TRAINING_TEXT
 from service.text import split_sentences
 
+WORDS = 10  # per benchmark sentence: 24-34 tokens for the Marian tokenizer
+_VOCABULARY = re.findall(r"[a-z]+", " ".join(TRAINING_TEXT["en"]).lower())
 
-def sentences(words: int) -> list[str]:
+
+def sentences(words: int = WORDS) -> list[str]:
     """Each training sentence cut to its first `words` words, ending with a full stop.
 
     Cut sentences stay single sentences for the service's splitter, so one HTTP request is one
@@ -27,3 +32,14 @@ def sentences(words: int) -> list[str]:
 def article(paragraphs: int) -> str:
     """The first `paragraphs` training paragraphs joined as one article."""
     return "\n\n".join(TRAINING_TEXT["en"][:paragraphs])
+
+
+def mixed_lengths() -> list[str]:
+    """Four sentences of 2, 8, 28 and 10 words: batched together, they are mostly padding."""
+    return [sentences(words)[index] for index, words in ((3, 2), (6, 8), (10, 28), (0, 10))]
+
+
+def text(words: int, offset: int = 0) -> str:
+    """One sentence of `words` training words without punctuation; `offset` varies the words."""
+    chosen = (_VOCABULARY[(offset + i) % len(_VOCABULARY)] for i in range(words))
+    return " ".join(chosen).capitalize() + "."

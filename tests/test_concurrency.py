@@ -5,7 +5,7 @@ at once, over every endpoint with texts of 1 to ~60 words, so requests share bat
 must equal its own input's reference: none lost, none wrong, none carrying another's answer.
 """
 
-from bench.reliability_report import mixed_requests, reference_answers, run_concurrency
+from bench.reliability import mixed_requests, reference_answers, run_concurrency
 
 SERVER_ENV = {"TORCH_THREADS": "1", "LOG_LEVEL": "WARNING", "MAX_WAIT_MS": "10"}
 

@@ -19,7 +19,7 @@ import time
 import pytest
 from conftest import Faults
 
-from bench.reliability_report import get, post, worker_pid
+from bench.server import get, post, worker_pid
 from service.errors import GenerationFailed, ModelUnavailable
 from service.http.app import create_app
 from service.inference.seq2seq import GenerationParams

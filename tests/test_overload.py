@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import Faults
 
-from bench.reliability_report import reference_answers, run_overload, text
+from bench.reliability import reference_answers, run_overload
+from bench.workload import text
 from service.http.app import create_app
 
 OVERLOAD_ENV = {

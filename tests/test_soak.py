@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from bench.reliability_report import mixed_requests, reference_answers, run_soak
+from bench.reliability import mixed_requests, reference_answers, run_soak
 
 SERVER_ENV = {"TORCH_THREADS": "1", "LOG_LEVEL": "WARNING"}
 RSS_GROWTH = 1.25  # last-quarter mean RSS over first-quarter mean

@@ -8,12 +8,15 @@ No other module reads `os.environ`. The README's configuration table is checked 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from limits import parse_many
 
 from service.errors import ConfigError
 
@@ -108,6 +111,44 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
+def key_digest(key: str) -> str:
+    """What the service keeps of an API key: its SHA-256, hex. The key itself is not stored."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _key_digests(raw: str) -> tuple[str, ...]:
+    """Parse API_KEYS (comma-separated) into digests; the keys are not kept or echoed."""
+    keys = [key.strip() for key in raw.split(",") if key.strip()]
+    if any(len(key) < 16 for key in keys):
+        raise ValueError("every key must be at least 16 characters")
+    return tuple(key_digest(key) for key in keys)
+
+
+def rate_limits(raw: str) -> tuple[str, ...]:
+    """Parse limits in the usual notation (`60/minute`, several separated by `;`), checking each
+    with the `limits` library that enforces them."""
+    items = tuple(item.strip() for item in raw.split(";") if item.strip())
+    for item in items:
+        try:
+            parse_many(item)
+        except ValueError:
+            raise ValueError(f"{item!r} is not a rate limit like 60/minute or 1000/day") from None
+    return items
+
+
+def _storage_uri(raw: str) -> str:
+    scheme = raw.partition("://")[0]
+    if scheme not in {"memory", "redis", "rediss", "redis+unix"}:
+        raise ValueError("expected memory:// or redis://host:port[/db]")
+    return raw
+
+
+def _fail_mode(raw: str) -> str:
+    if raw not in {"open", "closed"}:
+        raise ValueError("expected open or closed")
+    return raw
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table."""
@@ -117,6 +158,8 @@ class Setting:
     default: str
     parse: Callable[[str], Any]
     help: str
+    # A secret's value is never echoed (errors name the variable only).
+    secret: bool = False
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -259,6 +302,63 @@ SETTINGS: tuple[Setting, ...] = (
         "for none.",
     ),
     Setting(
+        "api_keys",
+        "API_KEYS",
+        "",
+        _key_digests,
+        "API keys (comma-separated, 16+ characters each); empty turns keys off. Only their "
+        "SHA-256 is kept. See Securing a deployment.",
+        secret=True,
+    ),
+    Setting(
+        "api_keys_file",
+        "API_KEYS_FILE",
+        "",
+        str,
+        "A file of API keys, one per line: `key [name [limit]]` (limit as in RATE_LIMIT, for "
+        "that key only); used together with API_KEYS.",
+    ),
+    Setting(
+        "rate_limit",
+        "RATE_LIMIT",
+        "",
+        rate_limits,
+        "Requests per key (per client address when keys are off), e.g. `60/minute;1000/day`; "
+        "empty for none. 429 with Retry-After above it.",
+    ),
+    Setting(
+        "rate_limit_chars",
+        "RATE_LIMIT_CHARS",
+        "",
+        rate_limits,
+        "Characters of request body per key or address, e.g. `200000/minute`: one long article "
+        "costs what it weighs. Empty for none.",
+    ),
+    Setting(
+        "rate_limit_storage",
+        "RATE_LIMIT_STORAGE",
+        "memory://",
+        _storage_uri,
+        "Where the counts live: `memory://` (per process) or `redis://host:port` shared by "
+        "every replica.",
+    ),
+    Setting(
+        "rate_limit_fail",
+        "RATE_LIMIT_FAIL",
+        "open",
+        _fail_mode,
+        "When the store is unreachable: `open` serves without limits (and logs it), `closed` "
+        "answers 503.",
+    ),
+    Setting(
+        "trusted_proxies",
+        "TRUSTED_PROXIES",
+        "0",
+        _non_negative_int,
+        "Proxies in front that append to X-Forwarded-For (1 behind the production front); the "
+        "client address for limits is read that many hops back, never further.",
+    ),
+    Setting(
         "models_dir",
         "MODELS_DIR",
         "models",
@@ -290,6 +390,13 @@ class Settings:
     retry_after_s: int
     log_level: str
     cors_origins: tuple[str, ...]
+    api_keys: tuple[str, ...]
+    api_keys_file: str
+    rate_limit: tuple[str, ...]
+    rate_limit_chars: tuple[str, ...]
+    rate_limit_storage: str
+    rate_limit_fail: str
+    trusted_proxies: int
     models_dir: str
 
     @classmethod
@@ -305,6 +412,8 @@ class Settings:
             try:
                 values[setting.field] = setting.parse(raw)
             except ValueError as exc:
+                if setting.secret:
+                    raise ConfigError(f"{setting.env}: {exc}") from None
                 raise ConfigError(f"{setting.env}={raw!r}: {exc}") from None
         return cls(**values)
 

@@ -370,6 +370,18 @@ def test_deployment_settings_are_real_and_parse(dockerfile: Dockerfile, name: st
 
 
 @pytest.mark.parametrize("name", DEPLOYMENTS)
+def test_deployment_takes_its_api_keys_from_a_secret(name: str) -> None:
+    workload = DEPLOYMENTS[name]
+    path = Path(_env(_container(workload))["API_KEYS_FILE"])
+    (mount,) = [m for m in _container(workload)["volumeMounts"] if m["name"] == "api-keys"]
+    (volume,) = [
+        v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == "api-keys"
+    ]
+    assert path.parent == Path(mount["mountPath"]) and mount["readOnly"]
+    assert volume["secret"]["secretName"] == "newsroom-nlp-api-keys"
+
+
+@pytest.mark.parametrize("name", DEPLOYMENTS)
 def test_deployment_mounts_the_models_volume_where_the_image_looks(name: str) -> None:
     mount, volume = _mount(DEPLOYMENTS[name], "/models")
     container = _container(DEPLOYMENTS[name])

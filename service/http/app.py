@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from service.config import Settings
-from service.http import errors, huggingface, libretranslate, openapi, probes, v1
+from service.http import access, errors, huggingface, libretranslate, openapi, probes, v1
 from service.inference.engine import Engine
 from service.metrics import Metrics
 from service.text.language import LanguageDetector
@@ -60,11 +60,11 @@ def configure_logging(level: str) -> None:
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
     """Build the app. Without `engine`, start one from `settings` (default: the environment).
 
-    A caller that passes an engine keeps ownership of it (tests share one across apps).
+    A caller that passes an engine keeps ownership of it (tests share one across apps); the
+    HTTP settings are then `settings` if given, else the engine's.
     """
-    if engine is not None:
-        settings = engine.settings
-    settings = settings or Settings.from_env()
+    if settings is None:
+        settings = engine.settings if engine is not None else Settings.from_env()
     configure_logging(settings.log_level)
     # No static folder: the service serves no files, so no undocumented /static/<path> route.
     app = Flask(__name__, static_folder=None)
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     for blueprint in (v1.bp, probes.bp, openapi.bp, libretranslate.bp, huggingface.bp):
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics)
+    access.install(app, settings, metrics)
     errors.install(app, settings)
     return app
 
@@ -112,6 +113,7 @@ def _install_request_hooks(app: Flask, metrics: Metrics) -> None:
                     "latency_ms": round(elapsed * 1000, 1),
                     "items": g.get("items"),
                     "batch_ids": g.get("batch_ids"),
+                    "key": g.get("key_name"),
                 },
             )
         return response

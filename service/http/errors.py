@@ -41,6 +41,7 @@ def install(app: Flask, settings: Settings) -> None:
         response = _error(exc.status, exc.code, message, exc.field)
         if exc.retry_after:
             response.headers["Retry-After"] = str(settings.retry_after_s)
+        response.headers.update(exc.headers)
         return response
 
     @app.errorhandler(RequestEntityTooLarge)
@@ -91,6 +92,7 @@ def install_flat(bp: Blueprint, status_of: Callable[[ServiceError], int]) -> Non
         if exc.retry_after:
             settings: Settings = current_app.config["SETTINGS"]
             response.headers["Retry-After"] = str(settings.retry_after_s)
+        response.headers.update(exc.headers)
         return response
 
     @bp.errorhandler(RequestEntityTooLarge)

@@ -3,7 +3,7 @@ libretranslatepy, browser pages) work with this service by changing only the URL
 
 `POST /translate`, `POST /detect`, `GET /languages`, with LibreTranslate's request forms (JSON,
 or form fields and query-string values), its answers and its `{"error": "..."}` errors, and its
-CORS headers. `api_key` is accepted and ignored: there is no access control yet.
+CORS headers. `api_key` is checked by `service.http.access` before the view runs.
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ def status_of(exc: ServiceError) -> int:
     """LibreTranslate answers 400, 403, 429 or 500. Every client error here is 400 (size limits
     too, as LibreTranslate's own character limit is). Overload, timeouts and unloaded models are
     500 with Retry-After, not 429 or 503: Weblate switches a backend off for 30 minutes on those,
-    and a full queue here clears in about a second."""
+    and a full queue here clears in about a second. A missing or unknown API key is 403 and a
+    spent rate limit 429, as LibreTranslate answers them."""
+    if exc.status == 401:
+        return 403
+    if exc.status == 429:
+        return 429
     return 400 if exc.status < 500 else 500
 
 
@@ -110,7 +115,7 @@ def _alternatives(value: Any) -> int:
 
 
 def _check_api_key(params: dict[str, Any]) -> None:
-    """Accepted and ignored (no access control yet), but it must be a string or null."""
+    """A string or null; whether it is a known key is `service.http.access`'s to check."""
     if not isinstance(params.get("api_key", ""), str | None):
         raise InvalidRequest("Invalid request: api_key must be a string")
 

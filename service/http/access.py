@@ -1,0 +1,261 @@
+"""Access control: API keys and rate limits, checked before any view runs.
+
+Both are off by default, so a laptop user needs neither. With keys on, every route that uses a
+model or describes them needs a key; the probes, `/metrics`, the documentation, the page and
+LibreTranslate's `GET /languages` (which its clients read before they have a key) stay open. A
+key is accepted as `Authorization: Bearer <key>`, `X-API-Key: <key>`, or LibreTranslate's
+`api_key` (query string, form or JSON body). Only SHA-256 digests of the keys are held, every
+known digest is compared in constant time, and no key is ever logged: logs and metrics name the
+key's name.
+
+Rate limits use `limits`, the library flask-limiter is built on, directly: one before-request
+hook holds a per-key limit, a cost in characters and the choice of failing open or closed, which
+flask-limiter spreads over decorators and options. Counts live in memory (per process) or in
+Redis (one limit across every replica). A limited response carries `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset` (seconds) for its tightest request limit; a refusal is
+429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from service.config import Settings, key_digest, rate_limits
+from service.errors import ConfigError, LimiterUnavailable, RateLimited, Unauthorized
+from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# Open to anyone: what orchestrators, monitoring and people reading the docs need.
+OPEN_BLUEPRINTS = frozenset({"probes", "openapi", "page"})
+OPEN_ENDPOINTS = frozenset({"libretranslate.languages", "static"})
+REALM = 'Bearer realm="newsroom-nlp"'
+# A Redis that does not answer must not hold requests for long.
+_STORE_TIMEOUT_S = 1
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A known key: its name (for logs and metrics), digest, and own limits (empty: the default)."""
+
+    name: str
+    digest: str
+    limits: tuple[str, ...] = ()
+
+
+class KeyRing:
+    """The configured keys. `find` compares a presented key with every digest in constant time."""
+
+    def __init__(self, keys: list[ApiKey]) -> None:
+        names = [key.name for key in keys]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigError(f"API key names must be unique: {', '.join(duplicates)}")
+        self._keys = keys
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        keys = [ApiKey(f"key-{n}", digest) for n, digest in enumerate(settings.api_keys, 1)]
+        if settings.api_keys_file:
+            keys += read_keys_file(Path(settings.api_keys_file))
+        return cls(keys)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def find(self, presented: str) -> ApiKey | None:
+        digest = key_digest(presented)
+        found = None
+        for key in self._keys:  # no early exit: the time does not tell which key matched
+            if hmac.compare_digest(key.digest, digest):
+                found = key
+        return found
+
+
+def read_keys_file(path: Path) -> list[ApiKey]:
+    """Keys from API_KEYS_FILE: `key [name [limit]]` per line, `#` comments. Errors name the line,
+    never the key."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"API_KEYS_FILE {str(path)!r}: {exc.strerror}") from None
+    keys = []
+    for number, line in enumerate(lines, 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) > 3 or len(fields[0]) < 16:
+            raise ConfigError(
+                f"API_KEYS_FILE line {number}: expected `key [name [limit]]` with a key of "
+                "16+ characters"
+            )
+        name = fields[1] if len(fields) > 1 else f"file-{number}"
+        try:
+            own = rate_limits(fields[2]) if len(fields) > 2 else ()
+        except ValueError as exc:
+            raise ConfigError(f"API_KEYS_FILE line {number}: {exc}") from None
+        keys.append(ApiKey(name, key_digest(fields[0]), own))
+    return keys
+
+
+class RateLimits:
+    """The request and character limits, counted per identity in the configured store."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self._requests = _items(settings.rate_limit)
+        self._characters = _items(settings.rate_limit_chars)
+        self._fail_open = settings.rate_limit_fail == "open"
+        self._metrics = metrics
+        self._limiter = SlidingWindowCounterRateLimiter(
+            storage_from_string(
+                settings.rate_limit_storage,
+                **_store_options(settings.rate_limit_storage),
+            )
+        )
+
+    @property
+    def counts_characters(self) -> bool:
+        return bool(self._characters)
+
+    def enabled_for(self, key: ApiKey | None) -> bool:
+        return bool(self._requests or self._characters or (key and key.limits))
+
+    def check(self, identity: str, key: ApiKey | None, characters: int) -> dict[str, str]:
+        """Count one request of `characters` for `identity`. Returns the RateLimit-* headers;
+        raises RateLimited when a limit is spent, LimiterUnavailable when the store is down
+        and limits fail closed."""
+        requests = _items(key.limits) if key and key.limits else self._requests
+        label = key.name if key else "-"
+        checks = [(item, "requests", 1) for item in requests]
+        checks += [(item, "characters", characters) for item in self._characters if characters]
+        try:
+            for item, kind, cost in checks:
+                if not self._limiter.hit(item, kind, identity, cost=cost):
+                    self._metrics.rate_limited.labels(label, kind).inc()
+                    retry = self._seconds_to_reset(item, kind, identity)
+                    raise RateLimited(
+                        f"rate limit of {item.amount} {kind} per {_period(item)} reached; "
+                        f"retry in {retry} s",
+                        headers={"Retry-After": str(retry)} | self._headers(requests, identity),
+                    )
+            return self._headers(requests, identity)
+        except (RateLimited, LimiterUnavailable):
+            raise
+        except Exception as exc:  # the store: redis' ConnectionError, TimeoutError, ...
+            if self._fail_open:
+                log.warning("rate-limit store unreachable, serving without limits: %r", exc)
+                return {}
+            log.error("rate-limit store unreachable, refusing (RATE_LIMIT_FAIL=closed): %r", exc)
+            raise LimiterUnavailable(
+                "the rate-limit store is unreachable; try again shortly"
+            ) from None
+
+    def _seconds_to_reset(self, item: RateLimitItem, kind: str, identity: str) -> int:
+        reset = self._limiter.get_window_stats(item, kind, identity).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def _headers(self, requests: list[RateLimitItem], identity: str) -> dict[str, str]:
+        if not requests:
+            return {}
+        stats = [(self._limiter.get_window_stats(i, "requests", identity), i) for i in requests]
+        window, item = min(stats, key=lambda pair: pair[0].remaining)
+        return {
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": str(max(0, window.remaining)),
+            "RateLimit-Reset": str(max(0, math.ceil(window.reset_time - time.time()))),
+        }
+
+
+def _items(limits: tuple[str, ...]) -> list[RateLimitItem]:
+    return [item for text in limits for item in parse_many(text)]
+
+
+def _period(item: RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    return unit if item.multiples == 1 else f"{item.multiples} {unit}s"
+
+
+def _store_options(uri: str) -> dict[str, float]:
+    if uri.startswith("memory://"):
+        return {}
+    return {"socket_connect_timeout": _STORE_TIMEOUT_S, "socket_timeout": _STORE_TIMEOUT_S}
+
+
+def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
+    """Check keys and limits before every guarded view; add the RateLimit-* headers after."""
+    keys = KeyRing.from_settings(settings)
+    limits = RateLimits(settings, metrics)
+    if settings.trusted_proxies:
+        # The address the last N proxies saw; anything further left a client could forge.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+
+    @app.before_request
+    def check_access() -> None:
+        if not _guarded():
+            return
+        key = None
+        if keys.enabled:
+            presented = _presented_key()
+            key = keys.find(presented) if presented else None
+            if key is None:
+                challenge = REALM + (', error="invalid_token"' if presented else "")
+                raise Unauthorized(
+                    "an API key is required: send `Authorization: Bearer <key>`, "
+                    "`X-API-Key: <key>` or `api_key`"
+                    if not presented
+                    else "the API key is not valid",
+                    headers={"WWW-Authenticate": challenge},
+                )
+            g.key_name = key.name
+            metrics.key_requests.labels(key.name).inc()
+        if limits.enabled_for(key):
+            identity = f"key:{key.name}" if key else f"addr:{request.remote_addr}"
+            characters = _body_characters() if limits.counts_characters else 0
+            g.rate_headers = limits.check(identity, key, characters)
+
+    @app.after_request
+    def rate_headers(response: Response) -> Response:
+        for name, value in g.get("rate_headers", {}).items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def _guarded() -> bool:
+    if request.method == "OPTIONS" or request.url_rule is None:
+        return False  # CORS preflight; 404 and 405 answer for themselves
+    return request.blueprint not in OPEN_BLUEPRINTS and request.endpoint not in OPEN_ENDPOINTS
+
+
+def _presented_key() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    for value in (request.headers.get("X-API-Key"), request.args.get("api_key")):
+        if value and value.strip():
+            return value.strip()
+    if request.blueprint == "libretranslate" and request.method == "POST":
+        if request.is_json:
+            body = request.get_json(silent=True, cache=True)
+            value = body.get("api_key") if isinstance(body, dict) else None
+        else:
+            value = request.form.get("api_key")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _body_characters() -> int:
+    """What a request costs against RATE_LIMIT_CHARS: the characters of its body as sent."""
+    return len(request.get_data(cache=True).decode("utf-8", "replace"))

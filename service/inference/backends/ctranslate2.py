@@ -227,7 +227,12 @@ class Ct2Model(Seq2SeqModel):
                 raise Ct2OutOfMemory(str(exc)) from exc
             raise
         sequences = [[self._ids[token] for token in result.hypotheses[0]] for result in results]
-        new_tokens = sum(len(ids) for ids in sequences)
+        # Transformers counts the end token it forces at the length limit; count it here too.
+        forced_eos = self.generation_config.forced_eos_token_id
+        new_tokens = sum(
+            len(ids) + (forced_eos is not None and (not ids or ids[-1] != forced_eos))
+            for ids in sequences
+        )
         return Generated(self.decode(sequences), new_tokens)
 
 

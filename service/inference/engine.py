@@ -55,6 +55,30 @@ class _Slot:
     model: Seq2SeqModel | None = None
 
 
+def resolve_placement(
+    settings: Settings, accelerators: Accelerators | None = None
+) -> tuple[ModuleType, Placement]:
+    """The chosen backend and where and how it runs: device, dtype, compute type, CPU threads
+    (set for torch here), conversion cache. Probes accelerators (initialising CUDA) unless given.
+
+    Raises ConfigError for a device, dtype or compute type that cannot be used.
+    """
+    accelerators = accelerators or probe_accelerators()
+    chosen = backend(settings.backend)
+    device = choose_device(settings.device, accelerators)
+    dtype = choose_dtype(settings.dtype, device, accelerators)
+    compute_type = chosen.compute_type(device, dtype, settings.compute_type)
+    threads = configure_cpu_threads(settings.torch_threads) if device.type == "cpu" else 0
+    placement = Placement(
+        device=device,
+        dtype=dtype,
+        compute_type=compute_type,
+        threads=threads,
+        cache_dir=Path(settings.ct2_cache_dir),
+    )
+    return chosen, placement
+
+
 class Engine:
     """Owns the models and their batch workers for the life of the serving process."""
 
@@ -83,22 +107,10 @@ class Engine:
     def start(self) -> Engine:
         """Resolve backend, device and numeric types, start every worker; wait for the models if
         eager. Raises ConfigError for a device or compute type the backend cannot use."""
-        accelerators = self._accelerators or probe_accelerators()
-        self.backend = backend(self.settings.backend)
-        self.device = choose_device(self.settings.device, accelerators)
-        self.dtype = choose_dtype(self.settings.dtype, self.device, accelerators)
-        compute_type = self.backend.compute_type(
-            self.device, self.dtype, self.settings.compute_type
-        )
-        if self.device.type == "cpu":
-            self.cpu_threads = configure_cpu_threads(self.settings.torch_threads)
-        self.placement = Placement(
-            device=self.device,
-            dtype=self.dtype,
-            compute_type=compute_type,
-            threads=self.cpu_threads or 0,
-            cache_dir=Path(self.settings.ct2_cache_dir),
-        )
+        self.backend, self.placement = resolve_placement(self.settings, self._accelerators)
+        self.device, self.dtype = self.placement.device, self.placement.dtype
+        self.cpu_threads = self.placement.threads or None
+        compute_type = self.placement.compute_type
         log.info(
             "engine: %s on %s (%s), %d model(s)",
             self.settings.backend,

@@ -44,6 +44,20 @@ def batch_count(engine: Engine, key: str, outcome: str = "ok") -> float:
     return value or 0.0
 
 
+@pytest.fixture(scope="module", params=("transformers", "ctranslate2"))
+def demo_settings(request: pytest.FixtureRequest, demo_env: dict[str, str]) -> Settings:
+    """The tiny models' settings, once with each backend: the engine behaves the same on both."""
+    return Settings.from_env({**demo_env, "BACKEND": request.param})
+
+
+@pytest.fixture(scope="module")
+def engine(demo_settings: Settings) -> Iterator[Engine]:
+    """One started engine per backend for the tests that only read from it."""
+    started = Engine(demo_settings).start()
+    yield started
+    started.close(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def batching_engine(demo_settings: Settings) -> Iterator[Engine]:
     """Cuts a batch only when all of MIXED_TEXTS are queued (size limit), never by time."""

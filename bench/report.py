@@ -75,6 +75,7 @@ def save(path: Path, results: dict[str, Any]) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": version("torch"),
         "transformers": version("transformers"),
+        "ctranslate2": version("ctranslate2"),
         "loadavg_end": list(os.getloadavg()),
     }
     results = {**results, "meta": meta | results.get("meta", {})}

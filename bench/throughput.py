@@ -276,9 +276,9 @@ def server_env(args: argparse.Namespace, models: BenchModels, max_batch_size: in
 def _load_copy(engine: Engine, key: str) -> Seq2SeqModel:
     """A second copy of the engine's model `key`, for the ceiling: the engine's own copy belongs
     to its batch worker."""
-    assert engine.device is not None and engine.dtype is not None
+    assert engine.placement is not None
     spec = next(spec for spec in engine.specs if spec.key == key)
-    return load_model(spec, engine.device, engine.dtype)
+    return load_model(spec, engine.placement, engine.settings.backend)
 
 
 def summarize(args: argparse.Namespace, engine: Engine) -> dict[str, Any]:

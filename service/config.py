@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from limits import parse_many
@@ -73,6 +74,28 @@ def _origins(raw: str) -> tuple[str, ...]:
         if origin != "*" and "://" not in origin:
             raise ValueError(f"{origin!r} is not an origin like https://example.org")
     return origins
+
+
+BACKENDS = ("transformers", "ctranslate2")
+COMPUTE_TYPES = (
+    "auto",
+    "int8",
+    "int8_float16",
+    "int8_bfloat16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
 
 
 def _positive_int(raw: str) -> int:
@@ -188,6 +211,31 @@ SETTINGS: tuple[Setting, ...] = (
         "default; `PAIR=` (empty) for none.",
     ),
     Setting(
+        "backend",
+        "BACKEND",
+        "transformers",
+        _one_of(BACKENDS),
+        "Inference library: `transformers` (PyTorch) or `ctranslate2` (converted models, "
+        "quantised on CPU; see [Choosing a backend](#choosing-a-backend)).",
+    ),
+    Setting(
+        "compute_type",
+        "COMPUTE_TYPE",
+        "auto",
+        _one_of(COMPUTE_TYPES),
+        "CTranslate2 only: `auto` (int8 on CPU, float16 on CUDA), `int8`, `int8_float16`, "
+        "`int8_bfloat16`, `float16`, `bfloat16` or `float32`. The transformers backend uses "
+        "`DTYPE`.",
+    ),
+    Setting(
+        "ct2_cache_dir",
+        "CT2_CACHE_DIR",
+        "",
+        str,
+        "CTranslate2 only: where converted models are kept (one directory per model source, "
+        "revision or contents, and compute type); empty means `$HF_HOME/ctranslate2`.",
+    ),
+    Setting(
         "device",
         "DEVICE",
         "auto",
@@ -208,7 +256,8 @@ SETTINGS: tuple[Setting, ...] = (
         "TORCH_THREADS",
         "0",
         _non_negative_int,
-        "Intra-op CPU threads for torch; 0 uses one per available core.",
+        "Intra-op CPU threads for torch, and CTranslate2's `intra_threads`; 0 uses one per "
+        "available core.",
     ),
     Setting(
         "max_batch_size",
@@ -375,6 +424,9 @@ class Settings:
     summarize_model: str
     translate_models: tuple[tuple[str, str], ...]
     translate_prefixes: tuple[tuple[str, str], ...]
+    backend: str
+    compute_type: str
+    ct2_cache_dir: str
     device: str
     dtype: str
     torch_threads: int
@@ -415,6 +467,9 @@ class Settings:
                 if setting.secret:
                     raise ConfigError(f"{setting.env}: {exc}") from None
                 raise ConfigError(f"{setting.env}={raw!r}: {exc}") from None
+        if not values["ct2_cache_dir"]:
+            hf_home = env.get("HF_HOME") or str(Path("~/.cache/huggingface").expanduser())
+            values["ct2_cache_dir"] = str(Path(hf_home) / "ctranslate2")
         return cls(**values)
 
     @classmethod

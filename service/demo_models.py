@@ -207,6 +207,9 @@ def bart_config(*, arch: str = "tiny", tokenizer_vocab_size: int) -> BartConfig:
         max_position_embeddings=shape.max_position_embeddings,
         init_std=shape.init_std,
         activation_function="gelu",
+        # distilbart's config.json says so; BartConfig() lacks it, and CTranslate2's converter
+        # reads it.
+        normalize_before=False,
         bos_token_id=_BART_BOS_ID,
         pad_token_id=_BART_PAD_ID,
         eos_token_id=_BART_EOS_ID,

@@ -16,7 +16,7 @@ from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from service.config import Settings
 from service.errors import ModelLoadError
-from service.inference.registry import SUMMARIZE, model_specs
+from service.inference.registry import SUMMARIZE, ModelSpec, model_specs, prepare_model
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,11 @@ def _patterns(repo_id: str) -> list[str]:
 
 def fetch_models(settings: Settings, dest: Path) -> Fetched:
     """Download every configured Hub model to `dest/KEY`; local directories are left as they are.
+    With BACKEND=ctranslate2, also convert each model into CT2_CACHE_DIR for COMPUTE_TYPE on
+    this machine's DEVICE, so that serving from the printed paths starts without converting.
 
-    Raises ModelLoadError naming the model when the Hub cannot be reached or the id is wrong.
+    Raises ModelLoadError naming the model when the Hub cannot be reached or the id is wrong, or
+    when a conversion fails.
     """
     fetched = Fetched()
     for spec in model_specs(settings):
@@ -70,4 +73,16 @@ def fetch_models(settings: Settings, dest: Path) -> Fetched:
                 "directory here."
             ) from None
         fetched.paths[spec.key] = target
+    if settings.backend != "transformers":
+        _prepare(settings, model_specs(settings), fetched)
     return fetched
+
+
+def _prepare(settings: Settings, specs: list[ModelSpec], fetched: Fetched) -> None:
+    from service.inference.engine import resolve_placement
+
+    _, placement = resolve_placement(settings)
+    for spec in specs:
+        local = ModelSpec(spec.key, spec.task, str(fetched.paths[spec.key]), prefix=spec.prefix)
+        log.info("preparing %s for %s (%s)", local.source, settings.backend, placement.compute_type)
+        prepare_model(local, placement, settings.backend)

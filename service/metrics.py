@@ -116,6 +116,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.model_info = Gauge(
+            "service_model_info",
+            "1 for each loaded model, labelled with the backend, compute type and device that run "
+            "it (join on `model` to split any model metric by backend).",
+            ["model", "backend", "compute_type", "device"],
+            registry=self.registry,
+        )
+
     def record_batch(self, record: BatchRecord) -> None:
         """Count one generate call. A batch split after running out of memory counts as a call
         but not its items: they are counted once, with the outcome of the halves they end in."""

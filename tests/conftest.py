@@ -36,10 +36,18 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def demo_env(demo_models: dict[str, Path]) -> dict[str, str]:
-    """Environment variables that point the service at the tiny demo models."""
+def demo_env(
+    demo_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Environment variables that point the service at the tiny demo models.
+
+    With BACKEND=ctranslate2 they compute in float32 (so outputs equal the transformers
+    backend's) and share one conversion cache for the run.
+    """
     return {
         "SUMMARIZE_MODEL": str(demo_models["summarize"]),
+        "COMPUTE_TYPE": "float32",
+        "CT2_CACHE_DIR": str(tmp_path_factory.mktemp("ct2-cache")),
         "TRANSLATE_MODELS": f"en-fr={demo_models['en-fr']},en-ar={demo_models['en-ar']}",
         "HF_HUB_OFFLINE": "1",
         # Tests run servers and CLI processes side by side on 2 cores: one torch thread each

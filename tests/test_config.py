@@ -128,3 +128,17 @@ def test_prefixes_set_by_the_user_apply_on_top_of_the_default() -> None:
 def test_an_empty_prefix_for_a_pair_replaces_its_default() -> None:
     settings = Settings.from_env({"TRANSLATE_PREFIXES": "en-ar=,en-zh=>>cmn_Hans<<"})
     assert settings.translate_prefixes == (("en-ar", ""), ("en-zh", ">>cmn_Hans<<"))
+
+
+def test_backend_and_compute_type() -> None:
+    settings = Settings.from_env({"BACKEND": "CTranslate2", "COMPUTE_TYPE": "int8_float16"})
+    assert (settings.backend, settings.compute_type) == ("ctranslate2", "int8_float16")
+    assert Settings.from_env({}).compute_type == "auto"
+    for env, value in (("BACKEND", "onnx"), ("COMPUTE_TYPE", "int4")):
+        with pytest.raises(ConfigError, match=env):
+            Settings.from_env({env: value})
+
+
+def test_ct2_cache_dir_defaults_under_hf_home() -> None:
+    assert Settings.from_env({"HF_HOME": "/data/hf"}).ct2_cache_dir == "/data/hf/ctranslate2"
+    assert Settings.from_env({"CT2_CACHE_DIR": "/srv/ct2"}).ct2_cache_dir == "/srv/ct2"

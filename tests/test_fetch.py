@@ -229,3 +229,28 @@ def test_start_up_offline_without_the_model_raises_one_clear_error(
     assert "example-org/not-in-any-cache" in message and "'summarize'" in message
     assert "fetch-models" in message
     assert "\n" not in message
+
+
+def test_with_ctranslate2_the_fetched_models_are_converted_ahead_of_serving(
+    hub: FakeHub, demo_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.inference.backends import ctranslate2 as ct2_backend
+
+    ct2 = {"BACKEND": "ctranslate2", "CT2_CACHE_DIR": str(tmp_path / "ct2"), "TORCH_THREADS": "1"}
+    settings = _settings(demo_models).replace(
+        backend="ctranslate2", ct2_cache_dir=ct2["CT2_CACHE_DIR"], torch_threads=1
+    )
+    fetched = fetch_models(settings, tmp_path / "models")
+    assert len(list((tmp_path / "ct2").glob("*-int8"))) == 3
+
+    def no_conversion(*args: object, **kwargs: object) -> None:
+        raise AssertionError("converted again at start-up")
+
+    monkeypatch.setattr(ct2_backend, "TransformersConverter", no_conversion)
+    env = dict(line.split("=", 1) for line in fetched.env_lines())
+    engine = Engine(Settings.from_env({**env, **ct2})).start()
+    try:
+        assert engine.ready
+        assert {d["compute_type"] for d in engine.describe()} == {"int8"}
+    finally:
+        engine.close(timeout=30)

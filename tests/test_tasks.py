@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from service import tasks
+from service.config import Settings
 from service.demo_models import TRAINING_TEXT
 from service.errors import InvalidRequest, Overloaded, UnsupportedLanguage
 from service.inference.batching import Ticket
 from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE, ModelSpec, load_model
-from service.inference.seq2seq import Generated, GenerationParams, Seq2SeqModel
+from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
 from service.tasks import (
     LENGTH_PRESETS,
     MAX_SUMMARY_ROUNDS,
@@ -39,6 +40,20 @@ ABBREVIATIONS = (
 )
 # About 2,500 tokens for the tiny summariser (limit 1,024): three chunks.
 LONG_ARTICLE = "\n\n".join([*TRAINING_TEXT["en"], ABBREVIATIONS] * 4)
+
+
+@pytest.fixture(scope="module", params=("transformers", "ctranslate2"))
+def demo_settings(request: pytest.FixtureRequest, demo_env: dict[str, str]) -> Settings:
+    """The tiny models' settings, once with each backend: the tasks behave the same on both."""
+    return Settings.from_env({**demo_env, "BACKEND": request.param})
+
+
+@pytest.fixture(scope="module")
+def engine(demo_settings: Settings) -> Iterator[Engine]:
+    """One started engine per backend for the tests that only read from it."""
+    started = Engine(demo_settings).start()
+    yield started
+    started.close(timeout=30)
 
 
 @pytest.fixture
@@ -385,31 +400,36 @@ def test_model_defaults_come_from_generation_config(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="module")
-def summariser(demo_models: dict[str, Path]) -> Seq2SeqModel:
+def summariser(demo_models: dict[str, Path], demo_settings: Settings) -> Seq2SeqModel:
     """A summariser of the test's own, to call directly (the engine's belongs to its worker)."""
     spec = ModelSpec(SUMMARIZE, SUMMARIZE, str(demo_models["summarize"]))
-    return load_model(spec, torch.device("cpu"), torch.float32)
+    placement = Placement(
+        device=torch.device("cpu"),
+        compute_type="float32",
+        threads=1,
+        cache_dir=Path(demo_settings.ct2_cache_dir),
+    )
+    return load_model(spec, placement, demo_settings.backend)
 
 
 def test_the_summariser_defaults_shape_its_output(
     summariser: Seq2SeqModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    captured: list[Any] = []
-    hf_generate = summariser.model.generate
+    captured: list[list[list[int]]] = []
+    real_decode = summariser.decode
 
-    def capture(*args: Any, **kwargs: Any) -> Any:
-        output = hf_generate(*args, **kwargs)
-        captured.append(output)
-        return output
+    def capture(sequences: list[list[int]]) -> list[str]:
+        captured.append(sequences)
+        return real_decode(sequences)
 
     ids = summariser.encode([TRAINING_TEXT["en"][1]])
-    monkeypatch.setattr(summariser.model, "generate", capture)
+    monkeypatch.setattr(summariser, "decode", capture)
     default = summariser.generate(ids, GenerationParams())
     four_beams = summariser.generate(ids, GenerationParams(num_beams=4))
     greedy = summariser.generate(ids, GenerationParams(num_beams=1))
     assert default.texts == four_beams.texts != greedy.texts
     assert 56 <= default.new_tokens <= 142
-    tokens = captured[0][0].tolist()
+    tokens = captured[0][0]
     trigrams = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
     assert len(trigrams) == len(set(trigrams)), "no_repeat_ngram_size=3 not applied"
 

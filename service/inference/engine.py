@@ -22,12 +22,15 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
 
 from service.config import Settings
 from service.errors import ModelUnavailable, PayloadTooLarge
+from service.inference.backends import backend
 from service.inference.batching import Batcher, Ticket
 from service.inference.devices import (
     Accelerators,
@@ -37,7 +40,7 @@ from service.inference.devices import (
     probe_accelerators,
 )
 from service.inference.registry import ModelSpec, load_model, model_specs
-from service.inference.seq2seq import GenerationParams, Seq2SeqModel
+from service.inference.seq2seq import GenerationParams, Placement, Seq2SeqModel
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,30 @@ class _Slot:
     spec: ModelSpec
     batcher: Batcher[list[int], str]
     model: Seq2SeqModel | None = None
+
+
+def resolve_placement(
+    settings: Settings, accelerators: Accelerators | None = None
+) -> tuple[ModuleType, Placement]:
+    """The chosen backend and where and how it runs: device, dtype, compute type, CPU threads
+    (set for torch here), conversion cache. Probes accelerators (initialising CUDA) unless given.
+
+    Raises ConfigError for a device, dtype or compute type that cannot be used.
+    """
+    accelerators = accelerators or probe_accelerators()
+    chosen = backend(settings.backend)
+    device = choose_device(settings.device, accelerators)
+    dtype = choose_dtype(settings.dtype, device, accelerators)
+    compute_type = chosen.compute_type(device, dtype, settings.compute_type)
+    threads = configure_cpu_threads(settings.torch_threads) if device.type == "cpu" else 0
+    placement = Placement(
+        device=device,
+        dtype=dtype,
+        compute_type=compute_type,
+        threads=threads,
+        cache_dir=Path(settings.ct2_cache_dir),
+    )
+    return chosen, placement
 
 
 class Engine:
@@ -70,19 +97,27 @@ class Engine:
         self.device: torch.device | None = None
         self.dtype: torch.dtype | None = None
         self.cpu_threads: int | None = None
+        self.backend: ModuleType | None = None
+        self.placement: Placement | None = None
         # Called (from the dying worker's thread) with the model key when a worker dies.
         self.on_worker_death: Callable[[str], None] | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Engine:
-        """Resolve device and dtype, start every worker; wait for the models if eager."""
-        accelerators = self._accelerators or probe_accelerators()
-        self.device = choose_device(self.settings.device, accelerators)
-        self.dtype = choose_dtype(self.settings.dtype, self.device, accelerators)
-        if self.device.type == "cpu":
-            self.cpu_threads = configure_cpu_threads(self.settings.torch_threads)
-        log.info("engine on %s (%s), %d model(s)", self.device, self.dtype, len(self.specs))
+        """Resolve backend, device and numeric types, start every worker; wait for the models if
+        eager. Raises ConfigError for a device or compute type the backend cannot use."""
+        self.backend, self.placement = resolve_placement(self.settings, self._accelerators)
+        self.device, self.dtype = self.placement.device, self.placement.dtype
+        self.cpu_threads = self.placement.threads or None
+        compute_type = self.placement.compute_type
+        log.info(
+            "engine: %s on %s (%s), %d model(s)",
+            self.settings.backend,
+            self.device,
+            compute_type,
+            len(self.specs),
+        )
         for spec in self.specs:
             self._slots[spec.key] = slot = self._make_slot(spec)
             self.metrics.track_queue(spec.key, lambda b=slot.batcher: b.depth)
@@ -101,8 +136,11 @@ class Engine:
         slot: _Slot
 
         def setup() -> None:
-            assert self.device is not None and self.dtype is not None
-            slot.model = load_model(spec, self.device, self.dtype)
+            assert self.placement is not None
+            slot.model = load_model(spec, self.placement, settings.backend)
+            self.metrics.model_info.labels(
+                spec.key, settings.backend, slot.model.compute_type, str(self.device)
+            ).set(1)
 
         def run_batch(batch: list[list[int]], key: Hashable) -> list[str]:
             assert slot.model is not None and isinstance(key, GenerationParams)
@@ -118,7 +156,7 @@ class Engine:
             max_wait_s=settings.max_wait_ms / 1000,
             max_queue=settings.max_queue,
             setup=setup,
-            split_on=(torch.OutOfMemoryError,),
+            split_on=self.backend.OUT_OF_MEMORY if self.backend else (),
             on_batch=self.metrics.record_batch,
             on_death=lambda exc: self._worker_died(spec.key),
         )
@@ -220,6 +258,12 @@ class Engine:
         deadline = self.deadline() if deadline is None else deadline
         return Submission(self, key, inputs, params, deadline)
 
+    @property
+    def compute_type(self) -> str | None:
+        """The numeric type the models compute in (the dtype's name for transformers), once
+        started."""
+        return self.placement.compute_type if self.placement else None
+
     def describe(self) -> list[dict[str, Any]]:
         """What is configured and loaded, for /v1/models and start-up logs."""
         described = []
@@ -235,8 +279,10 @@ class Engine:
                     "target_lang": slot.spec.target_lang,
                     "prefix": slot.spec.prefix or None,
                     "state": states[key],
+                    "backend": self.settings.backend,
                     "device": str(self.device),
-                    "dtype": str(self.dtype).removeprefix("torch."),
+                    "dtype": self.compute_type,
+                    "compute_type": self.compute_type,
                     "demo": model.is_demo if model else None,
                     "max_input_tokens": model.max_input_tokens if model else None,
                     "generation_defaults": model.generation_defaults() if model else None,

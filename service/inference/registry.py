@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors import SafetensorError
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
 from service.config import Settings
 from service.errors import ConfigError, ModelLoadError
-from service.inference.seq2seq import Seq2SeqModel
+from service.inference.backends import backend
+from service.inference.seq2seq import Placement, Seq2SeqModel
 
 log = logging.getLogger(__name__)
 
@@ -93,55 +93,86 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or Path(source).exists()
 
 
-def load_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> Seq2SeqModel:
-    """Load tokenizer and weights for `spec` onto `device` in `dtype`, ready for inference.
+def _location(spec: ModelSpec) -> str:
+    """The directory or Hub id to load `spec` from; ModelLoadError for a directory that is not a
+    model."""
+    source = spec.source
+    if not _looks_like_path(source):
+        return source
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"model for {spec.key!r}: directory {source!r} does not exist. Run "
+            f"`python -m service fetch-models` or point the setting at a model directory."
+        )
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(
+            f"model for {spec.key!r}: directory {source!r} holds no model (no config.json). "
+            "Run `python -m service fetch-models` again or point the setting at a complete "
+            "model directory."
+        )
+    return str(path)
+
+
+def _cannot_load(spec: ModelSpec, exc: BaseException) -> ModelLoadError:
+    return ModelLoadError(
+        f"model for {spec.key!r}: cannot load {spec.source!r} ({_first_line(exc)}). If the "
+        "Hub is unreachable, fetch it once with `python -m service fetch-models` on a "
+        "machine that can reach it, or set the model to a local directory; with "
+        "HF_HUB_OFFLINE=1 only the local cache (HF_HOME) is used."
+    )
+
+
+# OSError: missing or offline; SafetensorError: truncated or corrupt weights; the others: a
+# directory without a usable model.
+_LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, SafetensorError)
+
+
+def load_model(
+    spec: ModelSpec, placement: Placement, backend_name: str = "transformers"
+) -> Seq2SeqModel:
+    """Load tokenizer and model for `spec` with the named backend, ready for inference.
 
     Raises ModelLoadError when the directory is missing, the Hub id is neither cached nor
     downloadable, or the files are unreadable (e.g. truncated weights), and when the prefix does
     not fit the tokenizer (see `_check_prefix`).
     """
     transformers_logging.disable_progress_bar()
-    source = spec.source
-    if _looks_like_path(source):
-        path = Path(source).expanduser()
-        if not path.is_dir():
-            raise ModelLoadError(
-                f"model for {spec.key!r}: directory {source!r} does not exist. Run "
-                f"`python -m service fetch-models` or point the setting at a model directory."
-            )
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(
-                f"model for {spec.key!r}: directory {source!r} holds no model (no config.json). "
-                "Run `python -m service fetch-models` again or point the setting at a complete "
-                "model directory."
-            )
-        source = str(path)
+    location = _location(spec)
     try:
         with _LOAD_LOCK:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
-    except (OSError, ValueError, TypeError, SafetensorError) as exc:
-        # OSError: missing or offline; SafetensorError: truncated or corrupt weights; the others:
-        # a directory without a usable model.
-        raise ModelLoadError(
-            f"model for {spec.key!r}: cannot load {spec.source!r} ({_first_line(exc)}). If the "
-            "Hub is unreachable, fetch it once with `python -m service fetch-models` on a "
-            "machine that can reach it, or set the model to a local directory; with "
-            "HF_HUB_OFFLINE=1 only the local cache (HF_HOME) is used."
-        ) from None
+            tokenizer = AutoTokenizer.from_pretrained(location)
+    except _LOAD_ERRORS as exc:
+        raise _cannot_load(spec, exc) from None
     _check_prefix(spec, tokenizer)
-    model.to(device)
-    model.eval()
-    loaded = Seq2SeqModel(spec.key, spec.source, tokenizer, model, prefix=spec.prefix)
+    try:
+        with _LOAD_LOCK:
+            loaded = backend(backend_name).load(spec, location, tokenizer, placement)
+    except _LOAD_ERRORS as exc:
+        raise _cannot_load(spec, exc) from None
     log.info(
-        "loaded %s from %s on %s (%s), max input %d tokens",
+        "loaded %s from %s with %s on %s (%s), max input %d tokens",
         spec.key,
         spec.source,
-        device,
-        str(dtype).removeprefix("torch."),
+        backend_name,
+        placement.device,
+        loaded.compute_type,
         loaded.max_input_tokens,
     )
     return loaded
+
+
+def prepare_model(
+    spec: ModelSpec, placement: Placement, backend_name: str = "transformers"
+) -> None:
+    """Do ahead of serving what the backend can (CTranslate2: convert and cache the model)."""
+    transformers_logging.disable_progress_bar()
+    location = _location(spec)
+    try:
+        with _LOAD_LOCK:
+            backend(backend_name).prepare(spec, location, placement)
+    except _LOAD_ERRORS as exc:
+        raise _cannot_load(spec, exc) from None
 
 
 def _check_prefix(spec: ModelSpec, tokenizer: Any) -> None:

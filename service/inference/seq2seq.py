@@ -1,23 +1,38 @@
-"""A loaded seq2seq model: tokenise, generate a padded batch, decode.
+"""What every backend's loaded model is: tokenise, generate a batch, decode.
 
-`encode` is called from request threads (it holds a lock: fast tokenizers are not safe to call
-concurrently). `generate` is called only by the model's batch worker, which owns the model and
-its device.
+`Seq2SeqModel` owns what the backends share: the Hugging Face tokenizer (both backends tokenise
+with it, so token counts, chunking and prefixes are the same whatever runs the model), the token
+limits and the generation defaults read from the model's `generation_config`. A backend subclass
+(`backends/transformers.py`, `backends/ctranslate2.py`) adds only `generate` and where it runs.
+
+`encode` and `count_tokens` are called from request threads (they hold a lock: fast tokenizers are
+not safe to call concurrently). `generate` is called only by the model's batch worker, which owns
+the model and its device.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
-from transformers import PreTrainedModel, StoppingCriteria, StoppingCriteriaList
 
 # Above this, tokenizer.model_max_length is transformers' "no limit" sentinel.
 _NO_LIMIT = 1_000_000
+
+_DEFAULT_NAMES = (
+    "num_beams",
+    "min_length",
+    "max_length",
+    "no_repeat_ngram_size",
+    "length_penalty",
+    "early_stopping",
+)
 
 
 @dataclass(frozen=True)
@@ -39,72 +54,95 @@ class GenerationParams:
 
 @dataclass(frozen=True)
 class Generated:
-    """Decoded outputs of one batch and how many non-pad tokens were generated in all."""
+    """Decoded outputs of one batch and how many tokens were generated in all (end tokens
+    included, padding not)."""
 
     texts: list[str]
     new_tokens: int
 
 
-class _StopWhen(StoppingCriteria):
-    """Ends generation for every sequence once `should_stop()` is true (checked each step)."""
+@dataclass(frozen=True)
+class Placement:
+    """Where and how a backend runs its models, resolved once by the engine from the settings.
 
-    def __init__(self, should_stop: Callable[[], bool]) -> None:
-        self._should_stop = should_stop
+    `dtype` is what the transformers backend loads weights in, `compute_type` what CTranslate2
+    computes in (for transformers, the dtype's name); `threads` the CPU threads in force (0 on an
+    accelerator); `cache_dir` where CTranslate2 keeps converted models.
+    """
 
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        stop = self._should_stop()
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+    device: torch.device
+    dtype: torch.dtype = torch.float32
+    compute_type: str = "float32"
+    threads: int = 0
+    cache_dir: Path | None = None
 
 
-class Seq2SeqModel:
-    """A tokenizer and a seq2seq model on one device."""
+class Seq2SeqModel(ABC):
+    """A tokenizer and a seq2seq model on one device, run by one backend."""
+
+    backend: ClassVar[str]
 
     def __init__(
-        self, key: str, source: str, tokenizer: Any, model: PreTrainedModel, *, prefix: str = ""
+        self,
+        key: str,
+        source: str,
+        tokenizer: Any,
+        config: Any,
+        generation_config: Any,
+        *,
+        prefix: str = "",
     ) -> None:
         self.key = key
         self.source = source
         self.tokenizer = tokenizer
-        self.model = model
+        self.config = config
+        self.generation_config = generation_config
         self.prefix = prefix if not prefix or prefix[-1].isspace() else prefix + " "
         self._encode_lock = threading.Lock()
-        limits = [getattr(model.config, "max_position_embeddings", None)]
+        limits = [getattr(config, "max_position_embeddings", None)]
         if tokenizer.model_max_length and tokenizer.model_max_length < _NO_LIMIT:
             limits.append(tokenizer.model_max_length)
         self.max_input_tokens = min(limit for limit in limits if limit)
-        self.max_output_tokens = int(getattr(model.config, "max_position_embeddings", 512))
+        self.max_output_tokens = int(getattr(config, "max_position_embeddings", 512))
         self.pad_token_id = self._pad_id()
 
     @property
+    @abstractmethod
     def device(self) -> torch.device:
-        return self.model.device
+        """The device the model computes on."""
 
     @property
-    def dtype(self) -> torch.dtype:
-        return self.model.dtype
+    @abstractmethod
+    def compute_type(self) -> str:
+        """The numeric type the model computes in, e.g. `float32` or `int8`."""
+
+    @abstractmethod
+    def generate(
+        self,
+        batch: list[list[int]],
+        params: GenerationParams,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generated:
+        """Generate one output per input (token ids from `encode`), in input order.
+
+        `should_stop` is polled while decoding where the backend can (see each backend); once it
+        is true, generation ends for the whole batch and the outputs are cut short (for a batch
+        nobody waits for any more).
+        """
 
     @property
     def is_demo(self) -> bool:
         """True for the random-weight models `python -m service demo-models` builds."""
-        return bool(getattr(self.model.config, "demo_model", False))
+        return bool(getattr(self.config, "demo_model", False))
 
     def generation_defaults(self) -> dict[str, Any]:
         """The generation settings this model uses unless a request overrides them."""
-        config = self.model.generation_config
-        names = (
-            "num_beams",
-            "min_length",
-            "max_length",
-            "no_repeat_ngram_size",
-            "length_penalty",
-            "early_stopping",
-        )
-        return {name: getattr(config, name, None) for name in names}
+        return {name: getattr(self.generation_config, name, None) for name in _DEFAULT_NAMES}
 
     def _pad_id(self) -> int:
         for candidate in (
             self.tokenizer.pad_token_id,
-            self.model.config.pad_token_id,
+            self.config.pad_token_id,
             self.tokenizer.eos_token_id,
         ):
             if candidate is not None:
@@ -140,34 +178,7 @@ class Seq2SeqModel:
         """Tokens `encode` adds to any text: prefix and special tokens."""
         return len(self.encode([""])[0])
 
-    def generate(
-        self,
-        batch: list[list[int]],
-        params: GenerationParams,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Generated:
-        """Generate one output per input, in input order. Inputs are right-padded together.
-
-        `should_stop` is polled at every decoding step; once it is true, generation ends for the
-        whole batch and the outputs are cut short (for a batch nobody waits for any more).
-        """
-        longest = max(len(ids) for ids in batch)
-        input_ids = torch.full((len(batch), longest), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch), longest), dtype=torch.long)
-        for row, ids in enumerate(batch):
-            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, : len(ids)] = 1
-        device = self.model.device
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention_mask.to(device),
-                stopping_criteria=StoppingCriteriaList([_StopWhen(should_stop)])
-                if should_stop is not None
-                else None,
-                **params.overrides(),
-            )
-        # Column 0 is the decoder start token, not generated.
-        new_tokens = int((output[:, 1:] != self.pad_token_id).sum())
-        texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        return Generated([text.strip() for text in texts], new_tokens)
+    def decode(self, sequences: list[list[int]]) -> list[str]:
+        """Texts of generated token ids, special tokens left out."""
+        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
+        return [text.strip() for text in texts]

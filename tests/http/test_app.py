@@ -104,9 +104,9 @@ def test_readyz_is_503_until_every_model_has_loaded(
     release = threading.Event()
     load_model = service.inference.engine.load_model
 
-    def slow_load(spec, device, dtype):
+    def slow_load(*args, **kwargs):
         release.wait(30)
-        return load_model(spec, device, dtype)
+        return load_model(*args, **kwargs)
 
     monkeypatch.setattr(service.inference.engine, "load_model", slow_load)
     app = create_app(Settings.from_env({**demo_env, "EAGER_LOAD": "false", "RETRY_AFTER_S": "3"}))

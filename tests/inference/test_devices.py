@@ -16,7 +16,7 @@ from service.inference.devices import (
     configure_cpu_threads,
 )
 from service.inference.registry import TRANSLATE, ModelSpec, load_model
-from service.inference.seq2seq import GenerationParams
+from service.inference.seq2seq import GenerationParams, Placement
 
 CPU_ONLY = Accelerators(cuda_count=0, cuda_bf16=False, mps=False)
 MAC = Accelerators(cuda_count=0, cuda_bf16=False, mps=True)
@@ -113,7 +113,7 @@ def test_configure_cpu_threads() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_tiny_model_runs_in_half_precision_on_cuda(demo_models: dict[str, Path]) -> None:
     spec = ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"]))
-    model = load_model(spec, torch.device("cuda", 0), torch.float16)
+    model = load_model(spec, Placement(device=torch.device("cuda", 0), dtype=torch.float16))
     assert model.device.type == "cuda"
     assert model.dtype == torch.float16
     texts = [

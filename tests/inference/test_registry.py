@@ -12,8 +12,10 @@ import torch
 from service.config import Settings
 from service.errors import ConfigError, ModelLoadError
 from service.inference.registry import SUMMARIZE, TRANSLATE, ModelSpec, load_model, model_specs
+from service.inference.seq2seq import Placement
 
 CPU = torch.device("cpu")
+CPU_FLOAT32 = Placement(device=CPU, dtype=torch.float32)
 
 
 def settings_with(**env: str) -> Settings:
@@ -102,7 +104,7 @@ def test_bad_model_settings_are_config_errors(env: dict[str, str], message: str)
 )
 def test_loads_a_local_directory(demo_models: dict[str, Path], key: str, max_input: int) -> None:
     task = SUMMARIZE if key == SUMMARIZE else TRANSLATE
-    model = load_model(ModelSpec(key, task, str(demo_models[key])), CPU, torch.float32)
+    model = load_model(ModelSpec(key, task, str(demo_models[key])), CPU_FLOAT32)
     assert model.key == key
     assert model.is_demo
     assert model.max_input_tokens == max_input
@@ -114,7 +116,7 @@ def test_loads_a_local_directory(demo_models: dict[str, Path], key: str, max_inp
 def test_a_missing_directory_is_a_clear_load_error(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     with pytest.raises(ModelLoadError) as raised:
-        load_model(ModelSpec("en-fr", TRANSLATE, str(missing)), CPU, torch.float32)
+        load_model(ModelSpec("en-fr", TRANSLATE, str(missing)), CPU_FLOAT32)
     message = str(raised.value)
     assert "'en-fr'" in message
     assert str(missing) in message
@@ -124,7 +126,7 @@ def test_a_missing_directory_is_a_clear_load_error(tmp_path: Path) -> None:
 
 def test_a_directory_without_a_model_is_a_clear_load_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="holds no model"):
-        load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU, torch.float32)
+        load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU_FLOAT32)
 
 
 def test_a_broken_model_directory_is_a_load_error(
@@ -133,7 +135,7 @@ def test_a_broken_model_directory_is_a_load_error(
     # Config present, tokenizer and weights missing (an interrupted copy).
     shutil.copy(demo_models["en-fr"] / "config.json", tmp_path / "config.json")
     with pytest.raises(ModelLoadError, match="cannot load"):
-        load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU, torch.float32)
+        load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU_FLOAT32)
 
 
 def test_truncated_weights_are_a_one_line_load_error(
@@ -144,7 +146,7 @@ def test_truncated_weights_are_a_one_line_load_error(
     weights = copy / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(ModelLoadError, match="cannot load") as raised:
-        load_model(ModelSpec("en-fr", TRANSLATE, str(copy)), CPU, torch.float32)
+        load_model(ModelSpec("en-fr", TRANSLATE, str(copy)), CPU_FLOAT32)
     message = str(raised.value)
     assert "'en-fr'" in message
     assert "\n" not in message
@@ -154,7 +156,7 @@ def test_an_uncached_hub_id_offline_names_the_model_and_the_fix() -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     hub_id = "newsroom-tests/model-that-is-not-cached"
     with pytest.raises(ModelLoadError) as raised:
-        load_model(ModelSpec("en-fr", TRANSLATE, hub_id), CPU, torch.float32)
+        load_model(ModelSpec("en-fr", TRANSLATE, hub_id), CPU_FLOAT32)
     message = str(raised.value)
     assert hub_id in message
     assert "fetch-models" in message
@@ -164,7 +166,7 @@ def test_an_uncached_hub_id_offline_names_the_model_and_the_fix() -> None:
 
 def test_the_arabic_prefix_reaches_the_tokenizer(demo_models: dict[str, Path]) -> None:
     spec = ModelSpec("en-ar", TRANSLATE, str(demo_models["en-ar"]), prefix=">>ara<<")
-    model = load_model(spec, CPU, torch.float32)
+    model = load_model(spec, CPU_FLOAT32)
     ara = model.tokenizer.convert_tokens_to_ids(">>ara<<")
     assert ara != model.tokenizer.unk_token_id
     ids = model.encode(["Heavy rain caused flooding.", "Officials said so."])
@@ -176,7 +178,7 @@ def test_the_arabic_prefix_reaches_the_tokenizer(demo_models: dict[str, Path]) -
 
 
 def test_without_a_prefix_no_language_token_is_added(demo_models: dict[str, Path]) -> None:
-    model = load_model(ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"])), CPU, torch.float32)
+    model = load_model(ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"])), CPU_FLOAT32)
     ara = model.tokenizer.convert_tokens_to_ids(">>ara<<")
     fra = model.tokenizer.convert_tokens_to_ids(">>fra<<")
     ids = model.encode(["Heavy rain caused flooding."])[0]
@@ -186,12 +188,12 @@ def test_without_a_prefix_no_language_token_is_added(demo_models: dict[str, Path
 def test_an_unknown_language_token_prefix_is_a_load_error(demo_models: dict[str, Path]) -> None:
     spec = ModelSpec("en-ar", TRANSLATE, str(demo_models["en-ar"]), prefix=">>xyz<<")
     with pytest.raises(ModelLoadError, match=r"does not know the prefix '>>xyz<<'") as raised:
-        load_model(spec, CPU, torch.float32)
+        load_model(spec, CPU_FLOAT32)
     assert "TRANSLATE_PREFIXES" in str(raised.value)
 
 
 def test_encode_of_no_texts_is_empty(demo_models: dict[str, Path]) -> None:
-    model = load_model(ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"])), CPU, torch.float32)
+    model = load_model(ModelSpec("en-fr", TRANSLATE, str(demo_models["en-fr"])), CPU_FLOAT32)
     assert model.encode([]) == []
     assert model.count_tokens([]) == []
 
@@ -217,7 +219,7 @@ def test_a_multi_target_model_without_a_prefix_is_a_load_error(
 ) -> None:
     copy = _multi_target_copy(demo_models, tmp_path)
     with pytest.raises(ModelLoadError, match="multi-target") as raised:
-        load_model(ModelSpec("en-ar", TRANSLATE, str(copy)), CPU, torch.float32)
+        load_model(ModelSpec("en-ar", TRANSLATE, str(copy)), CPU_FLOAT32)
     message = str(raised.value)
     assert "'en-ar'" in message
     assert ">>ara<<" in message and ">>arz<<" in message
@@ -229,7 +231,5 @@ def test_a_multi_target_model_with_a_prefix_loads(
     demo_models: dict[str, Path], tmp_path: Path
 ) -> None:
     copy = _multi_target_copy(demo_models, tmp_path)
-    model = load_model(
-        ModelSpec("en-ar", TRANSLATE, str(copy), prefix=">>ara<<"), CPU, torch.float32
-    )
+    model = load_model(ModelSpec("en-ar", TRANSLATE, str(copy), prefix=">>ara<<"), CPU_FLOAT32)
     assert model.prefix.strip() == ">>ara<<"

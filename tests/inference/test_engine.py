@@ -274,11 +274,12 @@ def test_close_finishes_queued_work_and_then_refuses(
     closer = threading.Thread(target=engine.close, kwargs={"timeout": 30})
     closer.start()
     deadline = time.monotonic() + 5
-    while engine.ready and time.monotonic() < deadline:
-        try:  # accepted until close() has flagged the queue; refused from then on
+    while time.monotonic() < deadline:
+        try:  # accepted until close() has reached this model's queue; refused from then on
             engine.submit("en-fr", inputs[0], params).cancel()
         except ModelUnavailable:
             break
+        time.sleep(0.005)
     with pytest.raises(ModelUnavailable):
         engine.submit("en-fr", inputs[0], params)
     held.opened.set()

@@ -72,6 +72,17 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(raw: str) -> str:
+    """A logging level name, any case; checked here so a typo stops start-up with one line."""
+    level = raw.strip().upper()
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -246,8 +257,9 @@ SETTINGS: tuple[Setting, ...] = (
         "log_level",
         "LOG_LEVEL",
         "INFO",
-        str,
-        "Python logging level of the service's JSON logs.",
+        _log_level,
+        "Python logging level of the service's JSON logs: `DEBUG`, `INFO`, `WARNING`, `ERROR` "
+        "or `CRITICAL`.",
     ),
     Setting(
         "cors_origins",

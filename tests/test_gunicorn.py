@@ -99,6 +99,7 @@ START_UP_ERRORS = [
     ("SUMMARIZE_MODEL", "example-org/not-in-any-cache", "fetch-models"),
     ("DEVICE", "cuda:7", "CUDA device 7 is not available"),
     ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots'"),
+    ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD': expected one of DEBUG"),
 ]
 
 

@@ -330,6 +330,8 @@ def test_metrics_count_requests_batches_items_and_tokens(client: FlaskClient) ->
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
+    # Prometheus' exposition type, with one charset (not `charset=utf-8` twice).
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     after = _samples(response.get_data(as_text=True))
 
     def grew(name: str, **labels: str) -> float:

@@ -169,7 +169,8 @@ SETTINGS: tuple[Setting, ...] = (
         "auto",
         str,
         "`auto` (float32 on CPU/MPS, bfloat16 on CUDA where supported, else float16), "
-        "`float32`, `float16` or `bfloat16`.",
+        "`float32`, `float16` or `bfloat16`. On CPU only `float32` (or `auto`) starts; half "
+        "precision is for GPUs.",
     ),
     Setting(
         "torch_threads",

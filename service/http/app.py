@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from service.config import Settings
-from service.http import errors, huggingface, libretranslate, openapi, page, probes, v1
+from service.http import docs, errors, huggingface, libretranslate, openapi, page, probes, v1
 from service.inference.engine import Engine
 from service.metrics import Metrics
 from service.text.language import LanguageDetector
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = LanguageDetector()
-    blueprints = (v1.bp, probes.bp, openapi.bp, page.bp, libretranslate.bp, huggingface.bp)
+    blueprints = (v1.bp, probes.bp, openapi.bp, docs.bp, page.bp, libretranslate.bp, huggingface.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics)

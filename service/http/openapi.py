@@ -1,14 +1,12 @@
-"""The OpenAPI document, built from the request and response models, and its two routes:
-`/openapi.json` (the single source) and `/docs` (a page for people).
+"""The OpenAPI document, built from the request and response models, served at `/openapi.json`:
+the single source that `/docs` (service/http/docs.py) renders for people.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify
 
 from service.config import Settings
 from service.http.schemas import (
@@ -98,19 +96,10 @@ def _get(
     return {"get": {"tags": [tag], "summary": summary, "responses": responses}}
 
 
-def _html(summary: str) -> dict[str, Any]:
-    return {
-        "get": {
-            "tags": ["operations"],
-            "summary": summary,
-            "responses": {
-                "200": {
-                    "description": "HTML.",
-                    "content": {"text/html": {"schema": {"type": "string"}}},
-                }
-            },
-        }
-    }
+def _not_json(summary: str, media_type: str = "text/html", what: str = "HTML.") -> dict[str, Any]:
+    content = {media_type: {"schema": {"type": "string"}}}
+    responses = {"200": {"description": what, "content": content}}
+    return {"get": {"tags": ["operations"], "summary": summary, "responses": responses}}
 
 
 def _description(settings: Settings) -> str:
@@ -254,21 +243,14 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                 anything,
                 "Not ready: a model is loading or its worker stopped.",
             ),
-            "/metrics": {
-                "get": {
-                    "tags": ["operations"],
-                    "summary": "Prometheus metrics.",
-                    "responses": {
-                        "200": {
-                            "description": "Text exposition format.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
+            "/metrics": _not_json(
+                "Prometheus metrics.", "text/plain", "Prometheus' text exposition format."
+            ),
             "/openapi.json": _get("This description.", "The OpenAPI 3.1 document.", anything),
-            "/docs": _html("This description as an interactive page (Swagger UI)."),
-            "/": _html("The page for people: paste an article, get its summary and translations."),
+            "/docs": _not_json("This description as an interactive page (Swagger UI)."),
+            "/": _not_json(
+                "The page for people: paste an article, get its summary and translations."
+            ),
         }
         | compat_paths(settings),
         "components": {"schemas": schemas},
@@ -458,56 +440,3 @@ def compat_paths(settings: Settings) -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(openapi_spec(current_app.config["SETTINGS"]))
-
-
-@bp.get("/docs")
-def docs() -> Response:
-    """Swagger UI on this document, its files served from this app (nothing from elsewhere)."""
-    response = Response(_DOCS_PAGE, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
-    return response
-
-
-@bp.get("/docs/assets/<name>")
-def docs_asset(name: str) -> Response:
-    if name not in SWAGGER_UI_FILES:
-        abort(404)
-    return send_from_directory(swagger_ui_dist(), name)
-
-
-def swagger_ui_dist() -> Path:
-    """Swagger UI's dist folder as the pinned swagger-ui-py wheel ships it (found without
-    importing the package, whose framework handlers this app does not use)."""
-    spec = importlib.util.find_spec("swagger_ui")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("swagger-ui-py is not installed: pip install -r requirements.txt")
-    return Path(spec.origin).parent / "static"
-
-
-# The files /docs loads; the wheel's other files (Swagger Editor, source maps) are not served.
-SWAGGER_UI_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js"})
-
-# Swagger UI sets inline styles, so styles may be inline; scripts and requests stay on this origin.
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
-)
-
-_DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>API documentation: news summarisation and translation</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
-<link rel="stylesheet" href="/static/docs.css">
-<script src="/docs/assets/swagger-ui-bundle.js" defer></script>
-<script src="/static/docs.js" defer></script>
-</head><body>
-<p class="back"><a href="/">Back to the page for people</a> &middot;
-<a href="/openapi.json">openapi.json</a></p>
-<div id="swagger-ui"></div>
-<noscript>Swagger UI needs JavaScript; the description itself is
-<a href="/openapi.json">/openapi.json</a>.</noscript>
-</body></html>
-"""

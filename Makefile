@@ -5,16 +5,28 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= models/demo
-DEMO_ENV := SUMMARIZE_MODEL=$(DEMO_DIR)/summarize \
-	TRANSLATE_MODELS=en-fr=$(DEMO_DIR)/en-fr,en-ar=$(DEMO_DIR)/en-ar HF_HUB_OFFLINE=1
+# `make demo` serves the demo models only for the settings you have not set (in the environment
+# or on make's command line): `SUMMARIZE_MODEL=models/summarize make demo` serves your summariser
+# with the demo translators. Not exported, so `make run` never sees these defaults.
+SUMMARIZE_MODEL ?= $(DEMO_DIR)/summarize
+TRANSLATE_MODELS ?= en-fr=$(DEMO_DIR)/en-fr,en-ar=$(DEMO_DIR)/en-ar
+HF_HUB_OFFLINE ?= 1
+DEMO_ENV := SUMMARIZE_MODEL='$(SUMMARIZE_MODEL)' TRANSLATE_MODELS='$(TRANSLATE_MODELS)' \
+	HF_HUB_OFFLINE='$(HF_HUB_OFFLINE)'
 
-.PHONY: install run demo test test-slow mutate bench
+.PHONY: install install-dev run demo test test-slow mutate bench
 
+# What serving needs (requirements.txt); install-dev adds the test and benchmark tools.
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -27,17 +39,17 @@ demo: install
 	test -d $(DEMO_DIR)/summarize || $(BIN)/python -m service demo-models $(DEMO_DIR)
 	$(DEMO_ENV) $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) "service:create_app()"
 
-test: install
+test: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 # The opt-in slow tests: a fresh-virtualenv replay of the image's install (about a minute), and
 # the long soak when SOAK_SECONDS is set.
-test-slow: install
+test-slow: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m slow
 
 # Mutation testing of the pure, central modules ([tool.mutmut] in pyproject.toml); not in CI.
-mutate: install
+mutate: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/mutmut run; $(BIN)/mutmut results
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench

@@ -10,6 +10,8 @@ these values.
 
 import os
 import signal
+import tempfile
+from pathlib import Path
 
 from gunicorn.errors import AppImportError
 
@@ -40,19 +42,42 @@ def _engine(worker):  # noqa: ANN001, ANN202
     return getattr(app, "extensions", {}).get("engine") if app is not None else None
 
 
+def on_starting(server):  # noqa: ANN001 - gunicorn's hook signature
+    """Make the file where a worker leaves its start-up error for the master (see on_exit)."""
+    handle, path = tempfile.mkstemp(prefix="service-start-up-error-", suffix=".txt")
+    os.close(handle)
+    server.start_up_error_path = path
+
+
 def post_fork(server, worker):  # noqa: ANN001 - gunicorn's hook signature
     """A start-up error (a setting that does not parse, a missing model, an absent device) is
     for the operator to fix: show its one-line message, not a stack trace. gunicorn prints an
     AppImportError's message alone and stops with "App failed to load" (exit code 4)."""
     load_wsgi = worker.load_wsgi
+    path = getattr(server, "start_up_error_path", None)
 
     def load_or_explain() -> None:
         try:
             load_wsgi()
         except StartupError as exc:
+            if path is not None:
+                Path(path).write_text(str(exc), encoding="utf-8")
             raise AppImportError(f"cannot start: {exc}") from None
 
     worker.load_wsgi = load_or_explain
+
+
+def on_exit(server):  # noqa: ANN001 - gunicorn's hook signature
+    """Repeat a worker's start-up error as the very last line, after gunicorn's own shutdown
+    lines, so the one line that says what to fix is where people look."""
+    path = getattr(server, "start_up_error_path", None)
+    if path is None:
+        return
+    error = Path(path)
+    message = error.read_text(encoding="utf-8") if error.exists() else ""
+    error.unlink(missing_ok=True)
+    if message:
+        server.log.error("cannot start: %s", message)
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature

@@ -8,168 +8,32 @@ No other module reads `os.environ`. The README's configuration table is checked 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import math
 import os
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from limits import parse_many
-
 from service.errors import ConfigError
-
-
-def _parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected true/false, got {raw!r}")
-
-
-def parse_pairs(raw: str) -> tuple[tuple[str, str], ...]:
-    """Parse `key=value,key=value` (as in TRANSLATE_MODELS) into ordered pairs.
-
-    Values may contain `=` (only the first one splits); empty entries are ignored, so a trailing
-    comma is harmless. Raises ValueError on an entry without `=` or with an empty key.
-    """
-    pairs: list[tuple[str, str]] = []
-    for entry in raw.split(","):
-        entry = entry.strip()
-        if not entry:
-            continue
-        key, sep, value = entry.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"entry {entry!r} is not KEY=VALUE")
-        pairs.append((key.strip(), value.strip()))
-    return tuple(pairs)
-
-
-_DEFAULT_PREFIXES = "en-ar=>>ara<<"
-
-
-def _prefixes_over_defaults(raw: str) -> tuple[tuple[str, str], ...]:
-    """Parse TRANSLATE_PREFIXES and lay its entries over the default ones.
-
-    A user who adds a pair sets only that pair's prefix; replacing the whole default would
-    silently drop `>>ara<<` from en-ar, and opus-mt-en-ar then translates into the wrong
-    language without any error. `PAIR=` (empty) keeps the pair with no prefix, so a default
-    can still be switched off. Default pairs come first, then the new ones in the given order.
-    """
-    merged = dict(parse_pairs(_DEFAULT_PREFIXES))
-    merged.update(parse_pairs(raw))
-    return tuple(merged.items())
-
-
-def _origins(raw: str) -> tuple[str, ...]:
-    """Parse CORS_ORIGINS: `*`, or origins (`scheme://host[:port]`) separated by commas."""
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-    if "*" in origins and len(origins) > 1:
-        raise ValueError("`*` cannot be combined with other origins")
-    for origin in origins:
-        if origin != "*" and "://" not in origin:
-            raise ValueError(f"{origin!r} is not an origin like https://example.org")
-    return origins
-
-
-BACKENDS = ("transformers", "ctranslate2")
-COMPUTE_TYPES = (
-    "auto",
-    "int8",
-    "int8_float16",
-    "int8_bfloat16",
-    "float16",
-    "bfloat16",
-    "float32",
+from service.setting_values import (
+    _DEFAULT_PREFIXES,
+    BACKENDS,
+    COMPUTE_TYPES,
+    fail_mode,
+    key_digests,
+    log_level,
+    non_negative_float,
+    non_negative_int,
+    one_of,
+    origins,
+    parse_bool,
+    parse_pairs,
+    positive_float,
+    positive_int,
+    prefixes_over_defaults,
+    rate_limits,
+    storage_uri,
 )
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {value}")
-    return value
-
-
-def _finite_float(raw: str) -> float:
-    # Timeouts and waits end in thread waits, which raise on inf or above threading.TIMEOUT_MAX.
-    value = float(raw)
-    if not math.isfinite(value) or abs(value) > threading.TIMEOUT_MAX:
-        raise ValueError(f"must be a finite number up to {threading.TIMEOUT_MAX:.0f}, got {raw!r}")
-    return value
-
-
-def _positive_float(raw: str) -> float:
-    value = _finite_float(raw)
-    if not value > 0:
-        raise ValueError(f"must be > 0, got {value}")
-    return value
-
-
-def _non_negative_float(raw: str) -> float:
-    value = _finite_float(raw)
-    if not value >= 0:
-        raise ValueError(f"must be >= 0, got {value}")
-    return value
-
-
-def key_digest(key: str) -> str:
-    """What the service keeps of an API key: its SHA-256, hex. The key itself is not stored."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _key_digests(raw: str) -> tuple[str, ...]:
-    """Parse API_KEYS (comma-separated) into digests; the keys are not kept or echoed."""
-    keys = [key.strip() for key in raw.split(",") if key.strip()]
-    if any(len(key) < 16 for key in keys):
-        raise ValueError("every key must be at least 16 characters")
-    return tuple(key_digest(key) for key in keys)
-
-
-def rate_limits(raw: str) -> tuple[str, ...]:
-    """Parse limits in the usual notation (`60/minute`, several separated by `;`), checking each
-    with the `limits` library that enforces them."""
-    items = tuple(item.strip() for item in raw.split(";") if item.strip())
-    for item in items:
-        try:
-            parse_many(item)
-        except ValueError:
-            raise ValueError(f"{item!r} is not a rate limit like 60/minute or 1000/day") from None
-    return items
-
-
-def _storage_uri(raw: str) -> str:
-    scheme = raw.partition("://")[0]
-    if scheme not in {"memory", "redis", "rediss", "redis+unix"}:
-        raise ValueError("expected memory:// or redis://host:port[/db]")
-    return raw
-
-
-def _fail_mode(raw: str) -> str:
-    if raw not in {"open", "closed"}:
-        raise ValueError("expected open or closed")
-    return raw
 
 
 @dataclass(frozen=True)
@@ -205,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
         "translate_prefixes",
         "TRANSLATE_PREFIXES",
         _DEFAULT_PREFIXES,
-        _prefixes_over_defaults,
+        prefixes_over_defaults,
         "Text put before every input of a pair, `SRC-TGT=PREFIX`: multi-target Marian models "
         "need a target token (opus-mt-en-ar needs `>>ara<<`). Entries apply on top of the "
         "default; `PAIR=` (empty) for none.",
@@ -214,7 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
         "backend",
         "BACKEND",
         "transformers",
-        _one_of(BACKENDS),
+        one_of(BACKENDS),
         "Inference library: `transformers` (PyTorch) or `ctranslate2` (converted models, "
         "quantised on CPU; see [Choosing a backend](#choosing-a-backend)).",
     ),
@@ -222,7 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
         "compute_type",
         "COMPUTE_TYPE",
         "auto",
-        _one_of(COMPUTE_TYPES),
+        one_of(COMPUTE_TYPES),
         "CTranslate2 only: `auto` (int8 on CPU, float16 on CUDA), `int8`, `int8_float16`, "
         "`int8_bfloat16`, `float16`, `bfloat16` or `float32`. The transformers backend uses "
         "`DTYPE`.",
@@ -249,13 +113,14 @@ SETTINGS: tuple[Setting, ...] = (
         "auto",
         str,
         "`auto` (float32 on CPU/MPS, bfloat16 on CUDA where supported, else float16), "
-        "`float32`, `float16` or `bfloat16`.",
+        "`float32`, `float16` or `bfloat16`. On CPU only `float32` (or `auto`) starts; half "
+        "precision is for GPUs.",
     ),
     Setting(
         "torch_threads",
         "TORCH_THREADS",
         "0",
-        _non_negative_int,
+        non_negative_int,
         "Intra-op CPU threads for torch, and CTranslate2's `intra_threads`; 0 uses one per "
         "available core.",
     ),
@@ -263,14 +128,14 @@ SETTINGS: tuple[Setting, ...] = (
         "max_batch_size",
         "MAX_BATCH_SIZE",
         "32",
-        _positive_int,
+        positive_int,
         "Most items one `generate` call runs together. 1 turns batching off.",
     ),
     Setting(
         "max_batch_tokens",
         "MAX_BATCH_TOKENS",
         "8192",
-        _positive_int,
+        positive_int,
         "Padded input-token budget of one batch (longest input x items); a single longer "
         "item still runs alone.",
     ),
@@ -278,14 +143,14 @@ SETTINGS: tuple[Setting, ...] = (
         "max_wait_ms",
         "MAX_WAIT_MS",
         "5",
-        _non_negative_float,
+        non_negative_float,
         "How long a batch waits after its first item for more to arrive.",
     ),
     Setting(
         "max_queue",
         "MAX_QUEUE",
         "256",
-        _positive_int,
+        positive_int,
         "Items waiting per model before new requests are refused with 503 and Retry-After. A "
         "request feeds its pieces (sentences, chunks) in at most two batches at a time, so it may "
         "hold more pieces than this.",
@@ -294,7 +159,7 @@ SETTINGS: tuple[Setting, ...] = (
         "item_timeout_s",
         "ITEM_TIMEOUT_S",
         "120",
-        _positive_float,
+        positive_float,
         "Longest a request may wait for and run in the models (all its pieces, summary rounds "
         "and translations together) before it gets 504.",
     ),
@@ -302,7 +167,7 @@ SETTINGS: tuple[Setting, ...] = (
         "eager_load",
         "EAGER_LOAD",
         "true",
-        _parse_bool,
+        parse_bool,
         "Load every model before serving (start-up fails on a missing model). `false` serves "
         "at once and loads in the background; /readyz answers 503 until all are loaded.",
     ),
@@ -310,42 +175,43 @@ SETTINGS: tuple[Setting, ...] = (
         "max_text_chars",
         "MAX_TEXT_CHARS",
         "100000",
-        _positive_int,
+        positive_int,
         "Longest text accepted in one item, in characters (413 above it).",
     ),
     Setting(
         "max_items",
         "MAX_ITEMS",
         "64",
-        _positive_int,
+        positive_int,
         "Most texts in one request's `texts` list.",
     ),
     Setting(
         "max_body_bytes",
         "MAX_BODY_BYTES",
         "2097152",
-        _positive_int,
+        positive_int,
         "Largest request body in bytes (413 above it).",
     ),
     Setting(
         "retry_after_s",
         "RETRY_AFTER_S",
         "1",
-        _positive_int,
+        positive_int,
         "Seconds sent in `Retry-After` when a request is refused for overload.",
     ),
     Setting(
         "log_level",
         "LOG_LEVEL",
         "INFO",
-        str,
-        "Python logging level of the service's JSON logs.",
+        log_level,
+        "Python logging level of the service's JSON logs: `DEBUG`, `INFO`, `WARNING`, `ERROR` "
+        "or `CRITICAL`.",
     ),
     Setting(
         "cors_origins",
         "CORS_ORIGINS",
         "*",
-        _origins,
+        origins,
         "Web pages (origins, e.g. `https://social.example`, comma-separated) whose browsers may "
         "call the LibreTranslate routes directly, as LibreTranslate allows; `*` for any, empty "
         "for none.",
@@ -354,7 +220,7 @@ SETTINGS: tuple[Setting, ...] = (
         "api_keys",
         "API_KEYS",
         "",
-        _key_digests,
+        key_digests,
         "API keys (comma-separated, 16+ characters each); empty turns keys off. Only their "
         "SHA-256 is kept. See Securing a deployment.",
         secret=True,
@@ -387,7 +253,7 @@ SETTINGS: tuple[Setting, ...] = (
         "rate_limit_storage",
         "RATE_LIMIT_STORAGE",
         "memory://",
-        _storage_uri,
+        storage_uri,
         "Where the counts live: `memory://` (per process) or `redis://host:port` shared by "
         "every replica.",
     ),
@@ -395,7 +261,7 @@ SETTINGS: tuple[Setting, ...] = (
         "rate_limit_fail",
         "RATE_LIMIT_FAIL",
         "open",
-        _fail_mode,
+        fail_mode,
         "When the store is unreachable: `open` serves without limits (and logs it), `closed` "
         "answers 503.",
     ),
@@ -403,7 +269,7 @@ SETTINGS: tuple[Setting, ...] = (
         "trusted_proxies",
         "TRUSTED_PROXIES",
         "0",
-        _non_negative_int,
+        non_negative_int,
         "Proxies in front that append to X-Forwarded-For (1 behind the production front); the "
         "client address for limits is read that many hops back, never further.",
     ),

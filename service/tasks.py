@@ -57,8 +57,11 @@ class GenerationOptions:
                     f"length must be one of {', '.join(LENGTH_PRESETS)}", field="length"
                 )
             preset_min, preset_max = LENGTH_PRESETS[self.length]
-            min_length = preset_min if min_length is None else min_length
             max_length = preset_max if max_length is None else max_length
+            if min_length is None:
+                # The preset's minimum yields to an explicit, lower maximum: the client asked
+                # for that maximum and never sent a minimum to be refused for.
+                min_length = min(preset_min, max_length)
         if self.num_beams is not None and not 1 <= self.num_beams <= MAX_BEAMS:
             raise InvalidRequest(f"num_beams must be 1..{MAX_BEAMS}", field="num_beams")
         limit = model.max_output_tokens

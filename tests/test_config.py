@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from service.config import SETTINGS, Settings, parse_pairs
+from service.config import SETTINGS, Settings
 from service.errors import ConfigError
+from service.setting_values import parse_pairs
 
 
 def test_defaults() -> None:
@@ -85,12 +86,19 @@ def test_settings_are_frozen_and_replace_copies() -> None:
         ("TRANSLATE_MODELS", "en-fr"),
         ("TRANSLATE_MODELS", "=Helsinki-NLP/opus-mt-en-fr"),
         ("TRANSLATE_PREFIXES", "en-ar"),
+        ("LOG_LEVEL", "LOUD"),
+        ("LOG_LEVEL", ""),
     ],
 )
 def test_a_bad_value_names_its_variable(env: str, value: str) -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({env: value})
     assert str(raised.value).startswith(f"{env}={value!r}")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("debug", "DEBUG"), (" Warning ", "WARNING")])
+def test_log_levels_take_any_case(raw: str, expected: str) -> None:
+    assert Settings.from_env({"LOG_LEVEL": raw}).log_level == expected
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("off", False)])

@@ -99,6 +99,7 @@ START_UP_ERRORS = [
     ("SUMMARIZE_MODEL", "example-org/not-in-any-cache", "fetch-models"),
     ("DEVICE", "cuda:7", "CUDA device 7 is not available"),
     ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots'"),
+    ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD': expected one of DEBUG"),
 ]
 
 
@@ -131,8 +132,14 @@ def test_a_start_up_error_is_one_line_and_a_non_zero_exit(
         failed.stop()
     output = failed.output()
     assert "Traceback" not in output, output
-    [line] = [line for line in output.splitlines() if "cannot start:" in line]
-    assert says in line
+    messages = {
+        line.split("cannot start: ", 1)[1]
+        for line in output.splitlines()
+        if "cannot start: " in line
+    }
+    assert len(messages) == 1 and says in messages.pop()
+    # The master repeats it after its own shutdown lines: the last line says what to fix.
+    assert "cannot start: " in output.strip().splitlines()[-1]
 
 
 def test_real_http_exchange(server: Server) -> None:

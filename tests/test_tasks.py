@@ -472,6 +472,27 @@ def test_a_max_length_below_the_default_minimum_lowers_the_minimum(engine: Engin
     assert summary.text
 
 
+@pytest.mark.parametrize(
+    ("options", "bounds"),
+    [
+        # An explicit maximum below the preset's minimum lowers that minimum to it.
+        (GenerationOptions(length="short", max_length=10), (10, 10)),
+        (GenerationOptions(length="long", max_length=50), (50, 50)),
+        # Above the preset's minimum, the minimum stays the preset's.
+        (GenerationOptions(length="short", max_length=40), (20, 40)),
+        # Each explicit bound replaces the preset's own.
+        (GenerationOptions(length="short", min_length=5), (5, 60)),
+        (GenerationOptions(length="medium", min_length=5, max_length=9), (5, 9)),
+        (GenerationOptions(length="short"), (20, 60)),
+    ],
+)
+def test_a_length_preset_combines_with_explicit_bounds(
+    engine: Engine, options: GenerationOptions, bounds: tuple[int, int]
+) -> None:
+    params = options.params_for(engine.model("summarize"))
+    assert (params.min_length, params.max_length) == bounds
+
+
 def test_length_presets_change_the_output_length(engine: Engine, summariser: Seq2SeqModel) -> None:
     ids = summariser.encode([TRAINING_TEXT["en"][3]])
     tokens = {}

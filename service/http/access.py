@@ -31,9 +31,10 @@ from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service.config import Settings, key_digest, rate_limits
+from service.config import Settings
 from service.errors import ConfigError, LimiterUnavailable, RateLimited, Unauthorized
 from service.metrics import Metrics
+from service.setting_values import key_digest, rate_limits
 
 log = logging.getLogger(__name__)
 

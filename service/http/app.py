@@ -16,7 +16,17 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from service.config import Settings
-from service.http import access, errors, huggingface, libretranslate, openapi, probes, v1
+from service.http import (
+    access,
+    docs,
+    errors,
+    huggingface,
+    libretranslate,
+    openapi,
+    page,
+    probes,
+    v1,
+)
 from service.inference.engine import Engine
 from service.metrics import Metrics
 from service.text.language import LanguageDetector
@@ -66,7 +76,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if settings is None:
         settings = engine.settings if engine is not None else Settings.from_env()
     configure_logging(settings.log_level)
-    # No static folder: the service serves no files, so no undocumented /static/<path> route.
+    # No app-wide static folder: the page's blueprint owns the one static route, /static/<path>,
+    # which serves only the page's own files.
     app = Flask(__name__, static_folder=None)
     app.config["SETTINGS"] = settings
     # One byte over the limit: a chunked body (no Content-Length) is cut at this length without
@@ -80,7 +91,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = LanguageDetector()
-    for blueprint in (v1.bp, probes.bp, openapi.bp, libretranslate.bp, huggingface.bp):
+    blueprints = (v1.bp, probes.bp, openapi.bp, docs.bp, page.bp, libretranslate.bp, huggingface.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics)
     access.install(app, settings, metrics)

@@ -1,13 +1,12 @@
-"""The OpenAPI document, built from the request and response models, and its two routes:
-`/openapi.json` (the single source) and `/docs` (a page for people).
+"""The OpenAPI document, built from the request and response models, served at `/openapi.json`:
+the single source that `/docs` (service/http/docs.py) renders for people.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template_string
+from flask import Blueprint, Response, current_app, jsonify
 
 from service.config import Settings
 from service.http.schemas import (
@@ -21,19 +20,38 @@ from service.http.schemas import (
     TranslateRequest,
     TranslationResponse,
 )
-from service.tasks import AUTO, MAX_BEAMS, MIN_MAX_LENGTH, SUMMARY_LANGUAGE
+from service.tasks import AUTO, LENGTH_PRESETS, MAX_BEAMS, MIN_MAX_LENGTH, SUMMARY_LANGUAGE
 
 bp = Blueprint("openapi", __name__)
 
 
 _ERRORS = {
-    "400": "Malformed JSON, a missing or wrong-typed field, empty text, unsupported language.",
-    "413": "Body, a text, or the number of texts is over the configured limit.",
+    "400": "Malformed JSON, a missing, unknown or wrong-typed field, empty text, an unsupported "
+    "language (the message lists the pairs served), or a `min_length` above `max_length`. "
+    "`field` names the field at fault.",
+    "413": "The body, a text or the number of texts is over the configured limit (see the "
+    "limits above); the message names the limit.",
     "415": "The body is not sent as application/json.",
-    "500": "Unexpected error; the message carries no internals, the log has the request id.",
-    "503": "Overloaded (with Retry-After) or the model is not loaded.",
-    "504": "The request did not finish within ITEM_TIMEOUT_S.",
+    "500": "The model failed (`generation_failed`) or a bug (`internal_error`); the message "
+    "carries no internals, only the request id to quote.",
+    "503": "The queue is full (`overloaded`) or the model is not loaded (`model_unavailable`): "
+    "both with Retry-After, retry then. One input too big for device memory "
+    "(`out_of_memory`) has no Retry-After: the same input will not fit again.",
+    "504": "The request did not finish within ITEM_TIMEOUT_S (`timeout`).",
 }
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (with `overloaded` and "
+        "`model_unavailable`).",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_TAGS = [
+    {"name": "v1", "description": "The service's own JSON API."},
+    {"name": "operations", "description": "Probes, metrics and this description."},
+    {"name": "LibreTranslate", "description": "LibreTranslate's API at its own paths."},
+    {"name": "Hugging Face", "description": "Hugging Face Inference API tasks, under /hf."},
+]
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -44,29 +62,68 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _post(summary: str, request: str, response: str, example: dict[str, Any]) -> dict[str, Any]:
+def _post(
+    summary: str, description: str, request: str, response: str, example: dict[str, Any]
+) -> dict[str, Any]:
     responses = {"200": _json(_ref(response), "Success.")}
     responses |= {code: _json(_ref("ErrorResponse"), text) for code, text in _ERRORS.items()}
+    responses["503"]["headers"] = _RETRY_AFTER
     return {
         "post": {
+            "tags": ["v1"],
             "summary": summary,
+            "description": description,
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": _ref(request), "example": example}},
             },
             "responses": responses,
-            "x-example": json.dumps(example, ensure_ascii=False),
         }
     }
 
 
 def _get(
-    summary: str, description: str, schema: dict[str, Any], unavailable: str | None = None
+    summary: str,
+    description: str,
+    schema: dict[str, Any],
+    unavailable: str | None = None,
+    *,
+    tag: str = "operations",
 ) -> dict[str, Any]:
     responses = {"200": _json(schema, description)}
     if unavailable is not None:
         responses["503"] = _json(schema, unavailable)
-    return {"get": {"summary": summary, "responses": responses}}
+    return {"get": {"tags": [tag], "summary": summary, "responses": responses}}
+
+
+def _not_json(summary: str, media_type: str = "text/html", what: str = "HTML.") -> dict[str, Any]:
+    content = {media_type: {"schema": {"type": "string"}}}
+    responses = {"200": {"description": what, "content": content}}
+    return {"get": {"tags": ["operations"], "summary": summary, "responses": responses}}
+
+
+def _description(settings: Settings) -> str:
+    presets = ", ".join(f"`{name}` {lo}-{hi}" for name, (lo, hi) in LENGTH_PRESETS.items())
+    return f"""Summarise English news articles and translate English text into French and Arabic.
+
+**Limits** (this server's settings): {settings.max_text_chars} characters per text
+(`MAX_TEXT_CHARS`), {settings.max_items} texts per request (`MAX_ITEMS`),
+{settings.max_body_bytes} bytes per body (`MAX_BODY_BYTES`); over any of them: 413. A request
+that has not finished after {settings.item_timeout_s:g} s (`ITEM_TIMEOUT_S`) gets 504.
+
+**Errors**: every `/v1` error is `{{"error": {{"code", "message", "field"}}}}` with the status
+listed under each operation; 503 `overloaded` and `model_unavailable` carry `Retry-After`. The
+LibreTranslate and Hugging Face routes answer `{{"error": "<message>"}}`, as their clients expect.
+
+**Summary length**: `length` picks a preset of minimum and maximum output tokens ({presets});
+`min_length` and `max_length` override the preset's bounds one by one, and an explicit
+`max_length` below the preset's minimum lowers that minimum to it. A `min_length` above the
+`max_length` in force is refused with 400. Without any of them, the model's own defaults apply.
+
+**Chunks**: a text longer than the summariser's input is split into chunks on sentence
+boundaries. `/v1/summarize` answers `chunks` as a list (one count per text, also for `text`);
+`/v1/articles` summarises one article and answers one integer.
+"""
 
 
 def _document_request_checks(schemas: dict[str, Any], settings: Settings) -> None:
@@ -114,15 +171,17 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
         "info": {
             "title": "News summarisation and translation service",
             "version": "1.0.0",
-            "description": (
-                "Summarise English news articles and translate English text into French and "
-                f"Arabic. Limits: {settings.max_text_chars} characters per text, "
-                f"{settings.max_items} texts per request, {settings.max_body_bytes} bytes per body."
-            ),
+            "description": _description(settings),
         },
+        "tags": _TAGS,
         "paths": {
             "/v1/summarize": _post(
                 "Summarise a text (`text`) or several (`texts`).",
+                "Long texts are split into chunks on sentence boundaries; the chunk summaries are "
+                "combined (and summarised again while too long). `length`, `min_length` and "
+                "`max_length` bound the summary in tokens (see the introduction), `num_beams` "
+                "sets beam search. The answer has `summary` for `text`, `summaries` (in order) "
+                "for `texts`, and `chunks`: a list, one count per text.",
                 "SummarizeRequest",
                 "SummaryResponse",
                 {
@@ -132,24 +191,46 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
             ),
             "/v1/translate": _post(
                 "Translate a text or several; paragraph breaks are kept.",
+                "Each text is split into sentences, translated sentence by sentence (none is "
+                "truncated) and put back with its paragraph breaks. `source: auto` detects each "
+                "text's language first and answers `detected`; `format: html` translates the "
+                "text between tags and keeps every tag and attribute.",
                 "TranslateRequest",
                 "TranslationResponse",
                 {"text": "The talks resumed on Monday.", "target": "ar"},
             ),
             "/v1/articles": _post(
                 "Summarise one article and translate the summary into each language asked.",
+                "One call for the summary and its translations (`translate_to`, none for the "
+                "summary alone). The summary options are those of `/v1/summarize`; `chunks` is "
+                "one integer here, as an article is one text. `source: auto` checks that the "
+                "article is English and answers `detected`.",
                 "ArticleRequest",
                 "ArticleResponse",
                 {"text": "Syria's army routed rebels ...", "translate_to": ["ar", "fr"]},
             ),
             "/v1/detect": _post(
                 "Detect the language of a text (`text`) or several (`texts`).",
+                "The likeliest languages, best first, with a confidence from 0 to 100 "
+                "(py3langid, no model queue: never 503 or 504). Texts of one to three words "
+                "are often misread.",
                 "DetectRequest",
                 "DetectResponse",
                 {"text": "Le conseil a approuvé le nouveau pont mardi."},
             ),
-            "/v1/languages": _get("Translation pairs served.", "The pairs.", anything),
-            "/v1/models": _get("Loaded models and their settings.", "The models.", anything),
+            "/v1/languages": _get(
+                "Translation pairs served.",
+                'The pairs: `{"pairs": [{"source", "target", "model"}]}`.',
+                anything,
+                tag="v1",
+            ),
+            "/v1/models": _get(
+                "Loaded models and their settings.",
+                "Each model: task, source (Hub id or path), device, dtype, state, generation "
+                "defaults, batching settings.",
+                anything,
+                tag="v1",
+            ),
             "/healthz": _get(
                 "Liveness: the process can serve.",
                 "Alive.",
@@ -162,29 +243,14 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                 anything,
                 "Not ready: a model is loading or its worker stopped.",
             ),
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics.",
-                    "responses": {
-                        "200": {
-                            "description": "Text exposition format.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
+            "/metrics": _not_json(
+                "Prometheus metrics.", "text/plain", "Prometheus' text exposition format."
+            ),
             "/openapi.json": _get("This description.", "The OpenAPI 3.1 document.", anything),
-            "/docs": {
-                "get": {
-                    "summary": "This description as a page for people.",
-                    "responses": {
-                        "200": {
-                            "description": "HTML.",
-                            "content": {"text/html": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
+            "/docs": _not_json("This description as an interactive page (Swagger UI)."),
+            "/": _not_json(
+                "The page for people: paste an article, get its summary and translations."
+            ),
         }
         | compat_paths(settings),
         "components": {"schemas": schemas},
@@ -206,12 +272,17 @@ _HF_ERRORS = {code: _ERRORS[code] for code in ("400", "413", "415", "500", "503"
 
 
 def _compat_post(
-    summary: str, body: dict[str, Any], answer: dict[str, Any], errors: dict[str, str]
+    summary: str,
+    body: dict[str, Any],
+    answer: dict[str, Any],
+    errors: dict[str, str],
+    tag: str = "Hugging Face",
 ) -> dict[str, Any]:
     responses = {"200": _json(answer, "Success.")}
     responses |= {code: _json(_FLAT_ERROR, text) for code, text in errors.items()}
     return {
         "post": {
+            "tags": [tag],
             "summary": summary,
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": responses,
@@ -332,15 +403,20 @@ def compat_paths(settings: Settings) -> dict[str, Any]:
             translate,
             translated,
             _LT_ERRORS,
+            "LibreTranslate",
         ),
         "/detect": _compat_post(
             "LibreTranslate: the likeliest languages of `q`, best first.",
             detect,
             {"type": "array", "items": language},
             _LT_ERRORS,
+            "LibreTranslate",
         ),
         "/languages": _get(
-            "LibreTranslate: languages served and their targets.", "The languages.", languages
+            "LibreTranslate: languages served and their targets.",
+            "The languages.",
+            languages,
+            tag="LibreTranslate",
         ),
         "/hf/summarization": _compat_post(
             "Hugging Face Inference API summarization.",
@@ -364,28 +440,3 @@ def compat_paths(settings: Settings) -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(openapi_spec(current_app.config["SETTINGS"]))
-
-
-@bp.get("/docs")
-def docs() -> str:
-    return render_template_string(_DOCS_PAGE, spec=openapi_spec(current_app.config["SETTINGS"]))
-
-
-_DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ spec.info.title }}</title>
-<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}
-code,pre{background:#f4f4f4;padding:.1em .3em}pre{padding:1em;overflow:auto}
-h2{border-top:1px solid #ccc;padding-top:1em}</style></head><body>
-<h1>{{ spec.info.title }} <small>{{ spec.info.version }}</small></h1>
-<p>{{ spec.info.description }}</p>
-<p>Machine-readable spec: <a href="openapi.json">openapi.json</a>.</p>
-{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() %}
-<h2><code>{{ method.upper() }} {{ path }}</code></h2><p>{{ op.summary }}</p>
-{% if op.get('description') %}<p>{{ op.description }}</p>{% endif %}
-{% if op.get('x-example') %}<pre>{{ op['x-example'] }}</pre>{% endif %}
-<ul>{% for status, resp in op.responses.items() %}
-<li><b>{{ status }}</b>: {{ resp.description }}</li>{% endfor %}</ul>
-{% endfor %}{% endfor %}
-<h2>Errors</h2><p>Every error is <code>{"error": {"code", "message", "field"}}</code>.</p>
-</body></html>
-"""

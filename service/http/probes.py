@@ -33,4 +33,5 @@ def readyz() -> tuple[Response, int]:
 @bp.get("/metrics")
 def metrics() -> Response:
     registry: Metrics = current_app.extensions["metrics"]
-    return Response(registry.render(), mimetype="text/plain; version=0.0.4; charset=utf-8")
+    # content_type, not mimetype: Werkzeug appends a charset to a mimetype, which already has one.
+    return Response(registry.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

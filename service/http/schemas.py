@@ -75,9 +75,19 @@ class _Generation(BaseModel):
         + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in LENGTH_PRESETS.items())
         + ". Default: the model's own.",
     )
-    min_length: int | None = Field(None, ge=0, le=1024, description="Minimum output tokens.")
+    min_length: int | None = Field(
+        None,
+        ge=0,
+        le=1024,
+        description="Minimum output tokens; overrides the `length` preset's minimum. Above the "
+        "maximum in force: 400.",
+    )
     max_length: int | None = Field(
-        None, ge=MIN_MAX_LENGTH, le=1024, description="Maximum output tokens."
+        None,
+        ge=MIN_MAX_LENGTH,
+        le=1024,
+        description="Maximum output tokens (up to the model's limit); overrides the `length` "
+        "preset's maximum, and lowers the preset's minimum when below it.",
     )
     num_beams: int | None = Field(None, ge=1, le=MAX_BEAMS, description="Beam search width.")
 
@@ -161,32 +171,40 @@ class ErrorBody(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    """The one error shape of the /v1 API."""
+
     error: ErrorBody
 
 
 class SummaryResponse(BaseModel):
     summary: str | None = Field(None, description="Present when the request gave `text`.")
     summaries: list[str] | None = Field(None, description="Present when it gave `texts`.")
-    model: str
-    chunks: list[int] = Field(description="How many chunks each text was split into.")
+    model: str = Field(description="The summariser: its Hub id or directory.")
+    chunks: list[int] = Field(
+        description="How many chunks each text was split into: a list, one count per text, "
+        "also for `text` (`/v1/articles` answers one integer)."
+    )
 
 
 class TranslationResponse(BaseModel):
     translation: str | None = Field(None, description="Present when the request gave `text`.")
     translations: list[str] | None = Field(None, description="Present when it gave `texts`.")
-    source: str
-    target: str
-    model: str
+    source: str = Field(description="The source language asked for (`auto` included).")
+    target: str = Field(description="The target language.")
+    model: str = Field(description="The translation model: its Hub id or directory.")
     detected: Language | list[Language] | None = Field(
         None, description="With `source: auto`: the language found (a list for `texts`)."
     )
 
 
 class ArticleResponse(BaseModel):
-    summary: str
+    summary: str = Field(description="The article's summary, in English.")
     translations: dict[str, str] = Field(description="Target language -> translated summary.")
     models: dict[str, str] = Field(description="`summarize` and each target -> model used.")
-    chunks: int
+    chunks: int = Field(
+        description="How many chunks the article was split into: one integer, as an article "
+        "is one text (`/v1/summarize` answers a list, one count per text)."
+    )
     detected: Language | None = Field(None, description="With `source: auto`: what was found.")
 
 

@@ -92,7 +92,10 @@ def choose_dtype(spec: str, device: torch.device, accelerators: Accelerators) ->
         raise ConfigError(f"DTYPE={spec!r}: expected auto, float32, float16 or bfloat16")
     dtype = _DTYPES[name]
     if device.type == "cpu" and dtype != torch.float32:
-        raise ConfigError(f"DTYPE={spec!r}: only float32 is supported on CPU")
+        raise ConfigError(
+            f"DTYPE={spec!r}: only float32 is supported on CPU; set DTYPE=auto or DTYPE=float32 "
+            "(float16 and bfloat16 are for GPUs)"
+        )
     return dtype
 
 

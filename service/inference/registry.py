@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
+from huggingface_hub import constants as hub_constants
+from huggingface_hub import snapshot_download
 from safetensors import SafetensorError
 from transformers import AutoTokenizer
 from transformers.utils import logging as transformers_logging
@@ -38,6 +41,8 @@ _LANGUAGE_TOKEN_RE = re.compile(r"^>>\w+<<$")
 _DEFAULT_PREFIXES = Settings.defaults().translate_prefixes
 # See `_check_prefix`: the demo models hold two language tokens and need no prefix.
 _MAX_TARGET_TOKENS_WITHOUT_PREFIX = 2
+# How long the Hub probe waits (see `_hub_unreachable`).
+_HUB_PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -90,20 +95,65 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
 
 
 def _looks_like_path(source: str) -> bool:
-    return source.startswith((".", "/", "~")) or Path(source).exists()
+    """Whether `source` names a directory rather than a Hub id.
+
+    Hub ids are `name` or `org/name`. So a source with more parts is a path, and so is
+    `models/summarize` when `models/` is a local directory: after a failed fetch it is a
+    missing directory, not a model to look for on the Hub.
+    """
+    if source.startswith((".", "/", "~")) or Path(source).exists():
+        return True
+    parts = source.split("/")
+    return len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir())
+
+
+def _setting_of(spec: ModelSpec) -> str:
+    return "SUMMARIZE_MODEL" if spec.task == SUMMARIZE else "TRANSLATE_MODELS"
+
+
+def _hub_unreachable() -> str | None:
+    """Why the Hub cannot be reached, or None when it answers (any status) or offline mode is on.
+
+    Without a network, huggingface_hub retries each file with backoff for about a minute, and
+    models load one at a time: start-up would hang for minutes before failing. One quick probe
+    lets a model missing from the cache fail at once, and a cached one load from the cache.
+    """
+    if hub_constants.HF_HUB_OFFLINE:
+        return None
+    try:
+        httpx2.head(hub_constants.ENDPOINT, timeout=_HUB_PROBE_TIMEOUT_S)
+    except httpx2.TransportError as exc:
+        return f"{type(exc).__name__}: {_first_line(exc)}"
+    return None
 
 
 def _location(spec: ModelSpec) -> str:
     """The directory or Hub id to load `spec` from; ModelLoadError for a directory that is not a
-    model."""
+    model, or for a Hub id that is neither cached nor reachable. When the Hub cannot be reached,
+    a cached model is loaded from its cache directory without asking the Hub."""
     source = spec.source
+    fix = (
+        "Fix: fetch it once with `python -m service fetch-models` on a machine that reaches "
+        f"the Hub and copy it here, then set {_setting_of(spec)} to its directory."
+    )
     if not _looks_like_path(source):
-        return source
+        unreachable = _hub_unreachable()
+        if unreachable is None:
+            return source
+        try:
+            return snapshot_download(source, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"model for {spec.key!r}: {source!r} is not in the local cache (HF_HOME) and the "
+                f"Hub ({hub_constants.ENDPOINT}) cannot be reached ({unreachable}). {fix}"
+            ) from exc
     path = Path(source).expanduser()
     if not path.is_dir():
         raise ModelLoadError(
-            f"model for {spec.key!r}: directory {source!r} does not exist. Run "
-            f"`python -m service fetch-models` or point the setting at a model directory."
+            f"model for {spec.key!r}: directory {source!r} does not exist (looked for "
+            f"{path.resolve()}). Fix: run `python -m service fetch-models` where the Hub is "
+            f"reachable (it saves to MODELS_DIR), or set {_setting_of(spec)} to an existing "
+            "model directory."
         )
     if not (path / "config.json").is_file():
         raise ModelLoadError(

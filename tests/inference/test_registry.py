@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import torch
 
 from service.config import Settings
 from service.errors import ConfigError, ModelLoadError
+from service.inference import registry
 from service.inference.registry import SUMMARIZE, TRANSLATE, ModelSpec, load_model, model_specs
 from service.inference.seq2seq import Placement
 
@@ -122,6 +125,51 @@ def test_a_missing_directory_is_a_clear_load_error(tmp_path: Path) -> None:
     assert str(missing) in message
     assert "does not exist" in message
     assert "fetch-models" in message
+
+
+def test_a_relative_path_under_a_local_folder_is_a_missing_directory_not_a_hub_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SUMMARIZE_MODEL=models/summarize` after a failed fetch: `models/` is there, the model
+    is not. That is a missing directory, not a Hub id the Hub could not be asked about."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    with pytest.raises(ModelLoadError) as raised:
+        load_model(ModelSpec(SUMMARIZE, SUMMARIZE, "models/summarize"), CPU, torch.float32)
+    message = str(raised.value)
+    assert "directory 'models/summarize' does not exist" in message
+    assert "connect" not in message and "cache" not in message
+    assert message.endswith("set SUMMARIZE_MODEL to an existing model directory.")
+
+
+@pytest.mark.parametrize("source", ["models/demo/summarize", "a/b/c"])
+def test_sources_with_more_parts_than_a_hub_id_are_paths(source: str) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model(ModelSpec("en-fr", TRANSLATE, source), CPU, torch.float32)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_without_the_hub_an_uncached_model_fails_at_once_with_the_fix_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HF_HUB_OFFLINE unset and no network: huggingface_hub would retry each file for about
+    a minute; the probe makes it one quick error whose last sentence is the fix."""
+    monkeypatch.setattr(registry.hub_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(registry.hub_constants, "ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    started = time.monotonic()
+    with pytest.raises(ModelLoadError) as raised:
+        load_model(ModelSpec("en-fr", TRANSLATE, "example-org/not-cached"), CPU, torch.float32)
+    assert time.monotonic() - started < 10
+    message = str(raised.value)
+    assert "'example-org/not-cached' is not in the local cache" in message
+    assert "cannot be reached (ConnectError" in message
+    assert message.endswith("then set TRANSLATE_MODELS to its directory.")
+    assert "\n" not in message
 
 
 def test_a_directory_without_a_model_is_a_clear_load_error(tmp_path: Path) -> None:

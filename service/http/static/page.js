@@ -1,0 +1,319 @@
+// The page's behaviour: read the server's choices and limits, call the /v1 API, show results
+// and every error. Plain JavaScript, no library, nothing fetched from anywhere but this server.
+"use strict";
+
+const RTL_LANGUAGES = new Set(["ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"]);
+const names = new Intl.DisplayNames(["en"], { type: "language" });
+const numbers = new Intl.NumberFormat("en");
+
+const state = { maxChars: null, busy: false };
+
+function $(id) {
+  return document.getElementById(id);
+}
+
+function languageName(code) {
+  try {
+    return names.of(code) || code;
+  } catch {
+    return code;
+  }
+}
+
+function direction(code) {
+  return RTL_LANGUAGES.has(code.split("-")[0]) ? "rtl" : "ltr";
+}
+
+// Characters as the server counts them (code points, not UTF-16 units).
+function charCount(text) {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+}
+
+function clearError() {
+  const box = $("error");
+  box.textContent = "";
+  box.hidden = true;
+}
+
+function updateCount() {
+  const count = charCount($("article").value);
+  const note = $("char-count");
+  const input = $("article");
+  if (state.maxChars === null) {
+    note.textContent = `${numbers.format(count)} characters`;
+    return;
+  }
+  const over = count - state.maxChars;
+  note.textContent = `${numbers.format(count)} / ${numbers.format(state.maxChars)} characters`
+    + (over > 0 ? `: ${numbers.format(over)} over the server's limit` : "");
+  note.classList.toggle("over", over > 0);
+  input.setAttribute("aria-invalid", over > 0 ? "true" : "false");
+}
+
+// What the server says went wrong, as a sentence a person can act on. `response` is a fetch
+// Response that is not ok; the API's errors are {"error": {"code", "message", "field"}}.
+async function describeFailure(response) {
+  let code = "";
+  let message = response.statusText || "no details";
+  try {
+    const body = await response.json();
+    if (body && body.error && typeof body.error === "object") {
+      code = body.error.code || "";
+      message = body.error.message || message;
+    } else if (body && typeof body.error === "string") {
+      message = body.error;
+    }
+  } catch {
+    // Not JSON (e.g. a proxy's HTML page): the status says enough.
+  }
+  const status = response.status;
+  const retry = response.headers.get("Retry-After");
+  const retryText = retry ? ` Try again in ${retry} s.` : " Try again shortly.";
+  if (status === 413) {
+    const limit = state.maxChars === null ? "" : ` of ${numbers.format(state.maxChars)} characters`;
+    return `Too long (413): ${message}. Shorten the article to the limit${limit}.`;
+  }
+  if (status === 503) {
+    if (code === "model_unavailable") {
+      return `The models are not ready (503): ${message}.${retryText}`;
+    }
+    if (code === "out_of_memory") {
+      return `Too big for the server's memory (503): ${message}. Try a shorter article.`;
+    }
+    return `The service is busy (503): ${message}.${retryText}`;
+  }
+  if (status === 504) {
+    return `The models did not finish in time (504): ${message}. `
+      + "Try a shorter article, or again when the service is less busy.";
+  }
+  if (status === 400) {
+    return `The request was refused (400): ${message}.`;
+  }
+  if (status >= 500) {
+    return `The service failed (${status}): ${message}.`;
+  }
+  return `The request was refused (${status}): ${message}.`;
+}
+
+async function postJson(path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new Error(`Could not reach the service: ${error.message}. Is it running?`);
+  }
+  if (!response.ok) {
+    throw new Error(await describeFailure(response));
+  }
+  return response.json();
+}
+
+function copyText(text, button) {
+  const done = () => {
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => showError("Copying was refused by the browser; select the text and copy it."));
+    return;
+  }
+  showError("This browser does not allow copying here; select the text and copy it.");
+}
+
+function addOutput(title, text, testid, lang) {
+  const card = document.createElement("article");
+  card.className = "output";
+  const heading = document.createElement("h3");
+  const label = document.createElement("span");
+  label.textContent = title;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "copy";
+  button.textContent = "Copy";
+  button.setAttribute("aria-label", `Copy the ${title.toLowerCase()}`);
+  button.addEventListener("click", () => copyText(text, button));
+  heading.append(label, button);
+  const body = document.createElement("p");
+  body.className = "text";
+  body.lang = lang;
+  body.dir = direction(lang);
+  body.dataset.testid = testid;
+  body.textContent = text;
+  card.append(heading, body);
+  $("outputs").append(card);
+}
+
+function selectedTargets() {
+  return [...document.querySelectorAll("#targets input:checked")].map((box) => box.value);
+}
+
+function setBusy(busy) {
+  state.busy = busy;
+  const button = $("run");
+  button.disabled = busy;
+  button.textContent = busy ? "Working…" : "Run";
+  $("results").setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+async function run(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  clearError();
+  $("outputs").replaceChildren();
+  $("results").hidden = true;
+  const text = $("article").value;
+  const mode = document.querySelector("input[name=mode]:checked").value;
+  const targets = selectedTargets();
+  const length = $("length").value;
+  if (!text.trim()) {
+    showError("Paste or type an article first.");
+    $("article").focus();
+    return;
+  }
+  if (mode === "translate" && targets.length === 0) {
+    showError("Choose at least one language to translate into.");
+    return;
+  }
+  const started = performance.now();
+  const status = $("status");
+  const tick = () => {
+    status.textContent = `Working… ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  };
+  tick();
+  const timer = setInterval(tick, 100);
+  setBusy(true);
+  const failures = [];
+  try {
+    const options = length ? { length } : {};
+    if (mode === "article") {
+      const answer = await postJson("/v1/articles", { text, translate_to: targets, ...options });
+      addOutput("Summary", answer.summary, "summary-output", "en");
+      for (const target of targets) {
+        addOutput(`${languageName(target)} translation`, answer.translations[target], `translation-${target}`, target);
+      }
+    } else if (mode === "summary") {
+      const answer = await postJson("/v1/summarize", { text, ...options });
+      addOutput("Summary", answer.summary, "summary-output", "en");
+    } else {
+      const answers = await Promise.allSettled(
+        targets.map((target) => postJson("/v1/translate", { text, target })),
+      );
+      answers.forEach((answer, i) => {
+        const target = targets[i];
+        if (answer.status === "fulfilled") {
+          addOutput(`${languageName(target)} translation`, answer.value.translation, `translation-${target}`, target);
+        } else {
+          failures.push(`${languageName(target)}: ${answer.reason.message}`);
+        }
+      });
+    }
+  } catch (error) {
+    failures.push(error.message);
+  } finally {
+    clearInterval(timer);
+    setBusy(false);
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (failures.length) {
+    showError(failures.join("\n"));
+    status.textContent = `Failed after ${seconds} s.`;
+  } else {
+    status.textContent = `Done in ${seconds} s.`;
+  }
+  if ($("outputs").children.length) {
+    $("results").hidden = false;
+  }
+}
+
+async function getJson(path) {
+  const response = await fetch(path);
+  if (!response.ok) {
+    throw new Error(`${path}: ${await describeFailure(response)}`);
+  }
+  return response.json();
+}
+
+function showTargets(pairs) {
+  const fieldset = $("targets");
+  $("targets-loading").remove();
+  const targets = [...new Set(pairs.filter((p) => p.source === "en").map((p) => p.target))];
+  if (!targets.length) {
+    const note = document.createElement("p");
+    note.className = "hint";
+    note.textContent = "This server translates from English into no language.";
+    fieldset.append(note);
+  }
+  for (const target of targets) {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "target";
+    box.value = target;
+    box.checked = true;
+    box.dataset.testid = `target-${target}`;
+    label.append(box, ` ${languageName(target)} (${target})`);
+    fieldset.append(label);
+  }
+}
+
+function showLimits(spec) {
+  const article = spec.components.schemas.ArticleRequest.properties;
+  state.maxChars = article.text.maxLength ?? null;
+  const presets = (article.length.anyOf || [article.length]).flatMap((s) => s.enum || []);
+  const select = $("length");
+  for (const preset of presets) {
+    const option = document.createElement("option");
+    option.value = preset;
+    option.textContent = preset[0].toUpperCase() + preset.slice(1);
+    select.append(option);
+  }
+  if (presets.includes("short")) select.value = "short";
+  updateCount();
+}
+
+function showMode() {
+  const mode = document.querySelector("input[name=mode]:checked").value;
+  $("length").disabled = mode === "translate";
+  for (const box of document.querySelectorAll("#targets input")) {
+    box.disabled = mode === "summary";
+  }
+}
+
+async function start() {
+  $("article-form").addEventListener("submit", run);
+  $("article").addEventListener("input", updateCount);
+  for (const radio of document.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", showMode);
+  }
+  updateCount();
+  const [spec, languages] = await Promise.allSettled([
+    getJson("/openapi.json"),
+    getJson("/v1/languages"),
+  ]);
+  if (spec.status === "fulfilled") {
+    showLimits(spec.value);
+  } else {
+    showError(`Could not read the server's limits: ${spec.reason.message}`);
+  }
+  if (languages.status === "fulfilled") {
+    showTargets(languages.value.pairs);
+  } else {
+    showError(`Could not read the languages served: ${languages.reason.message}`);
+  }
+  showMode();
+  document.body.dataset.ready = "true";
+}
+
+document.addEventListener("DOMContentLoaded", start);

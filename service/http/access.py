@@ -2,7 +2,8 @@
 
 Both are off by default, so a laptop user needs neither. With keys on, every route that uses a
 model or describes them needs a key; the probes, `/metrics`, the documentation, the page and
-LibreTranslate's `GET /languages` (which its clients read before they have a key) stay open. A
+the languages served (`/v1/languages`, LibreTranslate's `GET /languages`, which clients read
+before they have a key) stay open. A
 key is accepted as `Authorization: Bearer <key>`, `X-API-Key: <key>`, or LibreTranslate's
 `api_key` (query string, form or JSON body). Only SHA-256 digests of the keys are held, every
 known digest is compared in constant time, and no key is ever logged: logs and metrics name the
@@ -39,8 +40,9 @@ from service.setting_values import key_digest, rate_limits
 log = logging.getLogger(__name__)
 
 # Open to anyone: what orchestrators, monitoring and people reading the docs need.
-OPEN_BLUEPRINTS = frozenset({"probes", "openapi", "page"})
-OPEN_ENDPOINTS = frozenset({"libretranslate.languages", "static"})
+OPEN_BLUEPRINTS = frozenset({"probes", "openapi", "docs", "page"})
+# The languages served: what LibreTranslate's clients and the page read before any key is asked.
+OPEN_ENDPOINTS = frozenset({"libretranslate.languages", "api.languages"})
 REALM = 'Bearer realm="newsroom-nlp"'
 # A Redis that does not answer must not hold requests for long.
 _STORE_TIMEOUT_S = 1

@@ -253,7 +253,15 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
             ),
         }
         | compat_paths(settings),
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerKey": {"type": "http", "scheme": "bearer"},
+                "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+        # Keys are optional (API_KEYS); when the service has them, either scheme carries one.
+        "security": [{}, {"bearerKey": []}, {"headerKey": []}],
     }
 
 

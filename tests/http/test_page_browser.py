@@ -196,3 +196,32 @@ def test_docs_list_every_operation_and_try_it_out_works(watched: Watched, server
     assert answer.inner_text().strip() == "200"
     assert '"target": "ar"' in languages.locator(".live-responses-table").inner_text()
     assert watched.errors == []
+
+
+def test_a_key_entered_on_the_page_is_sent_and_a_refusal_asks_for_one(watched: Watched) -> None:
+    """With keys on, the page sends the key typed in its field as X-API-Key; without one, the
+    service's 401 is shown as a request for a key. (The server side: tests/http/test_access.py.)"""
+    page = watched.page
+    sent: list[str | None] = []
+
+    def keyed(route: Route) -> None:
+        key = route.request.headers.get("x-api-key")
+        sent.append(key)
+        if key != "k3y-for-the-newsroom-0001":
+            body = '{"error": {"code": "unauthorized", "message": "the API key is not valid"}}'
+            route.fulfill(status=401, content_type="application/json", body=body)
+        else:
+            route.continue_()
+
+    page.route("**/v1/articles", keyed)
+    _open_page(page)
+    page.get_by_test_id("article-input").fill("Heavy rain fell on the town overnight.")
+    page.get_by_test_id("run-button").click()
+    error = page.get_by_test_id("error-message")
+    error.wait_for()
+    assert "needs an API key (401)" in error.inner_text()
+    page.get_by_test_id("api-key-input").fill("k3y-for-the-newsroom-0001")
+    page.get_by_test_id("run-button").click()
+    page.get_by_test_id("summary-output").wait_for(timeout=60_000)
+    assert sent == [None, "k3y-for-the-newsroom-0001"]
+    assert all("status of 401" in text for text in watched.errors), watched.errors

@@ -97,6 +97,12 @@ async function describeFailure(response) {
   if (status === 400) {
     return `The request was refused (400): ${message}.`;
   }
+  if (status === 401 || status === 403) {
+    return `This service needs an API key (${status}): ${message}. Enter your key above.`;
+  }
+  if (status === 429) {
+    return `Rate limit reached (429): ${message}.${retryText}`;
+  }
   if (status >= 500) {
     return `The service failed (${status}): ${message}.`;
   }
@@ -106,11 +112,12 @@ async function describeFailure(response) {
 async function postJson(path, body) {
   let response;
   try {
-    response = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    const headers = { "Content-Type": "application/json" };
+    const key = $("api-key").value.trim();
+    if (key) {
+      headers["X-API-Key"] = key;
+    }
+    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   } catch (error) {
     throw new Error(`Could not reach the service: ${error.message}. Is it running?`);
   }

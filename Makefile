@@ -1,4 +1,6 @@
 # Setup, serving and tests. `make install` then `make demo` (or `make run`); `make test`.
+# `make serve` is the production front (nginx in front of gunicorn); `run` and `demo` are gunicorn
+# alone, for development.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +10,7 @@ DEMO_DIR ?= models/demo
 DEMO_ENV := SUMMARIZE_MODEL=$(DEMO_DIR)/summarize \
 	TRANSLATE_MODELS=en-fr=$(DEMO_DIR)/en-fr,en-ar=$(DEMO_DIR)/en-ar HF_HUB_OFFLINE=1
 
-.PHONY: install run demo test test-slow mutate bench
+.PHONY: install run serve demo test test-slow mutate bench
 
 install: $(VENV)/.installed
 
@@ -21,6 +23,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 # Serve the configured models (default: the Hub ids; see the README's configuration table).
 run: install
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) "service:create_app()"
+
+# The production front: nginx (Debian: apt-get install nginx) holds the clients, gunicorn runs
+# behind it on a unix socket; same models and settings as `make run`.
+serve: install
+	$(BIN)/python -m service front --bind $(HOST):$(PORT)
 
 # Serve random-weight demo models (meaningless output) built locally: no Hub access needed.
 demo: install

@@ -143,7 +143,7 @@ def summarize(
     model = engine.model(SUMMARIZE)
     params = (options or GenerationOptions()).params_for(model)
     target = params.max_length or int(model.generation_defaults()["max_length"] or 142)
-    summaries = [Summary("", model.source, 0, 0) for _ in texts]
+    summaries = [Summary("", model.name, 0, 0) for _ in texts]
     todo = dict(enumerate(texts))
     for round_no in range(1, MAX_SUMMARY_ROUNDS + 1):
         chunked = {i: chunk_for_model(model, text) for i, text in todo.items()}
@@ -204,13 +204,19 @@ def chunk_for_model(model: Seq2SeqModel, text: str) -> list[list[int]]:
 # ----- translate -----------------------------------------------------------------------------
 
 
+def _code(language: str) -> str:
+    """A language code as a message repeats it: a client's 2 MB "code" is cut."""
+    return language if len(language) <= 16 else language[:16] + "\u2026"
+
+
 def resolve_pair(engine: Engine, source: str, target: str) -> str:
     """The registry key serving source->target. Raises UnsupportedLanguage listing the pairs."""
     key = f"{source}-{target}"
     pairs = engine.keys("translate")
     if key not in pairs:
         raise UnsupportedLanguage(
-            f"no model translates {source!r} to {target!r}; supported pairs: {', '.join(pairs)}",
+            f"no model translates {_code(source)!r} to {_code(target)!r}; "
+            f"supported pairs: {', '.join(pairs)}",
             field="target" if any(p.startswith(f"{source}-") for p in pairs) else "source",
         )
     return key
@@ -257,7 +263,7 @@ class PendingTranslation:
         return [
             Translation(
                 text=layout.rebuild(translated),
-                model=self._model.source,
+                model=self._model.name,
                 source=source,
                 target=target,
                 sentences=layout.inputs,
@@ -387,7 +393,7 @@ def translate(
         results.append(
             Translation(
                 rebuilt,
-                engine.model(key).source,
+                engine.model(key).name,
                 *key.split("-", 1),
                 sentences=sum(p.sentences for p in parts),
                 batch_ids=[b for p in parts for b in p.batch_ids],

@@ -230,7 +230,7 @@ class Engine:
                 {
                     "key": key,
                     "task": slot.spec.task,
-                    "source": slot.spec.source,
+                    "source": slot.spec.name,
                     "source_lang": slot.spec.source_lang,
                     "target_lang": slot.spec.target_lang,
                     "prefix": slot.spec.prefix or None,

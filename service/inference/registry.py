@@ -51,6 +51,12 @@ class ModelSpec:
     source_lang: str | None = None
     target_lang: str | None = None
 
+    @property
+    def name(self) -> str:
+        """What answers call the model: its Hub id, or a local directory's last component, so
+        no answer reveals where the server keeps its files."""
+        return Path(self.source).name if _looks_like_path(self.source) else self.source
+
 
 def model_specs(settings: Settings) -> list[ModelSpec]:
     """The models the settings ask for: the summariser, then one per translation pair.
@@ -132,7 +138,9 @@ def load_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> Seq
     _check_prefix(spec, tokenizer)
     model.to(device)
     model.eval()
-    loaded = Seq2SeqModel(spec.key, spec.source, tokenizer, model, prefix=spec.prefix)
+    loaded = Seq2SeqModel(
+        spec.key, spec.source, tokenizer, model, prefix=spec.prefix, name=spec.name
+    )
     log.info(
         "loaded %s from %s on %s (%s), max input %d tokens",
         spec.key,

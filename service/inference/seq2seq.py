@@ -60,10 +60,19 @@ class Seq2SeqModel:
     """A tokenizer and a seq2seq model on one device."""
 
     def __init__(
-        self, key: str, source: str, tokenizer: Any, model: PreTrainedModel, *, prefix: str = ""
+        self,
+        key: str,
+        source: str,
+        tokenizer: Any,
+        model: PreTrainedModel,
+        *,
+        prefix: str = "",
+        name: str | None = None,
     ) -> None:
         self.key = key
         self.source = source
+        # What answers call it (the source's public part); see ModelSpec.name.
+        self.name = name or source
         self.tokenizer = tokenizer
         self.model = model
         self.prefix = prefix if not prefix or prefix[-1].isspace() else prefix + " "

@@ -10,6 +10,7 @@ it).
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -168,6 +169,41 @@ def test_clients_that_stop_reading_do_not_hold_the_app(front: Server) -> None:
             sock.close()
     assert reply.status == 200 and reply.seconds < 5
     assert status == 200 and seconds < 20
+
+
+# ----- maximal requests ---------------------------------------------------------------------
+
+
+def test_maximal_requests_get_their_504_on_time_and_tiny_ones_still_succeed(start_front) -> None:
+    """4 requests of 64 texts of 27,000 characters (1.7 MB, under MAX_BODY_BYTES): splitting and
+    tokenising them would take far longer than ITEM_TIMEOUT_S, which covers preprocessing too,
+    so each gets its 504 within ITEM_TIMEOUT_S x 1.1, and small translations sent meanwhile
+    succeed (large inputs are preprocessed one at a time, so the model's worker keeps running)."""
+    timeout_s = 5
+    server = start_front({"ITEM_TIMEOUT_S": str(timeout_s)})
+    paragraph = "The council approved the new bridge on Tuesday after a long debate. " * 400
+    body = json.dumps({"texts": [paragraph] * 64, "target": "fr"}).encode()
+    assert len(body) < Settings.defaults().max_body_bytes
+    big: list[tuple[int, float]] = []
+
+    def send_big() -> None:
+        reply = post(server.url, "/v1/translate", body, timeout=120)
+        big.append((reply.status, reply.seconds))
+
+    threads = [threading.Thread(target=send_big) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    tiny = []
+    for _ in range(3):
+        tiny.append(_translate(server.url, timeout=60))
+        time.sleep(0.3)
+    for thread in threads:
+        thread.join(120)
+
+    assert [status for status, _ in big] == [504] * 4, big
+    assert max(seconds for _, seconds in big) <= timeout_s * 1.1, big
+    assert [status for status, _ in tiny] == [200] * 3, tiny
 
 
 # ----- shutdown ------------------------------------------------------------------------------

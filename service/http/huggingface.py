@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from service import tasks
 from service.config import Settings
@@ -101,7 +101,7 @@ def _parameters(body: dict[str, Any], own: tuple[str, ...]) -> tuple[dict, tasks
 def summarization() -> Response:
     body = _body()
     _, options = _parameters(body, ())
-    results = tasks.summarize(_engine(), _inputs(body), options)
+    results = tasks.summarize(_engine(), _inputs(body), options, deadline=g.deadline)
     return jsonify([{"summary_text": r.text} for r in results])
 
 
@@ -116,7 +116,9 @@ def _translate(body: dict[str, Any], pair: str | None) -> Response:
             raise InvalidRequest("give `parameters.src_lang` and `parameters.tgt_lang`")
     engine = _engine()
     tasks.resolve_pair(engine, source, target)
-    results = tasks.translate(engine, _inputs(body), target=target, source=source, options=options)
+    results = tasks.translate(
+        engine, _inputs(body), target=target, source=source, options=options, deadline=g.deadline
+    )
     return jsonify([{"translation_text": r.text} for r in results])
 
 

@@ -47,9 +47,8 @@ class _GuardedInput:
     def _guard(self, read: Any, *args: Any) -> Any:
         try:
             return read(*args)
-        except _BODY_ERRORS as exc:
-            log.info("unreadable request body: %s", type(exc).__name__)
-            raise MalformedBody() from None
+        except _BODY_ERRORS:
+            raise MalformedBody() from None  # the request's log line records the 400
 
     def read(self, *args: Any) -> bytes:
         return self._guard(self._stream.read, *args)

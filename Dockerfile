@@ -52,8 +52,13 @@ RUN --mount=type=cache,target=/cache/models \
         && cp -r /cache/models/. /models/; \
     fi
 
-# What both targets share: the user, the settings, the port, the health check and the command.
+# What both targets share: nginx, the user, the settings, the port, the health check and the
+# command. nginx is Debian's: unpinned, so a rebuild takes its security updates.
 FROM base AS runtime
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app \
     && install -d -o 10001 -g 10001 /tmp/huggingface
@@ -67,7 +72,10 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # Numeric, so Kubernetes can verify runAsNonRoot without resolving the name.
 USER 10001:10001
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "service:create_app()"]
+# The production front: nginx on port 8000 holds the clients, gunicorn behind it on a unix socket
+# under /tmp (see service/front.py). `gunicorn -c gunicorn.conf.py "service:create_app()"` runs
+# gunicorn alone.
+CMD ["python", "-m", "service", "front"]
 
 # The GPUs come from `docker run --gpus` or the Kubernetes device plugin; the NVIDIA runtime
 # mounts only the `utility` driver libraries unless the image asks for `compute` (CUDA) too.
@@ -77,6 +85,7 @@ ENV DEVICE=cuda \
 COPY --from=venv-cuda /opt/venv /opt/venv
 COPY --from=models /models /models
 COPY gunicorn.conf.py ./
+COPY deploy/nginx.conf.template deploy/
 COPY service/ service/
 
 # The default target: last, so a plain `docker build .` builds it.
@@ -84,4 +93,5 @@ FROM runtime AS cpu
 COPY --from=venv-cpu /opt/venv /opt/venv
 COPY --from=models /models /models
 COPY gunicorn.conf.py ./
+COPY deploy/nginx.conf.template deploy/
 COPY service/ service/

@@ -1,4 +1,6 @@
 # Setup, serving and tests. `make install` then `make demo` (or `make run`); `make test`.
+# `make serve` is the production front (nginx in front of gunicorn); `run` and `demo` are gunicorn
+# alone, for development.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -14,7 +16,7 @@ HF_HUB_OFFLINE ?= 1
 DEMO_ENV := SUMMARIZE_MODEL='$(SUMMARIZE_MODEL)' TRANSLATE_MODELS='$(TRANSLATE_MODELS)' \
 	HF_HUB_OFFLINE='$(HF_HUB_OFFLINE)'
 
-.PHONY: install install-dev run demo test test-slow mutate bench
+.PHONY: install install-dev run serve demo test test-slow mutate bench
 
 # What serving needs (requirements.txt); install-dev adds the test and benchmark tools.
 install: $(VENV)/.installed
@@ -33,6 +35,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 # Serve the configured models (default: the Hub ids; see the README's configuration table).
 run: install
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) "service:create_app()"
+
+# The production front: nginx (Debian: apt-get install nginx) holds the clients, gunicorn runs
+# behind it on a unix socket; same models and settings as `make run`.
+serve: install
+	$(BIN)/python -m service front --bind $(HOST):$(PORT)
 
 # Serve random-weight demo models (meaningless output) built locally: no Hub access needed.
 demo: install

@@ -1,7 +1,9 @@
 """The service under gunicorn on 127.0.0.1, started as users start it, and the HTTP calls to it.
 
-Each server writes its log to a file in `log_dir`; `stop()` sends SIGTERM (gunicorn's graceful
-shutdown drains the engine) and kills only if that hangs. Every call returns a `Reply`, errors
+`Server(..., front=True)` starts the production front instead (`python -m service front`: nginx
+on the port, gunicorn behind it on a unix socket). Each server writes its log to a file in
+`log_dir`; `stop()` sends SIGTERM (a graceful shutdown that drains the engine) and kills only if
+that hangs. Every call returns a `Reply`, errors
 included, and never raises for an HTTP or network failure, so a load loop can count each outcome.
 """
 
@@ -144,7 +146,8 @@ def _free_port() -> int:
 
 
 class Server:
-    """One gunicorn process (one worker; `threads` request threads, default the config's)."""
+    """One gunicorn process (one worker; `threads` request threads, default the config's), or
+    with `front` the production front, whose options `args` then are."""
 
     def __init__(
         self,
@@ -154,23 +157,29 @@ class Server:
         log_dir: Path,
         threads: int | None = None,
         args: Sequence[str] = (),
+        front: bool = False,
     ) -> None:
         self.name = name
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"gunicorn-{name}-{self.port}.log"
+        kind = "front" if front else "gunicorn"
+        self.log_path = log_dir / f"{kind}-{name}-{self.port}.log"
         self._log = self.log_path.open("w")
-        command = [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            *(["--threads", str(threads)] if threads else []),
-            *args,
-            "service:create_app()",
-        ]
+        if front:
+            command = [sys.executable, "-m", "service", "front"]
+            command += ["--bind", f"127.0.0.1:{self.port}", *args]
+        else:
+            command = [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *(["--threads", str(threads)] if threads else []),
+                *args,
+                "service:create_app()",
+            ]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
         )

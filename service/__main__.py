@@ -1,6 +1,7 @@
 """Command line: `python -m service COMMAND`.
 
-  serve          run the HTTP service under gunicorn with gunicorn.conf.py
+  serve          run the HTTP service under gunicorn with gunicorn.conf.py (development)
+  front          the production front: nginx in front of gunicorn (see service/front.py)
   summarize      summarise a file (or - for stdin), optionally translating the summary
   translate      translate a file (or - for stdin)
   fetch-models   download the configured models from the Hub into MODELS_DIR
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from service.config import Settings
 from service.errors import ServiceError, StartupError
+from service.front import FrontOptions
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,6 +128,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0  # not reached
 
 
+def cmd_front(args: argparse.Namespace, settings: Settings) -> int:
+    from service.front import FrontOptions, serve_front
+
+    options = FrontOptions(
+        bind=args.bind,
+        client_timeout_s=args.client_timeout,
+        keepalive_timeout_s=args.keepalive_timeout,
+        drain_delay_s=args.drain_delay,
+        shutdown_timeout_s=args.shutdown_timeout,
+        runtime_dir=args.runtime_dir,
+    )
+    return serve_front(settings, options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m service",
@@ -140,6 +156,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP service under gunicorn")
     p.add_argument("--bind", help="address:port, default from gunicorn.conf.py (0.0.0.0:8000)")
     p.set_defaults(run=cmd_serve)
+
+    defaults = FrontOptions()
+    p = sub.add_parser("front", help="the production front: nginx in front of gunicorn")
+    p.add_argument("--bind", default=defaults.bind, help=f"address:port ({defaults.bind})")
+    p.add_argument(
+        "--client-timeout",
+        type=float,
+        default=defaults.client_timeout_s,
+        help="seconds a client may take to send its header, or pause sending its body or "
+        f"reading the answer ({defaults.client_timeout_s:g})",
+    )
+    p.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=defaults.keepalive_timeout_s,
+        help=f"seconds an idle connection is kept ({defaults.keepalive_timeout_s:g})",
+    )
+    p.add_argument(
+        "--drain-delay",
+        type=float,
+        default=defaults.drain_delay_s,
+        help="after SIGTERM, seconds /readyz answers 503 while requests are still served "
+        f"({defaults.drain_delay_s:g})",
+    )
+    p.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        help="longest nginx waits for requests in flight when stopping (ITEM_TIMEOUT_S + 10)",
+    )
+    p.add_argument(
+        "--runtime-dir",
+        type=Path,
+        help="where the socket, nginx.conf and temporary files go (default: a new temp dir)",
+    )
+    p.set_defaults(run=cmd_front)
 
     p = sub.add_parser("summarize", help="summarise FILE (- for stdin)")
     p.add_argument("file")

@@ -6,86 +6,41 @@ so a request's own pieces (list items, article chunks, sentences) share batches 
 and with other requests, and an article's target languages are queued before any is waited on.
 If a request is refused (queue full), the pieces already queued are withdrawn, so a refused
 request costs the model nothing. A request has one deadline, ITEM_TIMEOUT_S from its start, for
-all its pieces, summary rounds and translations.
+all its pieces, summary rounds and translations, and its preprocessing too: splitting and
+tokenising check it as they go (between paragraphs and slices of sentences), so a maximal request
+gets its 504 on time instead of holding the GIL long after, and large inputs are preprocessed one
+request at a time (`Engine.preprocessing`), so they cannot starve the models' batch workers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from service.errors import InvalidRequest, UnsupportedLanguage
+from service.errors import InvalidRequest, ItemTimeout, UnsupportedLanguage
+from service.generation import (  # noqa: F401 - the options are part of the tasks' interface
+    LENGTH_PRESETS,
+    MAX_BEAMS,
+    MIN_MAX_LENGTH,
+    GenerationOptions,
+)
 from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE
-from service.inference.seq2seq import GenerationParams, Seq2SeqModel
+from service.inference.seq2seq import Seq2SeqModel
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
 from service.text.html import HtmlError, extract_all
 from service.text.language import Detection, LanguageDetector
 
-LENGTH_PRESETS: dict[str, tuple[int, int]] = {
-    "short": (20, 60),
-    "medium": (56, 142),
-    "long": (100, 300),
-}
-MAX_BEAMS = 8
-# transformers counts the decoder start token in max_length: 1 leaves no room and generate raises.
-MIN_MAX_LENGTH = 2
 # Rounds of "summarise the partial summaries" before the partials are returned joined.
 MAX_SUMMARY_ROUNDS = 3
 # What the summariser reads and writes: the service summarises English news.
 SUMMARY_LANGUAGE = "en"
 # The `source` that asks for the language to be detected.
 AUTO = "auto"
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    """The generation overrides a caller may ask for. All optional; validated per model."""
-
-    length: str | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    num_beams: int | None = None
-
-    def params_for(self, model: Seq2SeqModel) -> GenerationParams:
-        """Check the options against `model`'s limits. Raises InvalidRequest naming the field."""
-        min_length, max_length = self.min_length, self.max_length
-        if self.length is not None:
-            if self.length not in LENGTH_PRESETS:
-                raise InvalidRequest(
-                    f"length must be one of {', '.join(LENGTH_PRESETS)}", field="length"
-                )
-            preset_min, preset_max = LENGTH_PRESETS[self.length]
-            max_length = preset_max if max_length is None else max_length
-            if min_length is None:
-                # The preset's minimum yields to an explicit, lower maximum: the client asked
-                # for that maximum and never sent a minimum to be refused for.
-                min_length = min(preset_min, max_length)
-        if self.num_beams is not None and not 1 <= self.num_beams <= MAX_BEAMS:
-            raise InvalidRequest(f"num_beams must be 1..{MAX_BEAMS}", field="num_beams")
-        limit = model.max_output_tokens
-        if max_length is not None and not MIN_MAX_LENGTH <= max_length <= limit:
-            raise InvalidRequest(
-                f"max_length must be {MIN_MAX_LENGTH}..{limit}", field="max_length"
-            )
-        if min_length is not None:
-            upper = max_length if max_length is not None else limit
-            if not 0 <= min_length <= upper:
-                raise InvalidRequest(f"min_length must be 0..{upper}", field="min_length")
-        if max_length is not None and min_length is None:
-            # Keep the model's own minimum from exceeding the maximum asked for.
-            default_min = model.generation_defaults().get("min_length") or 0
-            if default_min > max_length:
-                min_length = max_length
-        if min_length is not None and max_length is None:
-            # Keep the model's own maximum from falling below the minimum asked for.
-            default_max = model.generation_defaults().get("max_length") or limit
-            if default_max < min_length:
-                max_length = min_length
-        return GenerationParams(
-            num_beams=self.num_beams, min_length=min_length, max_length=max_length
-        )
+# Sentences tokenised per call while preprocessing, between two deadline checks.
+ENCODE_SLICE = 256
 
 
 @dataclass
@@ -109,6 +64,27 @@ class Translation:
 
 
 T = TypeVar("T")
+
+
+def check_deadline(deadline: float) -> None:
+    """Raise ItemTimeout once `deadline` (time.monotonic()) has passed."""
+    if time.monotonic() >= deadline:
+        raise ItemTimeout("the request did not finish in time; try again later")
+
+
+def _within(deadline: float, items: Iterable[T]) -> Iterable[T]:
+    """`items`, checking the deadline before each."""
+    for item in items:
+        check_deadline(deadline)
+        yield item
+
+
+def _encode(model: Seq2SeqModel, texts: list[str], deadline: float) -> list[list[int]]:
+    """Token ids of `texts`, ENCODE_SLICE at a time, checking the deadline between slices."""
+    ids: list[list[int]] = []
+    for start in _within(deadline, range(0, len(texts), ENCODE_SLICE)):
+        ids += model.encode(texts[start : start + ENCODE_SLICE])
+    return ids
 
 
 def _split(values: Sequence[T], counts: Sequence[int]) -> list[list[T]]:
@@ -146,10 +122,14 @@ def summarize(
     model = engine.model(SUMMARIZE)
     params = (options or GenerationOptions()).params_for(model)
     target = params.max_length or int(model.generation_defaults()["max_length"] or 142)
-    summaries = [Summary("", model.source, 0, 0) for _ in texts]
+    summaries = [Summary("", model.name, 0, 0) for _ in texts]
     todo = dict(enumerate(texts))
     for round_no in range(1, MAX_SUMMARY_ROUNDS + 1):
-        chunked = {i: chunk_for_model(model, text) for i, text in todo.items()}
+        with engine.preprocessing(sum(map(len, todo.values())), deadline):
+            chunked = {
+                i: chunk_for_model(model, text, deadline)
+                for i, text in _within(deadline, todo.items())
+            }
         counts = [len(chunks) for chunks in chunked.values()]
         submission = engine.submit_many(
             SUMMARIZE,
@@ -176,7 +156,9 @@ def summarize(
     return summaries
 
 
-def chunk_for_model(model: Seq2SeqModel, text: str) -> list[list[int]]:
+def chunk_for_model(
+    model: Seq2SeqModel, text: str, deadline: float = float("inf")
+) -> list[list[int]]:
     """Token ids of `text` as one input, or of sentence-aligned chunks that each fit the model.
 
     The common case (text fits) tokenises once. Chunks hold whole sentences; a sentence longer
@@ -189,16 +171,20 @@ def chunk_for_model(model: Seq2SeqModel, text: str) -> list[list[int]]:
     budget = model.max_input_tokens - model.overhead_tokens
     sentences = [
         sentence
-        for paragraph in split_paragraphs(text)[::2]
+        for paragraph in _within(deadline, split_paragraphs(text)[::2])
         for piece in split_sentences(paragraph)
         for sentence in split_to_budget(piece, budget, model.count_tokens)
     ]
-    counts = model.count_tokens(sentences)
+    counts = [
+        count
+        for start in _within(deadline, range(0, len(sentences), ENCODE_SLICE))
+        for count in model.count_tokens(sentences[start : start + ENCODE_SLICE])
+    ]
     # Joining sentences can shift token boundaries a little; shrink the budget until all fit.
     for shrink in (1.0, 0.95, 0.9, 0.8, 0.6):
         limit = int(budget * shrink)
         ranges = plan_chunks([min(c, limit) for c in counts], limit)
-        chunks = model.encode([" ".join(sentences[a:b]) for a, b in ranges])
+        chunks = _encode(model, [" ".join(sentences[a:b]) for a, b in ranges], deadline)
         if all(len(c) <= model.max_input_tokens for c in chunks):
             return chunks
     raise InvalidRequest("the text could not be split into pieces the model accepts", field="text")
@@ -207,13 +193,19 @@ def chunk_for_model(model: Seq2SeqModel, text: str) -> list[list[int]]:
 # ----- translate -----------------------------------------------------------------------------
 
 
+def _code(language: str) -> str:
+    """A language code as a message repeats it: a client's 2 MB "code" is cut."""
+    return language if len(language) <= 16 else language[:16] + "\u2026"
+
+
 def resolve_pair(engine: Engine, source: str, target: str) -> str:
     """The registry key serving source->target. Raises UnsupportedLanguage listing the pairs."""
     key = f"{source}-{target}"
     pairs = engine.keys("translate")
     if key not in pairs:
         raise UnsupportedLanguage(
-            f"no model translates {source!r} to {target!r}; supported pairs: {', '.join(pairs)}",
+            f"no model translates {_code(source)!r} to {_code(target)!r}; "
+            f"supported pairs: {', '.join(pairs)}",
             field="target" if any(p.startswith(f"{source}-") for p in pairs) else "source",
         )
     return key
@@ -260,7 +252,7 @@ class PendingTranslation:
         return [
             Translation(
                 text=layout.rebuild(translated),
-                model=self._model.source,
+                model=self._model.name,
                 source=source,
                 target=target,
                 sentences=layout.inputs,
@@ -280,13 +272,15 @@ def translation_input_limit(model: Seq2SeqModel) -> int:
     return min(model.max_input_tokens, model.max_output_tokens // 2)
 
 
-def _encode_sentences(model: Seq2SeqModel, sentences: list[str]) -> list[list[list[int]]]:
+def _encode_sentences(
+    model: Seq2SeqModel, sentences: list[str], deadline: float = float("inf")
+) -> list[list[list[int]]]:
     """Per sentence, the token ids of its pieces: one piece, unless the sentence is over
     `translation_input_limit`, when it is cut at clauses or words. Tokenises each sentence once;
     only over-long ones are tokenised again, piece by piece."""
     limit = translation_input_limit(model)
     out = []
-    for sentence, ids in zip(sentences, model.encode(sentences), strict=True):
+    for sentence, ids in zip(sentences, _encode(model, sentences, deadline), strict=True):
         if len(ids) <= limit:
             out.append([ids])
         else:
@@ -312,11 +306,15 @@ def submit_translation(
     model = engine.model(key)
     params = (options or GenerationOptions()).params_for(model)
     plans: list[tuple[list[str], list[tuple[int, list[str]]]]] = []
-    for text in texts:
-        pieces = split_paragraphs(text)
-        paragraphs = [(i, split_sentences(pieces[i])) for i in range(0, len(pieces), 2)]
-        plans.append((pieces, [(i, found) for i, found in paragraphs if found]))
-    encoded = iter(_encode_sentences(model, [s for _, ps in plans for _, f in ps for s in f]))
+    with engine.preprocessing(sum(map(len, texts)), deadline):
+        for text in texts:
+            pieces = split_paragraphs(text)
+            paragraphs = [
+                (i, split_sentences(pieces[i])) for i in _within(deadline, range(0, len(pieces), 2))
+            ]
+            plans.append((pieces, [(i, found) for i, found in paragraphs if found]))
+        sentences = [s for _, ps in plans for _, f in ps for s in f]
+        encoded = iter(_encode_sentences(model, sentences, deadline))
     layouts: list[_Layout] = []
     inputs: list[list[int]] = []
     for pieces, paragraphs in plans:
@@ -358,6 +356,7 @@ def translate(
     languages. `text_format="html"` translates the text nodes of each document and keeps every
     tag and attribute (see `service.text.html`); any other format is plain text.
     """
+    deadline = engine.deadline() if deadline is None else deadline
     try:
         documents = extract_all(list(texts)) if text_format == "html" else None
     except HtmlError as exc:
@@ -371,7 +370,7 @@ def translate(
     else:
         found = [_pair_for(engine, detector, " ".join(p), target) for p in pieces]
     keys = [key for key, _ in found]
-    deadline = engine.deadline() if deadline is None else deadline
+    check_deadline(deadline)
     pending: dict[str, PendingTranslation] = {}
     try:
         for key in dict.fromkeys(keys):
@@ -390,7 +389,7 @@ def translate(
         results.append(
             Translation(
                 rebuilt,
-                engine.model(key).source,
+                engine.model(key).name,
                 *key.split("-", 1),
                 sentences=sum(p.sentences for p in parts),
                 batch_ids=[b for p in parts for b in p.batch_ids],
@@ -426,10 +425,11 @@ def article(
     translate_to: Sequence[str],
     source: str = "en",
     options: GenerationOptions | None = None,
+    deadline: float | None = None,
 ) -> Article:
     """Summarise one article, then translate the summary into each target at once."""
     check_summary_language(source)
-    deadline = engine.deadline()
+    deadline = engine.deadline() if deadline is None else deadline
     keys = {target: resolve_pair(engine, source, target) for target in translate_to}
     summary = summarize(engine, [text], options, deadline=deadline)[0]
     pending: dict[str, PendingTranslation] = {}

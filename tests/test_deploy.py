@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from service.config import SETTINGS, Settings
+from service.front import FrontOptions, gunicorn_command
 from service.inference.registry import model_specs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ DEPLOY = ROOT / "deploy"
 # The oldest Kubernetes the manifests claim to support and the newest the validator bundles.
 KUBERNETES_VERSIONS = ("1.29", "1.37")
 GUNICORN_COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "service:create_app()"]
+# The image runs the production front (nginx in front of gunicorn), not gunicorn alone.
+FRONT_COMMAND = ["python", "-m", "service", "front"]
 TARGETS = ("cpu", "cuda")
 
 
@@ -173,23 +176,33 @@ def test_targets_cpu_by_default_and_cuda_on_request(dockerfile: Dockerfile) -> N
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_image_runs_the_documented_gunicorn_command(dockerfile: Dockerfile, target: str) -> None:
+def test_image_runs_the_production_front(dockerfile: Dockerfile, target: str) -> None:
+    """The image runs nginx in front of gunicorn; the front starts gunicorn with the documented
+    command, on its own socket."""
     image = dockerfile.image(target)
     documented = re.search(
         r'`(gunicorn -c gunicorn.conf.py "[^"]+")`', gunicorn_config()["__doc__"]
     )
+    started = gunicorn_command(Settings.defaults(), Path("/tmp/run"))
 
     assert image.entrypoint is None
-    assert image.cmd == GUNICORN_COMMAND
+    assert image.cmd == FRONT_COMMAND
     assert documented and shlex.split(documented.group(1)) == GUNICORN_COMMAND
+    assert Path(started[0]).name == "gunicorn" and started[-1] == GUNICORN_COMMAND[-1]
+    assert started[started.index("-c") + 1].endswith("/gunicorn.conf.py")
+    assert started[started.index("--bind") + 1] == "unix:/tmp/run/gunicorn.sock"
     assert image.workdir == "/app"
-    assert set(image.context_copies) == {"gunicorn.conf.py", "service/"}
+    assert set(image.context_copies) == {
+        "gunicorn.conf.py",
+        "deploy/nginx.conf.template",
+        "service/",
+    }
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_healthcheck_asks_healthz_on_the_served_port(dockerfile: Dockerfile, target: str) -> None:
     image = dockerfile.image(target)
-    bind_port = int(gunicorn_config()["bind"].rpartition(":")[2])
+    bind_port = int(FrontOptions().bind.rpartition(":")[2])
 
     assert image.expose == [bind_port]
     assert image.healthcheck is not None and image.healthcheck[:2] == ["python", "-c"]
@@ -246,6 +259,7 @@ def test_dockerignore_sends_only_what_the_image_copies() -> None:
     for sent in (
         "requirements.txt",
         "gunicorn.conf.py",
+        "deploy/nginx.conf.template",
         "service/http/app.py",
         "service/config.py",
     ):
@@ -258,6 +272,7 @@ def test_dockerignore_sends_only_what_the_image_copies() -> None:
         ".pytest_cache/v/cache/nodeids",
         "service/__pycache__/app.cpython-311.pyc",
         "tests/conftest.py",
+        "deploy/deployment-cpu.yaml",
     ):
         assert _docker_ignores(patterns, kept_out), kept_out
 
@@ -350,11 +365,23 @@ def test_probes_hit_the_health_endpoints_on_the_exposed_port(
 
 
 @pytest.mark.parametrize("name", DEPLOYMENTS)
-def test_pods_get_time_to_finish_requests_on_shutdown(name: str) -> None:
+def test_pods_get_time_to_finish_requests_on_shutdown(dockerfile: Dockerfile, name: str) -> None:
+    """preStop, then the front's drain delay, then nginx's wait for requests in flight
+    (ITEM_TIMEOUT_S + 10 s), then gunicorn's drain (nothing left in flight): all within the grace
+    period."""
+    container = _container(DEPLOYMENTS[name])
     pod = DEPLOYMENTS[name]["spec"]["template"]["spec"]
-    pre_stop = _container(DEPLOYMENTS[name])["lifecycle"]["preStop"]["exec"]["command"]
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     pre_stop_s = int(pre_stop[1]) if pre_stop[0] == "sleep" else 0
+    target = container["image"].rpartition(":")[2]
+    settings = Settings.from_env({**dockerfile.image(target).env, **_env(container)})
+    front = FrontOptions()
+    nginx_s = settings.item_timeout_s + 10
+    engine_drain_s = 5
 
+    assert pod["terminationGracePeriodSeconds"] >= (
+        pre_stop_s + front.drain_delay_s + nginx_s + engine_drain_s
+    )
     assert pod["terminationGracePeriodSeconds"] > gunicorn_config()["graceful_timeout"] + pre_stop_s
 
 

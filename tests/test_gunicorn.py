@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 import runpy
+import socket
 import threading
 import time
 import urllib.error
@@ -224,6 +225,36 @@ def test_a_chunked_body_is_held_to_the_body_limit(server: Server) -> None:
     big = small[:-1] + b" " * 2_200_000 + b"}"
     status, body = _post_chunked(server, big)
     assert status == 413 and body["error"]["code"] == "payload_too_large"
+
+
+MALFORMED_CHUNKS = {
+    "negative size": b"-5\r\nhello\r\n0\r\n\r\n",
+    "not hex": b"zz\r\nhello\r\n0\r\n\r\n",
+    "missing CRLF": b"5\r\nhelloXX0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("path", ["/v1/translate", "/translate"])
+@pytest.mark.parametrize("name", MALFORMED_CHUNKS)
+def test_a_malformed_chunked_body_is_a_400_not_a_500(server: Server, path: str, name: str) -> None:
+    """gunicorn's chunked reader raises inside the view that reads the body: the client's error,
+    so 400 in each route's own error shape, and no traceback in the log."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"X-Request-ID: chunked-{name.replace(' ', '-')}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head + MALFORMED_CHUNKS[name])
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        status, body = response.status, json.loads(response.read())
+    assert status == 400, body
+    error = body["error"]
+    assert (error["code"] if path.startswith("/v1") else error).startswith(
+        "bad_request" if path.startswith("/v1") else "the request body could not be read"
+    )
+    assert "Traceback" not in server.output()
 
 
 def test_concurrent_requests_are_answered_correctly_and_batched_together(server: Server) -> None:

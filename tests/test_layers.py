@@ -42,6 +42,7 @@ def _within(name: str, packages: set[str]) -> bool:
 FORBIDDEN = {
     "service.http": MODEL_LIBRARIES,
     "service.tasks": WEB_LIBRARIES | MODEL_LIBRARIES | {"service.http"},
+    "service.generation": WEB_LIBRARIES | MODEL_LIBRARIES | {"service.http", "service.tasks"},
     "service.inference": WEB_LIBRARIES | {"service.http", "service.tasks"},
     "service.text": WEB_LIBRARIES
     | MODEL_LIBRARIES

@@ -14,7 +14,7 @@ import torch
 from service import tasks
 from service.config import Settings
 from service.demo_models import TRAINING_TEXT
-from service.errors import InvalidRequest, Overloaded, UnsupportedLanguage
+from service.errors import InvalidRequest, ItemTimeout, Overloaded, UnsupportedLanguage
 from service.inference.batching import Ticket
 from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE, ModelSpec, load_model
@@ -140,6 +140,7 @@ class _ScriptedEngine:
         self._answer = answer
         self.rounds: list[list[list[int]]] = []
         self.deadlines: list[float | None] = []
+        self.preprocessing = engine.preprocessing
 
     def model(self, key: str) -> Seq2SeqModel:
         return self._model
@@ -610,3 +611,39 @@ def test_a_request_with_more_pieces_than_the_queue_holds_is_served(
     assert result.text == " ".join(alone)
     # Fed through a window of two batches: the queue never held more than its bound.
     assert len(depths) >= len(sentences) / 2 and max(depths) <= batcher.max_queue
+
+
+# ----- deadlines cover preprocessing ---------------------------------------------------------
+
+
+def test_a_request_past_its_deadline_stops_preprocessing_and_queues_nothing(
+    engine: Engine,
+) -> None:
+    """ITEM_TIMEOUT_S counts from the request's start: splitting and tokenising check it, so a
+    request already out of time is answered 504 without queueing a piece."""
+    long_text = "\n\n".join([" ".join(TRAINING_TEXT["en"])] * 50)
+    queued_before = engine.metrics.render()
+    past = time.monotonic() - 0.001
+    with pytest.raises(ItemTimeout):
+        tasks.translate(engine, [long_text], target="fr", deadline=past)
+    with pytest.raises(ItemTimeout):
+        tasks.summarize(engine, [long_text], deadline=past)
+    with pytest.raises(ItemTimeout):
+        chunk_for_model(engine.model(SUMMARIZE), long_text * 4, past)
+    assert engine.metrics.render() == queued_before
+
+
+def test_large_inputs_are_preprocessed_one_at_a_time(engine: Engine) -> None:
+    """A second large input waits for the first's preprocessing, at most until its deadline;
+    small inputs never wait."""
+    large = 30_000
+    with engine.preprocessing(large, time.monotonic() + 5):
+        with engine.preprocessing(100, time.monotonic() + 5):
+            pass
+        started = time.monotonic()
+        with pytest.raises(ItemTimeout):
+            with engine.preprocessing(large, time.monotonic() + 0.2):
+                pass
+        assert time.monotonic() - started < 5
+    with engine.preprocessing(large, time.monotonic() + 1):
+        pass

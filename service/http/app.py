@@ -94,18 +94,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     blueprints = (v1.bp, probes.bp, openapi.bp, docs.bp, page.bp, libretranslate.bp, huggingface.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    _install_request_hooks(app, metrics)
+    _install_request_hooks(app, metrics, settings)
     access.install(app, settings, metrics)
     errors.install(app, settings)
     return app
 
 
-def _install_request_hooks(app: Flask, metrics: Metrics) -> None:
+def _install_request_hooks(app: Flask, metrics: Metrics, settings: Settings) -> None:
     @app.before_request
     def start() -> None:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        # The request's one deadline (views pass it to the tasks): ITEM_TIMEOUT_S from its start,
+        # so reading, splitting and tokenising count against it as well as the models.
+        g.deadline = time.monotonic() + settings.item_timeout_s
 
     @app.after_request
     def finish(response: Response) -> Response:

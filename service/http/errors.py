@@ -2,7 +2,10 @@
 
 Views raise `service.errors` exceptions; nothing else builds error JSON. Werkzeug's own HTTP
 errors (404, 405, a body over the limit) and unexpected exceptions get the same shape, and 5xx
-messages carry only the request id to quote, never internals.
+messages carry only the request id to quote, never internals. A body that cannot be read (a
+malformed chunked encoding, a connection cut mid-body) is the client's error: the server's reader
+raises its own exception inside whatever view reads the body, so `install` wraps the WSGI input
+and turns those into 400 `bad_request`, never 500.
 
 The compatibility blueprints (LibreTranslate, Hugging Face) answer in their clients' shape,
 `{"error": "<message>"}`, with their own choice of statuses: `install_flat` registers that
@@ -13,15 +16,60 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from service.config import Settings
 from service.errors import PayloadTooLarge, ServiceError
 
 log = logging.getLogger("service.request")
+
+# What reading the request body raises when the client sent it wrong or not at all: gunicorn's
+# chunked-encoding errors (InvalidChunkSize, ChunkMissingTerminator, ...) and socket errors
+# (NoMoreData, a reset); only the body reader's, so a bug elsewhere is still a 500.
+_BODY_ERRORS = (ParseException, OSError)
+
+
+class MalformedBody(BadRequest):
+    description = "the request body could not be read: malformed chunked encoding or cut short"
+
+
+class _GuardedInput:
+    """The WSGI input stream, raising MalformedBody where the server's reader fails."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, read: Any, *args: Any) -> Any:
+        try:
+            return read(*args)
+        except _BODY_ERRORS:
+            raise MalformedBody() from None  # the request's log line records the 400
+
+    def read(self, *args: Any) -> bytes:
+        return self._guard(self._stream.read, *args)
+
+    def readline(self, *args: Any) -> bytes:
+        return self._guard(self._stream.readline, *args)
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return self._guard(self._stream.readlines, *args)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
+def _guard_body(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = _GuardedInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
@@ -32,6 +80,7 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> Re
 
 def install(app: Flask, settings: Settings) -> None:
     """Register the handlers that turn every exception a view raises into the JSON error shape."""
+    app.wsgi_app = _guard_body(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from service import tasks
 from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from service.http.errors import install_flat
-from service.http.schemas import check_texts, decode_json
+from service.http.schemas import check_texts, decode_json, shown
 from service.inference.engine import Engine
 
 bp = Blueprint("huggingface", __name__, url_prefix="/hf")
@@ -81,14 +81,14 @@ def _parameters(body: dict[str, Any], own: tuple[str, ...]) -> tuple[dict, tasks
     if not isinstance(parameters, dict):
         raise InvalidRequest("`parameters` must be an object")
     known = (*own, *IGNORED_PARAMETERS, "generate_parameters")
-    unknown = sorted(set(parameters) - set(known))
+    unknown = [shown(str(name)) for name in sorted(set(parameters) - set(known))[:5]]
     if unknown:
         raise InvalidRequest(f"unsupported parameters {unknown}; supported: {list(known)}")
     generate = parameters.get("generate_parameters")
     generate = {} if generate is None else generate
     if not isinstance(generate, dict):
         raise InvalidRequest("`generate_parameters` must be an object")
-    unknown = sorted(set(generate) - set(GENERATE_PARAMETERS))
+    unknown = [shown(str(name)) for name in sorted(set(generate) - set(GENERATE_PARAMETERS))[:5]]
     if unknown:
         raise InvalidRequest(
             f"unsupported generate_parameters {unknown}; supported: {list(GENERATE_PARAMETERS)}"
@@ -101,7 +101,7 @@ def _parameters(body: dict[str, Any], own: tuple[str, ...]) -> tuple[dict, tasks
 def summarization() -> Response:
     body = _body()
     _, options = _parameters(body, ())
-    results = tasks.summarize(_engine(), _inputs(body), options)
+    results = tasks.summarize(_engine(), _inputs(body), options, deadline=g.deadline)
     return jsonify([{"summary_text": r.text} for r in results])
 
 
@@ -116,7 +116,9 @@ def _translate(body: dict[str, Any], pair: str | None) -> Response:
             raise InvalidRequest("give `parameters.src_lang` and `parameters.tgt_lang`")
     engine = _engine()
     tasks.resolve_pair(engine, source, target)
-    results = tasks.translate(engine, _inputs(body), target=target, source=source, options=options)
+    results = tasks.translate(
+        engine, _inputs(body), target=target, source=source, options=options, deadline=g.deadline
+    )
     return jsonify([{"translation_text": r.text} for r in results])
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from service import tasks
 from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge, ServiceError
 from service.http.errors import install_flat
-from service.http.schemas import check_texts, decode_json
+from service.http.schemas import check_texts, decode_json, shown
 from service.inference.engine import Engine
 from service.text.language import Detection, LanguageDetector, language_name
 
@@ -138,7 +138,7 @@ def translate() -> Response:
     text_format = params.get("format")
     text_format = "text" if text_format in (None, "") else text_format
     if not isinstance(text_format, str) or text_format not in FORMATS:
-        raise InvalidRequest(f"{text_format} format is not supported")
+        raise InvalidRequest(f"{shown(str(text_format))} format is not supported")
     alternatives = _alternatives(params.get("alternatives"))
     _check_api_key(params)
     engine = _engine()
@@ -152,6 +152,7 @@ def translate() -> Response:
         source=source,
         text_format=text_format,
         detector=_detector(),
+        deadline=g.deadline,
     )
     body: dict[str, Any] = {}
     if source == tasks.AUTO:

@@ -29,6 +29,8 @@ from service.tasks import (
 )
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
+# Longest client-chosen name (an unknown field's, say) an error message repeats.
+SHOWN_NAME_CHARS = 64
 _LANGUAGE = r"^[a-z]{2,3}$"
 # A source language code, or "auto" to detect it.
 _SOURCE = r"^([a-z]{2,3}|auto)$"
@@ -208,6 +210,12 @@ class ArticleResponse(BaseModel):
     detected: Language | None = Field(None, description="With `source: auto`: what was found.")
 
 
+def shown(name: str) -> str:
+    """`name` as an error message may repeat it: cut to SHOWN_NAME_CHARS characters and "…",
+    so a 2 MB field name does not come back in the answer (twice)."""
+    return name if len(name) <= SHOWN_NAME_CHARS else name[:SHOWN_NAME_CHARS] + "\u2026"
+
+
 def parse(model: type[BaseModel], body: Any) -> Any:
     """Validate a decoded JSON body. Raises InvalidRequest naming the first bad field."""
     if not isinstance(body, dict):
@@ -216,7 +224,7 @@ def parse(model: type[BaseModel], body: Any) -> Any:
         return model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_context=False)[0]
-        location = ".".join(str(part) for part in first["loc"]) or None
+        location = ".".join(shown(str(part)) for part in first["loc"]) or None
         message = first["msg"].removeprefix("Value error, ")
         raise InvalidRequest(
             f"{location}: {message}" if location else message, field=location
@@ -262,7 +270,7 @@ def decode_json(data: bytes) -> Any:
         raise InvalidRequest("the body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc.msg} at {exc.pos}") from None
-    except ValueError as exc:  # e.g. an integer literal over Python's digit limit
-        raise InvalidRequest(f"the body is not acceptable JSON: {exc}") from None
+    except ValueError:  # an integer literal over Python's digit limit; its text is CPython's
+        raise InvalidRequest("the body holds a number with too many digits") from None
     except RecursionError:
         raise InvalidRequest("the body is nested too deeply") from None

@@ -71,7 +71,7 @@ def summarize() -> Response:
     texts = req.items()
     check_texts(texts, _settings(), field)
     _note_items(len(texts))
-    results = tasks.summarize(_engine(), texts, req.options())
+    results = tasks.summarize(_engine(), texts, req.options(), deadline=g.deadline)
     _note_batches([b for r in results for b in r.batch_ids])
     body: dict[str, Any] = {"model": results[0].model, "chunks": [r.chunks for r in results]}
     if req.text is not None:
@@ -99,6 +99,7 @@ def translate() -> Response:
         options=req.options(),
         text_format=req.format,
         detector=_detector(),
+        deadline=g.deadline,
     )
     _note_batches([b for r in results for b in r.batch_ids])
     body: dict[str, Any] = {"source": req.source, "target": req.target, "model": results[0].model}
@@ -144,7 +145,12 @@ def articles() -> Response:
     check_texts([req.text], _settings(), "text")
     _note_items(1)
     result = tasks.article(
-        engine, req.text, translate_to=req.translate_to, source=source, options=req.options()
+        engine,
+        req.text,
+        translate_to=req.translate_to,
+        source=source,
+        options=req.options(),
+        deadline=g.deadline,
     )
     batch_ids = result.summary.batch_ids + [
         b for t in result.translations.values() for b in t.batch_ids

@@ -19,8 +19,10 @@ process, and `on_worker_death` (set by gunicorn.conf.py) lets gunicorn replace i
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -29,7 +31,7 @@ from typing import Any
 import torch
 
 from service.config import Settings
-from service.errors import ModelUnavailable, PayloadTooLarge
+from service.errors import ItemTimeout, ModelUnavailable, PayloadTooLarge
 from service.inference.backends import backend
 from service.inference.batching import Batcher, Ticket
 from service.inference.devices import (
@@ -44,6 +46,10 @@ from service.inference.seq2seq import GenerationParams, Placement, Seq2SeqModel
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+# Inputs of more characters than this are split and tokenised one request at a time (see
+# `Engine.preprocessing`); a news article is well under it, a maximal request far over it.
+LARGE_INPUT_CHARS = 20_000
 
 
 @dataclass
@@ -101,6 +107,7 @@ class Engine:
         self.placement: Placement | None = None
         # Called (from the dying worker's thread) with the model key when a worker dies.
         self.on_worker_death: Callable[[str], None] | None = None
+        self._large_inputs = threading.Lock()
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -212,6 +219,25 @@ class Engine:
             raise ModelUnavailable(f"model {key!r} is not loaded; try again shortly")
         return slot.model
 
+    @contextmanager
+    def preprocessing(self, chars: int, deadline: float) -> Iterator[None]:
+        """Hold while splitting and tokenising `chars` characters of a request's input.
+
+        Splitting is pure Python and holds the GIL; several large inputs at once would starve
+        the batch workers (every torch call re-takes the GIL), and with them every other
+        request. So inputs over LARGE_INPUT_CHARS go one at a time, each waiting its turn at
+        most until its deadline (ItemTimeout); small ones never wait.
+        """
+        if chars <= LARGE_INPUT_CHARS:
+            yield
+            return
+        if not self._large_inputs.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise ItemTimeout("the request did not finish in time; try again later")
+        try:
+            yield
+        finally:
+            self._large_inputs.release()
+
     def deadline(self) -> float:
         """The `time.monotonic()` by which a request starting now must be answered."""
         return time.monotonic() + self.settings.item_timeout_s
@@ -274,7 +300,7 @@ class Engine:
                 {
                     "key": key,
                     "task": slot.spec.task,
-                    "source": slot.spec.source,
+                    "source": slot.spec.name,
                     "source_lang": slot.spec.source_lang,
                     "target_lang": slot.spec.target_lang,
                     "prefix": slot.spec.prefix or None,

@@ -56,6 +56,12 @@ class ModelSpec:
     source_lang: str | None = None
     target_lang: str | None = None
 
+    @property
+    def name(self) -> str:
+        """What answers call the model: its Hub id, or a local directory's last component, so
+        no answer reveals where the server keeps its files."""
+        return Path(self.source).name if _looks_like_path(self.source) else self.source
+
 
 def model_specs(settings: Settings) -> list[ModelSpec]:
     """The models the settings ask for: the summariser, then one per translation pair.
@@ -200,6 +206,7 @@ def load_model(
             loaded = backend(backend_name).load(spec, location, tokenizer, placement)
     except _LOAD_ERRORS as exc:
         raise _cannot_load(spec, exc) from None
+    loaded.name = spec.name  # what answers call it: never a local path
     log.info(
         "loaded %s from %s with %s on %s (%s), max input %d tokens",
         spec.key,

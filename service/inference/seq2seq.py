@@ -91,9 +91,12 @@ class Seq2SeqModel(ABC):
         generation_config: Any,
         *,
         prefix: str = "",
+        name: str | None = None,
     ) -> None:
         self.key = key
         self.source = source
+        # What answers call it (the source's public part); see ModelSpec.name.
+        self.name = name or source
         self.tokenizer = tokenizer
         self.config = config
         self.generation_config = generation_config

@@ -129,13 +129,27 @@ def test_decode_json_keeps_non_ascii_and_surrogate_escapes() -> None:
         (b'{"text": "\xff"}', "UTF-8"),
         (b'{"text": ', "not valid JSON"),
         (b"NaN-ish", "not valid JSON"),
-        (b"9" * 5000, "not acceptable JSON"),
+        (b"9" * 5000, "a number with too many digits"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )
 def test_decode_json_rejects(data: bytes, message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         decode_json(data)
+
+
+def test_a_huge_integer_is_refused_without_cpython_internals() -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        decode_json(b'{"num_beams": ' + b"9" * 5000 + b"}")
+    assert "sys." not in raised.value.message and "4300" not in raised.value.message
+
+
+def test_an_unknown_field_name_is_echoed_cut_short() -> None:
+    name = "x" * 2_000_000
+    with pytest.raises(InvalidRequest) as raised:
+        parse(TranslateRequest, {"text": "Hi.", "target": "fr", name: 1})
+    assert raised.value.field == "x" * 64 + "\u2026"
+    assert len(raised.value.message) < 200
 
 
 # ----- OpenAPI -----------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def test_summarize_one_text(client: FlaskClient) -> None:
     assert set(body) == {"summary", "model", "chunks"}
     assert isinstance(body["summary"], str) and body["summary"].strip()
     assert body["chunks"] == [1]
-    assert body["model"].endswith("summarize")
+    assert body["model"] == "summarize"  # the directory's name, not its path
 
 
 def test_summarize_list_answers_in_order_as_each_alone(client: FlaskClient) -> None:
@@ -128,7 +128,7 @@ def test_translate_one_text(client: FlaskClient, target: str) -> None:
     body = response.get_json()
     assert set(body) == {"translation", "source", "target", "model"}
     assert (body["source"], body["target"]) == ("en", target)
-    assert body["model"].endswith(f"en-{target}")
+    assert body["model"] == f"en-{target}"  # the directory's name, not its path
     assert body["translation"].strip()
 
 
@@ -267,10 +267,32 @@ def test_languages_lists_the_configured_pairs(client: FlaskClient, demo_models) 
     assert response.status_code == 200
     assert response.get_json() == {
         "pairs": [
-            {"source": "en", "target": "fr", "model": str(demo_models["en-fr"])},
-            {"source": "en", "target": "ar", "model": str(demo_models["en-ar"])},
+            {"source": "en", "target": "fr", "model": demo_models["en-fr"].name},
+            {"source": "en", "target": "ar", "model": demo_models["en-ar"].name},
         ]
     }
+
+
+def test_no_answer_names_where_the_models_are_kept(client: FlaskClient, demo_models) -> None:
+    folder = str(demo_models["en-fr"].parent)
+    answers = [
+        client.post("/v1/translate", json={"text": SENTENCES[1], "target": "fr"}),
+        client.post("/v1/summarize", json={"text": SENTENCES[0], **QUICK}),
+        client.post("/v1/articles", json={"text": SENTENCES[0], "translate_to": ["ar"], **QUICK}),
+        client.get("/v1/models"),
+        client.get("/v1/languages"),
+    ]
+    for response in answers:
+        assert response.status_code == 200
+        assert folder not in response.get_data(as_text=True)
+
+
+def test_an_unknown_field_with_a_huge_name_is_answered_briefly(client: FlaskClient) -> None:
+    body = b'{"text": "Hi.", "target": "fr", "' + b"y" * 2_000_000 + b'": 1}'
+    response = client.post("/v1/translate", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert len(response.get_data()) < 1000
+    assert response.get_json()["error"]["field"] == "y" * 64 + "\u2026"
 
 
 def test_models_describe_task_source_device_dtype_and_batching(
@@ -282,7 +304,7 @@ def test_models_describe_task_source_device_dtype_and_batching(
     assert set(models) == {"summarize", "en-fr", "en-ar"}
     for key, model in models.items():
         assert model["task"] == ("summarize" if key == "summarize" else "translate")
-        assert model["source"] == str(demo_models[key])
+        assert model["source"] == demo_models[key].name
         assert model["device"] == "cpu"
         assert model["dtype"] == "float32"
         assert model["state"] == "ready"

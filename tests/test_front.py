@@ -108,7 +108,7 @@ def test_the_client_address_is_the_connection_not_a_forged_header(
     statuses = []
     for forged in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
         conn = http.client.HTTPConnection("127.0.0.1", limited.port, timeout=60)
-        conn.request("GET", "/v1/languages", headers={"X-Forwarded-For": forged})
+        conn.request("GET", "/v1/models", headers={"X-Forwarded-For": forged})
         statuses.append(conn.getresponse().status)
         conn.close()
     assert statuses == [200, 200, 429]

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
-from pathlib import Path
 
 import pysbd
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
-from transformers import AutoTokenizer
 
 from service.demo_models import TRAINING_TEXT
 from service.text.sentences import (
@@ -20,25 +17,6 @@ from service.text.sentences import (
     split_paragraphs,
     split_sentences,
 )
-
-Count = Callable[[list[str]], list[int]]
-
-
-def word_count(texts: list[str]) -> list[int]:
-    return [len(text.split()) for text in texts]
-
-
-@pytest.fixture(scope="module", params=["summarize", "en-fr"])
-def token_count(request: pytest.FixtureRequest, demo_models: dict[str, Path]) -> Count:
-    """Token counts from a real (tiny) tokenizer: BART byte-level BPE or Marian sentencepiece."""
-    tokenizer = AutoTokenizer.from_pretrained(demo_models[request.param])
-
-    def count(texts: list[str]) -> list[int]:
-        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)
-        return [len(ids) for ids in encoded["input_ids"]]
-
-    return count
-
 
 # ----- paragraphs ----------------------------------------------------------------------------
 

@@ -23,8 +23,9 @@ OVERLOAD_ENV = {
     "MAX_WAIT_MS": "50",
     "RETRY_AFTER_S": "2",
 }
-# One summary of 40 tokens: slow enough on the tiny model that 48 at once overflow the queue.
-SLOW_REQUEST = ("/v1/summarize", {"text": text(40), "max_length": 40})
+# One summary pinned to 80 tokens: slow enough on the tiny model, on either backend, that 48 at
+# once overflow the queue and the admitted ones take longer than a refusal.
+SLOW_REQUEST = ("/v1/summarize", {"text": text(40), "min_length": 80, "max_length": 80})
 
 
 def test_burst_beyond_capacity(start_server) -> None:

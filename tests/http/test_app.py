@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import torch
 from flask.testing import FlaskClient
 
 import service.inference.engine
@@ -250,7 +249,8 @@ def test_an_input_too_big_for_device_memory_is_503_without_retry_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def out_of_memory(batch, params, **kw):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        # Whatever the backend raises when a device runs out of memory (torch's, CTranslate2's).
+        raise engine.backend.OUT_OF_MEMORY[0]("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(engine.model("en-fr"), "generate", out_of_memory)
     response = client.post(

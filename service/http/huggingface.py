@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from service import tasks
-from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType
+from service.http import context
 from service.http.errors import install_flat
 from service.http.schemas import check_texts, decode_json, shown
-from service.inference.engine import Engine
 
 bp = Blueprint("huggingface", __name__, url_prefix="/hf")
 GENERATE_PARAMETERS = ("num_beams", "min_length", "max_length")
@@ -36,20 +35,12 @@ def status_of(exc: ServiceError) -> int:
 install_flat(bp, status_of)
 
 
-def _engine() -> Engine:
-    return current_app.extensions["engine"]
-
-
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
-
-
 def _body() -> dict[str, Any]:
     if request.mimetype not in ("", "application/json"):
         raise UnsupportedMediaType("send the body as JSON (application/json or no Content-Type)")
-    data = request.get_data(cache=False)
-    if len(data) > _settings().max_body_bytes:
-        raise PayloadTooLarge(f"the body is over the limit of {_settings().max_body_bytes} bytes")
+    data, limit = request.get_data(cache=False), context.settings().max_body_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
     body = decode_json(data)
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
@@ -61,7 +52,7 @@ def _inputs(body: dict[str, Any]) -> list[str]:
     texts = inputs if isinstance(inputs, list) else [inputs]
     if inputs is None or not all(isinstance(text, str) for text in texts):
         raise InvalidRequest("`inputs` must be a string or a list of strings")
-    check_texts(texts, _settings(), "inputs")
+    check_texts(texts, context.settings(), "inputs")
     return texts
 
 
@@ -101,7 +92,7 @@ def _parameters(body: dict[str, Any], own: tuple[str, ...]) -> tuple[dict, tasks
 def summarization() -> Response:
     body = _body()
     _, options = _parameters(body, ())
-    results = tasks.summarize(_engine(), _inputs(body), options, deadline=g.deadline)
+    results = tasks.summarize(context.engine(), _inputs(body), options, deadline=g.deadline)
     return jsonify([{"summary_text": r.text} for r in results])
 
 
@@ -114,7 +105,7 @@ def _translate(body: dict[str, Any], pair: str | None) -> Response:
         source, target = parameters.get("src_lang"), parameters.get("tgt_lang")
         if not (isinstance(source, str) and isinstance(target, str)):
             raise InvalidRequest("give `parameters.src_lang` and `parameters.tgt_lang`")
-    engine = _engine()
+    engine = context.engine()
     tasks.resolve_pair(engine, source, target)
     results = tasks.translate(
         engine, _inputs(body), target=target, source=source, options=options, deadline=g.deadline

@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from service import tasks
-from service.config import Settings
 from service.errors import InvalidRequest, PayloadTooLarge, ServiceError
+from service.http import context
 from service.http.errors import install_flat
 from service.http.schemas import check_texts, decode_json, shown
-from service.inference.engine import Engine
-from service.text.language import Detection, LanguageDetector, language_name
+from service.text.language import Detection, language_name
 
 bp = Blueprint("libretranslate", __name__)
 FORMATS = ("text", "html")
@@ -49,22 +48,10 @@ def status_of(exc: ServiceError) -> int:
 install_flat(bp, status_of)
 
 
-def _engine() -> Engine:
-    return current_app.extensions["engine"]
-
-
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
-
-
-def _detector() -> LanguageDetector:
-    return current_app.extensions["detector"]
-
-
 @bp.after_request
 def cors(response: Response) -> Response:
     """Let browser pages on the configured origins read the answers (preflight included)."""
-    allowed = _settings().cors_origins
+    allowed = context.settings().cors_origins
     origin = request.headers.get("Origin", "")
     if "*" in allowed:
         response.headers["Access-Control-Allow-Origin"] = "*"
@@ -80,7 +67,7 @@ def cors(response: Response) -> Response:
 def _params() -> dict[str, Any]:
     """The request's parameters: its JSON object, else its form fields and query string."""
     if request.is_json:
-        data, limit = request.get_data(cache=False), _settings().max_body_bytes
+        data, limit = request.get_data(cache=False), context.settings().max_body_bytes
         if len(data) > limit:
             raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
         body = decode_json(data)
@@ -141,17 +128,17 @@ def translate() -> Response:
         raise InvalidRequest(f"{shown(str(text_format))} format is not supported")
     alternatives = _alternatives(params.get("alternatives"))
     _check_api_key(params)
-    engine = _engine()
+    engine = context.engine()
     if source != tasks.AUTO:
         tasks.resolve_pair(engine, source, target)
-    check_texts(texts, _settings(), "q")
+    check_texts(texts, context.settings(), "q")
     results = tasks.translate(
         engine,
         texts,
         target=target,
         source=source,
         text_format=text_format,
-        detector=_detector(),
+        detector=context.detector(),
         deadline=g.deadline,
     )
     body: dict[str, Any] = {}
@@ -174,15 +161,15 @@ def detect() -> Response:
         raise InvalidRequest("Invalid request: missing q parameter")
     if not isinstance(q, str):
         raise InvalidRequest("Invalid request: q must be a string")
-    check_texts([q], _settings(), "q")
-    return jsonify([_language(found) for found in _detector().detect(q)])
+    check_texts([q], context.settings(), "q")
+    return jsonify([_language(found) for found in context.detector().detect(q)])
 
 
 @bp.get("/languages")
 def languages() -> Response:
     """Every language served, sources and target-only ones alike, with what each translates to
     (Mastodon reads `targets`; Discourse checks both codes of a pair are listed)."""
-    pairs = [key.split("-", 1) for key in _engine().keys("translate")]
+    pairs = [key.split("-", 1) for key in context.engine().keys("translate")]
     codes = dict.fromkeys([s for s, _ in pairs] + [t for _, t in pairs])
     return jsonify(
         [

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
-from service.inference.engine import Engine
-from service.metrics import Metrics
+from service.http import context
 
 bp = Blueprint("probes", __name__)
 
 
-def _engine() -> Engine:
-    return current_app.extensions["engine"]
-
-
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    engine = _engine()
+    engine = context.engine()
     if engine.alive:
         return jsonify({"status": "alive"}), 200
     return jsonify({"status": "dead", "models": engine.readiness()}), 503
@@ -24,7 +19,7 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    engine = _engine()
+    engine = context.engine()
     ready = engine.ready
     body = {"status": "ready" if ready else "not ready", "models": engine.readiness()}
     return jsonify(body), 200 if ready else 503
@@ -32,6 +27,6 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    registry: Metrics = current_app.extensions["metrics"]
+    registry = context.metrics()
     # content_type, not mimetype: Werkzeug appends a charset to a mimetype, which already has one.
     return Response(registry.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

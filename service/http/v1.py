@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from service import tasks
-from service.config import Settings
 from service.errors import PayloadTooLarge, UnsupportedLanguage, UnsupportedMediaType
+from service.http import context
 from service.http.schemas import (
     ArticleRequest,
     DetectRequest,
@@ -21,23 +21,10 @@ from service.http.schemas import (
     decode_json,
     parse,
 )
-from service.inference.engine import Engine
 from service.inference.registry import SUMMARIZE, TRANSLATE
-from service.text.language import Detection, LanguageDetector
+from service.text.language import Detection
 
 bp = Blueprint("api", __name__)
-
-
-def _engine() -> Engine:
-    return current_app.extensions["engine"]
-
-
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
-
-
-def _detector() -> LanguageDetector:
-    return current_app.extensions["detector"]
 
 
 def _language(found: Detection) -> dict[str, Any]:
@@ -48,7 +35,7 @@ def _body() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     data = request.get_data(cache=False)
-    limit = _settings().max_body_bytes
+    limit = context.settings().max_body_bytes
     if len(data) > limit:
         raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
     return decode_json(data)
@@ -69,9 +56,9 @@ def summarize() -> Response:
     req: SummarizeRequest = parse(SummarizeRequest, _body())
     field = "text" if req.text is not None else "texts"
     texts = req.items()
-    check_texts(texts, _settings(), field)
+    check_texts(texts, context.settings(), field)
     _note_items(len(texts))
-    results = tasks.summarize(_engine(), texts, req.options(), deadline=g.deadline)
+    results = tasks.summarize(context.engine(), texts, req.options(), deadline=g.deadline)
     _note_batches([b for r in results for b in r.batch_ids])
     body: dict[str, Any] = {"model": results[0].model, "chunks": [r.chunks for r in results]}
     if req.text is not None:
@@ -86,10 +73,10 @@ def translate() -> Response:
     req: TranslateRequest = parse(TranslateRequest, _body())
     field = "text" if req.text is not None else "texts"
     texts = req.items()
-    engine = _engine()
+    engine = context.engine()
     if req.source != tasks.AUTO:
         tasks.resolve_pair(engine, req.source, req.target)
-    check_texts(texts, _settings(), field)
+    check_texts(texts, context.settings(), field)
     _note_items(len(texts))
     results = tasks.translate(
         engine,
@@ -98,7 +85,7 @@ def translate() -> Response:
         source=req.source,
         options=req.options(),
         text_format=req.format,
-        detector=_detector(),
+        detector=context.detector(),
         deadline=g.deadline,
     )
     _note_batches([b for r in results for b in r.batch_ids])
@@ -117,9 +104,9 @@ def translate() -> Response:
 def detect() -> Response:
     req: DetectRequest = parse(DetectRequest, _body())
     texts = req.items()
-    check_texts(texts, _settings(), "text" if req.text is not None else "texts")
+    check_texts(texts, context.settings(), "text" if req.text is not None else "texts")
     _note_items(len(texts))
-    found = [[_language(d) for d in _detector().detect(text)] for text in texts]
+    found = [[_language(d) for d in context.detector().detect(text)] for text in texts]
     if req.text is not None:
         return jsonify({"languages": found[0]})
     return jsonify({"results": [{"languages": languages} for languages in found]})
@@ -128,11 +115,11 @@ def detect() -> Response:
 @bp.post("/v1/articles")
 def articles() -> Response:
     req: ArticleRequest = parse(ArticleRequest, _body())
-    engine = _engine()
+    engine = context.engine()
     source, detected = req.source, None
     if source == tasks.AUTO:
-        check_texts([req.text], _settings(), "text")
-        detected = _detector().detect(req.text, top=1)[0]
+        check_texts([req.text], context.settings(), "text")
+        detected = context.detector().detect(req.text, top=1)[0]
         source = detected.language
     tasks.check_summary_language(source, detected)
     for index, target in enumerate(req.translate_to):
@@ -142,7 +129,7 @@ def articles() -> Response:
             if exc.field == "target":  # this request names targets in `translate_to`
                 exc.field = f"translate_to.{index}"
             raise
-    check_texts([req.text], _settings(), "text")
+    check_texts([req.text], context.settings(), "text")
     _note_items(1)
     result = tasks.article(
         engine,
@@ -170,7 +157,7 @@ def articles() -> Response:
 
 @bp.get("/v1/languages")
 def languages() -> Response:
-    engine = _engine()
+    engine = context.engine()
     pairs = [
         {"source": m["source_lang"], "target": m["target_lang"], "model": m["source"]}
         for m in engine.describe()
@@ -181,4 +168,4 @@ def languages() -> Response:
 
 @bp.get("/v1/models")
 def models() -> Response:
-    return jsonify({"models": _engine().describe()})
+    return jsonify({"models": context.engine().describe()})

@@ -31,12 +31,12 @@ from typing import Any
 import torch
 from prometheus_client import generate_latest
 
-from bench import workload
+from bench import backends, workload
 from bench.ceiling import ceiling_curve, ceiling_pass, compare
 from bench.load import Window, closed_loop, latency_summary
 from bench.models import PAIR, BenchModels, pin_generation, prepare_models
 from bench.report import cpu_model, log, save, throughput_plot, throughput_tables
-from bench.server import Connection, Server, get, model_metrics
+from bench.server import Connection, Server, get, model_metrics, rss_mib, worker_pid
 from service.config import Settings
 from service.inference.engine import Engine
 from service.inference.registry import SUMMARIZE, load_model
@@ -92,6 +92,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="TORCH_THREADS for the engine and the servers (default 0: one per core)",
+    )
+    parser.add_argument(
+        "--backends",
+        type=backends.parse,
+        default=[backends.BASELINE],
+        help="HTTP stages for each, side by side: e.g. transformers,ctranslate2:int8 "
+        "(default transformers)",
     )
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP stages")
     parser.add_argument("--no-summarize", action="store_true", help="skip summarisation")
@@ -329,12 +336,14 @@ def translate(args: argparse.Namespace, engine: Engine, models: BenchModels) -> 
     threads = max(args.clients) + 4  # a request thread per client, and room for /metrics
     servers = {}
     if not args.no_http:
-        log("http: starting gunicorn with batching on and off (they load while the ceiling runs)")
-        for name, size in (("on", args.max_batch_size), ("off", 1)):
-            env = server_env(args, models, size)
-            logs = args.out / "logs"
-            servers[name] = Server(f"batching-{name}", env, threads=threads, log_dir=logs)
-            stages[f"http_{name}"] = http_stage(servers[name], bodies)
+        log(f"http: starting gunicorn for {', '.join(args.backends)}, batching on and off")
+        for spec in args.backends:
+            for batching, size in (("on", args.max_batch_size), ("off", 1)):
+                name = backends.server_name(spec, batching)
+                env = server_env(args, models, size) | backends.env(spec, args, models.summarize)
+                logs = args.out / "logs"
+                servers[name] = Server(f"batching-{name}", env, threads=threads, log_dir=logs)
+                stages[f"http_{name}"] = http_stage(servers[name], bodies)
     try:
         result = measure(
             model,
@@ -352,6 +361,10 @@ def translate(args: argparse.Namespace, engine: Engine, models: BenchModels) -> 
             result["lone_latency_ms"] = lone_latency(servers, bodies[0])
             result["http_threads"] = threads
             result["http_logs"] = {name: str(s.log_path) for name, s in servers.items()}
+            pids = {name: worker_pid(s.process.pid) for name, s in servers.items()}
+            result["rss_mib"] = {name: pid and rss_mib(pid) for name, pid in pids.items()}
+            result["backends"] = args.backends
+            result["backend_ratios"] = backends.compare(result)
     finally:
         for server in servers.values():
             server.stop()
@@ -425,6 +438,8 @@ def run(args: argparse.Namespace) -> int:
     results["ratios"] = ratios(results)
     meta["wall_s"] = time.perf_counter() - started
     print(throughput_tables(results), flush=True)
+    if len(results["translate"].get("backends", [])) > 1:
+        print("\n" + backends.tables(results["translate"]), flush=True)
     suffix = device.type if device.type == "cpu" else f"{device.type}-{args.dtype}"
     throughput_plot(
         save(args.out / f"results-{suffix}.json", results), args.out / f"results-{suffix}.png"

@@ -266,8 +266,10 @@ def measure(
 
 
 def server_env(args: argparse.Namespace, models: BenchModels, max_batch_size: int) -> dict:
-    """The service's settings for the engine and the servers; only MAX_BATCH_SIZE differs."""
+    """The service's settings for the engine and the servers; only MAX_BATCH_SIZE differs. The
+    transformers backend, as the ceiling runs `model.generate` (`--backends` adds others)."""
     return {
+        "BACKEND": "transformers",
         "SUMMARIZE_MODEL": str(models.summarize),
         "TRANSLATE_MODELS": f"{PAIR}={models.translate}",
         "DEVICE": args.device,

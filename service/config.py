@@ -77,7 +77,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "backend",
         "BACKEND",
-        "transformers",
+        "ctranslate2",
         one_of(BACKENDS),
         "Inference library: `transformers` (PyTorch) or `ctranslate2` (converted models, "
         "quantised on CPU; see [Choosing a backend](#choosing-a-backend)).",

@@ -53,7 +53,7 @@ def demo_env(
         # Tests run servers and CLI processes side by side on 2 cores: one torch thread each
         # avoids oversubscription, which slows tiny models by 10x or more.
         "TORCH_THREADS": "1",
-        # `TEST_BACKEND=ctranslate2 make test` runs the whole suite on the other backend.
+        # `TEST_BACKEND=transformers make test` runs the whole suite on the other backend.
         **({"BACKEND": os.environ["TEST_BACKEND"]} if os.environ.get("TEST_BACKEND") else {}),
     }
 

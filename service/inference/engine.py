@@ -18,6 +18,7 @@ process, and `on_worker_death` (set by gunicorn.conf.py) lets gunicorn replace i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -71,6 +72,9 @@ def resolve_placement(
     """
     accelerators = accelerators or probe_accelerators()
     chosen = backend(settings.backend)
+    if settings.device == "auto" and "mps" not in chosen.DEVICE_TYPES:
+        # On a Mac, `auto` then means the CPU, where this backend runs, not MPS.
+        accelerators = dataclasses.replace(accelerators, mps=False)
     device = choose_device(settings.device, accelerators)
     dtype = choose_dtype(settings.dtype, device, accelerators)
     compute_type = chosen.compute_type(device, dtype, settings.compute_type)

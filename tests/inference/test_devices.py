@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from service.config import Settings
 from service.errors import ConfigError
 from service.inference.devices import (
     Accelerators,
@@ -15,6 +16,7 @@ from service.inference.devices import (
     choose_dtype,
     configure_cpu_threads,
 )
+from service.inference.engine import resolve_placement
 from service.inference.registry import TRANSLATE, ModelSpec, load_model
 from service.inference.seq2seq import GenerationParams, Placement
 
@@ -123,3 +125,10 @@ def test_tiny_model_runs_in_half_precision_on_cuda(demo_models: dict[str, Path])
     generated = model.generate(model.encode(texts), GenerationParams(num_beams=2, max_length=16))
     assert len(generated.texts) == 2
     assert generated.new_tokens > 0
+
+
+@pytest.mark.parametrize(("backend", "device"), [("transformers", "mps"), ("ctranslate2", "cpu")])
+def test_auto_on_a_mac_picks_a_device_the_backend_runs_on(backend: str, device: str) -> None:
+    settings = Settings.defaults(backend=backend, torch_threads=1)
+    _, placement = resolve_placement(settings, MAC)
+    assert placement.device.type == device

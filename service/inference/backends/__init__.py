@@ -4,6 +4,7 @@ A backend is a module with:
 
 - `NAME`: the `BACKEND` setting that selects it;
 - `OUT_OF_MEMORY`: the exceptions meaning "this batch does not fit" (the batcher splits on them);
+- `DEVICE_TYPES`: the torch device types it can run on (`DEVICE=auto` picks among these);
 - `compute_type(device, dtype, requested)`: the numeric type it will compute in, or ConfigError;
 - `load(spec, location, tokenizer, placement)`: a loaded `Seq2SeqModel` (encode, generate a
   batch, decode), with the Hugging Face tokenizer the registry loaded;

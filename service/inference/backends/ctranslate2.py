@@ -55,6 +55,7 @@ class Ct2OutOfMemory(RuntimeError):
     """CTranslate2 ran out of device memory for a batch (it raises a plain RuntimeError)."""
 
 
+DEVICE_TYPES = ("cpu", "cuda")
 OUT_OF_MEMORY: tuple[type[BaseException], ...] = (Ct2OutOfMemory,)
 
 # What COMPUTE_TYPE=auto means per device: int8 is CTranslate2's fast path on CPU; float16 keeps

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from service.inference.registry import ModelSpec
 
 NAME = "transformers"
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 OUT_OF_MEMORY: tuple[type[BaseException], ...] = (torch.OutOfMemoryError,)
 
 

@@ -116,7 +116,9 @@ def test_allow_patterns_take_only_the_files_needed(
         "snapshot_download",
         lambda repo_id, *, local_dir, allow_patterns, **kw: asked.append(allow_patterns),
     )
-    fetch_models(Settings.defaults(translate_models=(), translate_prefixes=()), tmp_path)
+    # The download is mocked, so there is nothing to convert: the transformers backend.
+    settings = Settings.defaults(translate_models=(), translate_prefixes=(), backend="transformers")
+    fetch_models(settings, tmp_path)
     (patterns,) = asked
     assert _wanted(patterns, listed) == wanted
 

@@ -3,13 +3,15 @@ transformers backend's in float32 on the tiny models (greedy and beam search).""
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
-from service.errors import ConfigError
+from service.errors import ConfigError, ModelLoadError
 from service.inference.backends import ctranslate2 as ct2_backend
 from service.inference.registry import (
     SUMMARIZE,
@@ -190,3 +192,32 @@ def test_a_compute_type_or_device_ctranslate2_cannot_use_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match="COMPUTE_TYPE|DEVICE"):
         ct2_backend.compute_type(device, torch.float32, requested)
+
+
+def test_a_bart_config_without_normalize_before_converts(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """transformers 5 no longer writes `normalize_before` into BART configs, which CTranslate2's
+    converter reads: a summariser saved without it (as `make demo` built it before) must load."""
+    source = tmp_path / "summarize"
+    shutil.copytree(demo_models["summarize"], source)
+    config = json.loads((source / "config.json").read_text())
+    config.pop("normalize_before", None)
+    (source / "config.json").write_text(json.dumps(config))
+    spec = ModelSpec(SUMMARIZE, SUMMARIZE, str(source))
+    model = load_model(spec, _placement(tmp_path / "ct2"), "ctranslate2")
+    generated = model.generate(model.encode(TEXTS[:1]), GenerationParams(num_beams=1, max_length=8))
+    assert len(generated.texts) == 1
+
+
+def test_a_model_the_converter_cannot_handle_is_a_one_line_load_error(
+    demo_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Refusing:
+        def convert(self, *args: object, **kwargs: object) -> None:
+            raise AttributeError("'SomeConfig' object has no attribute 'layer_norm'")
+
+    monkeypatch.setattr(ct2_backend, "_converter", lambda path: Refusing())
+    with pytest.raises(ModelLoadError, match="set BACKEND=transformers") as raised:
+        load_model(_spec("en-fr", demo_models), _placement(tmp_path), "ctranslate2")
+    assert "\n" not in str(raised.value)

@@ -40,7 +40,7 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
 from transformers import AutoConfig, GenerationConfig
 
-from service.errors import ConfigError
+from service.errors import ConfigError, ModelLoadError
 from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
 
 if TYPE_CHECKING:
@@ -87,6 +87,23 @@ def compute_type(device: torch.device, dtype: torch.dtype, requested: str) -> st
             f"{', '.join(sorted(supported))}"
         )
     return name
+
+
+def _converter(path: Path) -> TransformersConverter:
+    """CTranslate2's converter for `path`, filling in what its BART loader reads but transformers
+    5 no longer keeps in a BART config: `normalize_before` (BART normalises after each block).
+    Configs saved by older transformers carry it; ones built or saved since do not."""
+    converter = TransformersConverter(str(path), low_cpu_mem_usage=True)
+    load = converter.load_model
+
+    def load_model(model_class: Any, name: str, **kwargs: Any) -> Any:
+        model = load(model_class, name, **kwargs)
+        if model.config.model_type == "bart" and not hasattr(model.config, "normalize_before"):
+            model.config.normalize_before = False
+        return model
+
+    converter.load_model = load_model  # type: ignore[method-assign]
+    return converter
 
 
 def prepare(spec: ModelSpec, location: str, placement: Placement) -> None:
@@ -289,9 +306,17 @@ def _converted(source: str, path: Path, revision: str, placement: Placement) -> 
     log.info("converting %s for CTranslate2 (%s) into %s", source, placement.compute_type, target)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=placement.cache_dir))
     try:
-        TransformersConverter(str(path), low_cpu_mem_usage=True).convert(
-            str(work / "model"), quantization=placement.compute_type, force=True
-        )
+        try:
+            _converter(path).convert(
+                str(work / "model"), quantization=placement.compute_type, force=True
+            )
+        except (AttributeError, NotImplementedError, RuntimeError) as exc:
+            # What the converter raises on a model it does not handle: a start-up error with
+            # the way out, not a traceback.
+            raise ModelLoadError(
+                f"CTranslate2 cannot convert {source!r} ({type(exc).__name__}: {exc}); set "
+                "BACKEND=transformers to serve it with PyTorch"
+            ) from None
         (work / "model" / "source.json").write_text(
             json.dumps({"source": source, "revision": revision}), encoding="utf-8"
         )

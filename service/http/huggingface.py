@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from service import tasks
-from service.errors import InvalidRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType
+from service.errors import InvalidRequest, ServiceError, UnsupportedMediaType
 from service.http import context
 from service.http.errors import install_flat
-from service.http.schemas import check_texts, decode_json, shown
+from service.http.schemas import check_texts, shown
 
 bp = Blueprint("huggingface", __name__, url_prefix="/hf")
 GENERATE_PARAMETERS = ("num_beams", "min_length", "max_length")
@@ -38,10 +38,7 @@ install_flat(bp, status_of)
 def _body() -> dict[str, Any]:
     if request.mimetype not in ("", "application/json"):
         raise UnsupportedMediaType("send the body as JSON (application/json or no Content-Type)")
-    data, limit = request.get_data(cache=False), context.settings().max_body_bytes
-    if len(data) > limit:
-        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-    body = decode_json(data)
+    body = context.json_body()
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     return body

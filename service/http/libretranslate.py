@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from service import tasks
-from service.errors import InvalidRequest, PayloadTooLarge, ServiceError
+from service.errors import InvalidRequest, ServiceError
 from service.http import context
 from service.http.errors import install_flat
-from service.http.schemas import check_texts, decode_json, shown
+from service.http.schemas import check_texts, shown
 from service.text.language import Detection, language_name
 
 bp = Blueprint("libretranslate", __name__)
@@ -67,10 +67,7 @@ def cors(response: Response) -> Response:
 def _params() -> dict[str, Any]:
     """The request's parameters: its JSON object, else its form fields and query string."""
     if request.is_json:
-        data, limit = request.get_data(cache=False), context.settings().max_body_bytes
-        if len(data) > limit:
-            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-        body = decode_json(data)
+        body = context.json_body()
         if not isinstance(body, dict):
             raise InvalidRequest("Invalid JSON format")
         return body

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from service import tasks
-from service.errors import PayloadTooLarge, UnsupportedLanguage, UnsupportedMediaType
+from service.errors import UnsupportedLanguage, UnsupportedMediaType
 from service.http import context
 from service.http.schemas import (
     ArticleRequest,
@@ -18,7 +18,6 @@ from service.http.schemas import (
     SummarizeRequest,
     TranslateRequest,
     check_texts,
-    decode_json,
     parse,
 )
 from service.inference.registry import SUMMARIZE, TRANSLATE
@@ -34,11 +33,7 @@ def _language(found: Detection) -> dict[str, Any]:
 def _body() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-    data = request.get_data(cache=False)
-    limit = context.settings().max_body_bytes
-    if len(data) > limit:
-        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-    return decode_json(data)
+    return context.json_body()
 
 
 def _note_items(items: int) -> None:

@@ -20,11 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers.utils import logging as transformers_logging
 
-    from bench import batching, front, gil, reliability, request_path, throughput
+    from bench import batching, front, gil, invariance, reliability, request_path, throughput
 
     commands = {
         "throughput": throughput,
         "batching": batching,
+        "invariance": invariance,
         "reliability": reliability,
         "request-path": request_path,
         "front": front,

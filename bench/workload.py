@@ -34,11 +34,6 @@ def article(paragraphs: int) -> str:
     return "\n\n".join(TRAINING_TEXT["en"][:paragraphs])
 
 
-def mixed_lengths() -> list[str]:
-    """Four sentences of 2, 8, 28 and 10 words: batched together, they are mostly padding."""
-    return [sentences(words)[index] for index, words in ((3, 2), (6, 8), (10, 28), (0, 10))]
-
-
 def text(words: int, offset: int = 0) -> str:
     """One sentence of `words` training words without punctuation; `offset` varies the words."""
     chosen = (_VOCABULARY[(offset + i) % len(_VOCABULARY)] for i in range(words))

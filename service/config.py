@@ -140,6 +140,16 @@ SETTINGS: tuple[Setting, ...] = (
         "item still runs alone.",
     ),
     Setting(
+        "batch_bucket_tokens",
+        "BATCH_BUCKET_TOKENS",
+        "32",
+        non_negative_int,
+        "Batch invariance: an input is padded to the next multiple of this many tokens and "
+        "batched only with inputs padded alike, so its output never depends on its batch-mates "
+        "(exact on CPU; see Batch invariance). 0 pads each batch to its longest input: a little "
+        "faster, but co-batched inputs can change an output.",
+    ),
+    Setting(
         "max_wait_ms",
         "MAX_WAIT_MS",
         "5",
@@ -298,6 +308,7 @@ class Settings:
     torch_threads: int
     max_batch_size: int
     max_batch_tokens: int
+    batch_bucket_tokens: int
     max_wait_ms: float
     max_queue: int
     item_timeout_s: float

@@ -20,6 +20,7 @@ that says so.
 import io
 import json
 import logging
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import sentencepiece
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import (
+    AutoModelForSeq2SeqLM,
     BartConfig,
     BartForConditionalGeneration,
     BartTokenizer,
@@ -394,3 +396,34 @@ def build_demo_models(out_dir: Path, *, arch: str = "tiny") -> dict[str, Path]:
         "en-fr": build_marian(out_dir / "en-fr", arch=arch, target_lang="fr"),
         "en-ar": build_marian(out_dir / "en-ar", arch=arch, target_lang="ar"),
     }
+
+
+def build_near_ties(model_dir: Path, out_dir: Path) -> Path:
+    """Copy the demo model at `model_dir` into `out_dir` with near-tie token pairs; return it.
+
+    Every odd token id from 5 on gets the embedding (and so, tied, the output row) of the even
+    id before it, with about half its numbers moved by one unit in the last place. Whenever one
+    of a pair is the likely next token, which of the two wins depends on the last bits of the
+    decoder's numbers, so any change in how an input's numbers are summed (its padding, its
+    batch-mates) shows up in its output text. A stress model for batch invariance: a plain
+    random-weight model shows such a flip only now and then.
+    """
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+    weights = model.get_input_embeddings().weight
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        even = torch.arange(4, weights.shape[0] - 1, 2)
+        rows = weights[even]
+        towards = torch.where(
+            torch.rand(rows.shape, generator=generator) < 0.5, torch.inf, -torch.inf
+        )
+        moved = torch.rand(rows.shape, generator=generator) < 0.5
+        weights[even + 1] = torch.where(moved, torch.nextafter(rows, towards), rows)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for file in Path(model_dir).iterdir():
+        if file.is_file() and not file.name.startswith("model"):
+            shutil.copy(file, out_dir / file.name)
+    model.save_pretrained(out_dir)
+    logger.info("built near-tie copy of %s in %s", model_dir, out_dir)
+    return out_dir

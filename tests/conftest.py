@@ -36,6 +36,16 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def near_tie_summarizer(
+    demo_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The demo summariser with near-tie token pairs (`build_near_ties`), built once per run."""
+    from service.demo_models import build_near_ties
+
+    return build_near_ties(demo_models["summarize"], tmp_path_factory.mktemp("near-ties"))
+
+
+@pytest.fixture(scope="session")
 def demo_env(
     demo_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:

@@ -53,6 +53,15 @@ log = logging.getLogger(__name__)
 LARGE_INPUT_CHARS = 20_000
 
 
+@dataclass(frozen=True)
+class _BatchKey:
+    """What items must share to share a batch: generation params, and the length each is padded
+    to (with BATCH_BUCKET_TOKENS, so that no input's padding depends on its batch-mates)."""
+
+    params: GenerationParams
+    padded_length: int
+
+
 @dataclass
 class _Slot:
     """A configured model, its worker, and the loaded model once the worker has it."""
@@ -85,6 +94,7 @@ def resolve_placement(
         compute_type=compute_type,
         threads=threads,
         cache_dir=Path(settings.ct2_cache_dir),
+        bucket_tokens=settings.batch_bucket_tokens,
     )
     return chosen, placement
 
@@ -154,8 +164,8 @@ class Engine:
             ).set(1)
 
         def run_batch(batch: list[list[int]], key: Hashable) -> list[str]:
-            assert slot.model is not None and isinstance(key, GenerationParams)
-            generated = slot.model.generate(batch, key, should_stop=slot.batcher.abandoned)
+            assert slot.model is not None and isinstance(key, _BatchKey)
+            generated = slot.model.generate(batch, key.params, should_stop=slot.batcher.abandoned)
             self.metrics.generated_tokens.labels(spec.key).inc(generated.new_tokens)
             return generated.texts
 
@@ -264,8 +274,13 @@ class Engine:
                 f"input of {len(ids)} tokens exceeds the model's {model.max_input_tokens}"
             )
         deadline = self.deadline() if deadline is None else deadline
+        padded = model.padded_length(len(ids)) if model.bucket_tokens else 0
         return self._slots[key].batcher.submit(
-            ids, cost=len(ids), key=params, timeout_s=deadline - time.monotonic(), wait=wait
+            ids,
+            cost=padded or len(ids),
+            key=_BatchKey(params, padded),
+            timeout_s=deadline - time.monotonic(),
+            wait=wait,
         )
 
     @property
@@ -319,6 +334,7 @@ class Engine:
                     "batching": {
                         "max_batch_size": slot.batcher.max_batch_size,
                         "max_batch_tokens": slot.batcher.max_batch_tokens,
+                        "bucket_tokens": self.settings.batch_bucket_tokens,
                         "max_wait_ms": self.settings.max_wait_ms,
                         "max_queue": slot.batcher.max_queue,
                         "queue_depth": slot.batcher.depth,

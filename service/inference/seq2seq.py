@@ -67,7 +67,8 @@ class Placement:
 
     `dtype` is what the transformers backend loads weights in, `compute_type` what CTranslate2
     computes in (for transformers, the dtype's name); `threads` the CPU threads in force (0 on an
-    accelerator); `cache_dir` where CTranslate2 keeps converted models.
+    accelerator); `cache_dir` where CTranslate2 keeps converted models; `bucket_tokens` the
+    batch-invariance bucket width (BATCH_BUCKET_TOKENS; 0: pad to the longest input).
     """
 
     device: torch.device
@@ -75,6 +76,7 @@ class Placement:
     compute_type: str = "float32"
     threads: int = 0
     cache_dir: Path | None = None
+    bucket_tokens: int = 0
 
 
 class Seq2SeqModel(ABC):
@@ -92,6 +94,7 @@ class Seq2SeqModel(ABC):
         *,
         prefix: str = "",
         name: str | None = None,
+        bucket_tokens: int = 0,
     ) -> None:
         self.key = key
         self.source = source
@@ -108,6 +111,7 @@ class Seq2SeqModel(ABC):
         self.max_input_tokens = min(limit for limit in limits if limit)
         self.max_output_tokens = int(getattr(config, "max_position_embeddings", 512))
         self.pad_token_id = self._pad_id()
+        self.bucket_tokens = bucket_tokens
 
     @property
     @abstractmethod
@@ -132,6 +136,19 @@ class Seq2SeqModel(ABC):
         is true, generation ends for the whole batch and the outputs are cut short (for a batch
         nobody waits for any more).
         """
+
+    def padded_length(self, tokens: int) -> int:
+        """The length an input of `tokens` tokens is padded to in any batch: the next multiple
+        of `bucket_tokens` (within `max_input_tokens`), or `tokens` itself when buckets are off.
+
+        It depends on the input alone, so with buckets on an input is computed at the same
+        shape whatever it is batched with; the engine batches only inputs of equal padded
+        length, and `generate` pads a batch to exactly that length.
+        """
+        if not self.bucket_tokens:
+            return tokens
+        bucket = -(-tokens // self.bucket_tokens) * self.bucket_tokens
+        return max(tokens, min(bucket, self.max_input_tokens))
 
     @property
     def is_demo(self) -> bool:

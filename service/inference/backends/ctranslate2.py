@@ -15,6 +15,15 @@ Generation follows the model's `generation_config` with transformers' meaning of
 `decoding_options`), so float32 outputs equal the transformers backend's. CTranslate2 releases
 the GIL while it decodes, so request threads keep running during a batch.
 
+Batch invariance (`BATCH_BUCKET_TOKENS` > 0): CTranslate2 pads a batch to its longest input and
+takes no attention mask, so a batch whose inputs are all shorter than their common padded length
+gets one more source of exactly that length, a filler whose target is forced to end at once
+(it still decodes up to the minimum length, when there is one), and its result is dropped. Then
+every input is computed at its padded length alone or co-batched. That makes outputs exact in
+int8 on the CPU, whose integer matrix products do not depend on the batch; in float32 the
+oneDNN/MKL kernels change with the batch size, so a rare near-tie can still flip (measured in
+`python -m bench invariance`).
+
 A batch nobody waits for stops early only in greedy search: CTranslate2's step callback exists
 for `beam_size` 1 only. A beam-search batch runs to its end, bounded by its maximum length (the
 batcher still drops abandoned items before a batch starts).
@@ -140,6 +149,7 @@ def load(spec: ModelSpec, location: str, tokenizer: Any, placement: Placement) -
         device=placement.device,
         compute_type=placement.compute_type,
         prefix=spec.prefix,
+        bucket_tokens=placement.bucket_tokens,
     )
 
 
@@ -161,8 +171,17 @@ class Ct2Model(Seq2SeqModel):
         device: torch.device,
         compute_type: str,
         prefix: str = "",
+        bucket_tokens: int = 0,
     ) -> None:
-        super().__init__(key, source, tokenizer, config, generation_config, prefix=prefix)
+        super().__init__(
+            key,
+            source,
+            tokenizer,
+            config,
+            generation_config,
+            prefix=prefix,
+            bucket_tokens=bucket_tokens,
+        )
         self.translator = translator
         self._tokens = vocabulary
         self._ids = {token: i for i, token in enumerate(vocabulary)}
@@ -218,7 +237,7 @@ class Ct2Model(Seq2SeqModel):
             options["suppress_sequences"] = banned
         return options
 
-    def _target_prefix(self, size: int) -> list[list[str]] | None:
+    def _target_prefix(self, size: int) -> list[list[str] | None] | None:
         forced = self.generation_config.forced_bos_token_id
         if forced is None:
             return None
@@ -230,16 +249,24 @@ class Ct2Model(Seq2SeqModel):
         params: GenerationParams,
         should_stop: Callable[[], bool] | None = None,
     ) -> Generated:
-        """Inputs go in unpadded, each with its own length. `should_stop` is polled at every
-        step of greedy search only (see the module docstring)."""
+        """Inputs go in unpadded, each with its own length, plus a filler source when the batch
+        must be padded beyond its longest input (see the module docstring). `should_stop` is
+        polled at every step of greedy search only."""
         options = self.decoding_options(params)
         if should_stop is not None and options["beam_size"] == 1:
             options["callback"] = lambda step: should_stop()
         source = [[self._tokens[i] for i in ids] for ids in batch]
+        target_prefix = self._target_prefix(len(batch))
+        longest = max(len(ids) for ids in batch)
+        padded = self.padded_length(longest)
+        if padded > longest:
+            end = self._tokens[self.generation_config.eos_token_id]
+            source.append([end] * padded)
+            target_prefix = [*(target_prefix or [None] * len(batch)), [end]]
         try:
             results = self.translator.translate_batch(
-                source, target_prefix=self._target_prefix(len(batch)), **options
-            )
+                source, target_prefix=target_prefix, **options
+            )[: len(batch)]
         except RuntimeError as exc:
             if "out of memory" in str(exc).lower():
                 raise Ct2OutOfMemory(str(exc)) from exc

@@ -136,7 +136,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MAX_BATCH_TOKENS",
         "8192",
         positive_int,
-        "Padded input-token budget of one batch (longest input x items); a single longer "
+        "Padded input-token budget of one batch (padded length x items); a single longer "
         "item still runs alone.",
     ),
     Setting(

@@ -314,12 +314,22 @@ def test_a_request_s_pieces_run_in_shared_batches(make_engine: Callable[..., Eng
     sentences = [s for p in TRAINING_TEXT["en"][:2] for s in split_sentences(p)]
     result = translate(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]
     assert result.sentences == len(sentences) > 3
-    assert batches("en-fr") == (1, len(sentences))  # every sentence in one generate call
-    chunks = len(chunk_for_model(engine.model("summarize"), LONG_ARTICLE))
+    # Every sentence in one generate call per padded length (BATCH_BUCKET_TOKENS).
+    model = engine.model("en-fr")
+    lengths = {model.padded_length(len(ids)) for ids in model.encode(sentences)}
+    assert batches("en-fr") == (len(lengths), len(sentences))
+    assert len(lengths) < len(sentences)
+    summarizer = engine.model("summarize")
+    first_round = [
+        *chunk_for_model(summarizer, LONG_ARTICLE),
+        summarizer.encode(TRAINING_TEXT["en"][:1])[0],
+    ]
     summarize(engine, [LONG_ARTICLE, TRAINING_TEXT["en"][0]], QUICK_SUMMARY)
     calls, items = batches("summarize")
-    assert items >= chunks + 1 and calls < items  # the first round ran as one batch at most
-    assert calls <= MAX_SUMMARY_ROUNDS
+    assert items >= len(first_round) and calls < items
+    # The first round ran as one batch per padded length, each later round as one batch.
+    lengths = {summarizer.padded_length(len(ids)) for ids in first_round}
+    assert calls <= len(lengths) + MAX_SUMMARY_ROUNDS - 1
 
 
 def test_translation_of_a_list_keeps_its_order(engine: Engine) -> None:

@@ -66,6 +66,8 @@ class _Item(Generic[P, R]):
     key: Hashable
     deadline: float
     enqueued: float
+    # Its real size for the metrics (`cost` may include padding); `cost` when not given.
+    tokens: int | None = None
     future: Future[R] = field(default_factory=Future)
     batch_id: int | None = None
     # Its caller withdrew after the worker took it: nobody will read its result.
@@ -200,15 +202,25 @@ class Batcher(Generic[P, R]):
     # ----- callers ---------------------------------------------------------------------------
 
     def submit(
-        self, payload: P, *, cost: int, key: Hashable, timeout_s: float, wait: bool = False
+        self,
+        payload: P,
+        *,
+        cost: int,
+        key: Hashable,
+        timeout_s: float,
+        wait: bool = False,
+        tokens: int | None = None,
     ) -> Ticket[R]:
-        """Queue one item. Raises ModelUnavailable when the worker is closing, failed to load,
-        or has stopped. When the queue is full, raises Overloaded, or with `wait` waits for room
-        and raises ItemTimeout if none frees up within `timeout_s`."""
+        """Queue one item of `cost` (its padded size, for the batch budget; `tokens`, its real
+        size for the metrics, defaults to it). Raises ModelUnavailable when the worker is
+        closing, failed to load, or has stopped. When the queue is full, raises Overloaded, or
+        with `wait` waits for room and raises ItemTimeout if none frees up within `timeout_s`."""
         if timeout_s <= 0:
             raise ItemTimeout("the request did not finish in time; try again later")
         now = time.monotonic()
-        item: _Item[P, R] = _Item(payload, cost, key, deadline=now + timeout_s, enqueued=now)
+        item: _Item[P, R] = _Item(
+            payload, cost, key, deadline=now + timeout_s, enqueued=now, tokens=tokens
+        )
         with self._cond:
             while True:
                 if self._closing:
@@ -427,7 +439,7 @@ class Batcher(Generic[P, R]):
             batch_id=batch_id,
             size=len(items),
             padded_tokens=max(item.cost for item in items) * len(items),
-            real_tokens=sum(item.cost for item in items),
+            real_tokens=sum(item.cost if item.tokens is None else item.tokens for item in items),
             seconds=time.perf_counter() - started,
             outcome=outcome,
         )

@@ -278,6 +278,7 @@ class Engine:
         return self._slots[key].batcher.submit(
             ids,
             cost=padded or len(ids),
+            tokens=len(ids),
             key=_BatchKey(params, padded),
             timeout_s=deadline - time.monotonic(),
             wait=wait,

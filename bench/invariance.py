@@ -61,8 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backends", help=f"backend:type list (CPU: {CPU_BACKENDS}; CUDA: {CUDA_BACKENDS})"
     )
     parser.add_argument("--inputs", type=int, default=200, help="texts per rate (default 200)")
-    parser.add_argument("--buckets", type=int, default=32, help="bucket width for the rates")
-    parser.add_argument("--cost-buckets", type=ints, default=[0, 16, 32, 64], help="widths")
+    parser.add_argument(
+        "--buckets", type=int, default=128, help="bucket width for the rates (default 128)"
+    )
+    parser.add_argument(
+        "--cost-buckets", type=ints, default=[0, 32, 128], help="widths (default 0,32,128)"
+    )
     parser.add_argument("--clients", type=ints, default=[1, 32], help="K list (default 1,32)")
     parser.add_argument("--new-tokens", type=int, default=16, help="pinned output (default 16)")
     parser.add_argument("--window", type=float, default=8.0, help="seconds per load window")

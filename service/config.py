@@ -142,12 +142,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "batch_bucket_tokens",
         "BATCH_BUCKET_TOKENS",
-        "32",
+        "128",
         non_negative_int,
         "Batch invariance: an input is padded to the next multiple of this many tokens and "
         "batched only with inputs padded alike, so its output never depends on its batch-mates "
-        "(exact on CPU; see Batch invariance). 0 pads each batch to its longest input: a little "
-        "faster, but co-batched inputs can change an output.",
+        "(exact on CPU; see Batch invariance). 0 pads each batch to its longest input: faster "
+        "(up to 2x on CPU), but co-batched inputs can change an output.",
     ),
     Setting(
         "max_wait_ms",

@@ -75,7 +75,8 @@ def test_the_plain_demo_models_are_invariant_too(exact_settings: Settings, key: 
 
 @pytest.fixture(scope="module")
 def engine(demo_env: dict[str, str]) -> Iterator[Engine]:
-    started = Engine(Settings.from_env(demo_env)).start()
+    """Buckets of 32 tokens (the default is 128), so that short texts span several."""
+    started = Engine(Settings.from_env({**demo_env, "BATCH_BUCKET_TOKENS": "32"})).start()
     yield started
     started.close(timeout=30)
 

@@ -279,6 +279,9 @@ def server_env(args: argparse.Namespace, models: BenchModels, max_batch_size: in
         # Closed-loop clients never overflow the queue, and nothing may time out.
         "MAX_QUEUE": "4096",
         "ITEM_TIMEOUT_S": "600",
+        # As the ceiling pads: to each batch's longest input. `bench invariance` measures what
+        # the default buckets cost on top.
+        "BATCH_BUCKET_TOKENS": "0",
     }
 
 

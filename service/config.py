@@ -146,8 +146,9 @@ SETTINGS: tuple[Setting, ...] = (
         non_negative_int,
         "Batch invariance: an input is padded to the next multiple of this many tokens and "
         "batched only with inputs padded alike, so its output never depends on its batch-mates "
-        "(exact on CPU; see Batch invariance). 0 pads each batch to its longest input: faster "
-        "(up to 2x on CPU), but co-batched inputs can change an output.",
+        "(exact on CPU with transformers, and CTranslate2 int8; see Batch invariance). 0 pads "
+        "each batch to its longest input: faster (up to 2x on CPU), but co-batched inputs can "
+        "change an output.",
     ),
     Setting(
         "max_wait_ms",

@@ -7,9 +7,9 @@ Contract (Ray Serve's, on threads because Flask views are synchronous):
   plain `submit` refuses new work, so admitted requests get the room first.
 - The worker blocks for the first item, then fills the batch until `max_batch_size` items, the
   padded-token budget `max_batch_tokens`, or `max_wait_s` after the head item arrived, whichever
-  comes first. Only items with the same `key` (generation parameters) share a batch; the others
-  keep their place in the queue. Behind the head (the oldest item), items nearest its length are
-  taken first, so a batch pads little.
+  comes first. Only items with the same `key` (for the engine: generation parameters and padded
+  length) share a batch; the others keep their place in the queue. Behind the head (the oldest
+  item), items nearest its cost are taken first, so a batch pads little.
 - `run_batch` gets a list and must return a list of the same length; otherwise every item of that
   batch fails. An exception fails the items of that batch only. An exception of a type in
   `split_on` (out of memory) splits the batch in halves and retries them, down to single items.

@@ -52,6 +52,18 @@ def test_every_input_gets_its_alone_output_when_co_batched(
     assert differences(alone, co_batched) == 0
 
 
+def test_several_torch_threads_change_nothing(
+    demo_env: dict[str, str], near_tie_summarizer: Path
+) -> None:
+    """transformers on 2 threads, where torch's fused SDPA attention would split its work by
+    batch shape (the backend uses eager attention on the CPU for this)."""
+    env = {"BACKEND": "transformers", "TORCH_THREADS": "2"}
+    settings = Settings.from_env({**demo_env, **env, "SUMMARIZE_MODEL": str(near_tie_summarizer)})
+    alone, co_batched, extra = alone_and_co_batched(settings, "summarize", mixed_texts(64), BEAM)
+    assert extra == 0
+    assert differences(alone, co_batched) == 0
+
+
 def test_without_buckets_co_batched_outputs_change(stress_settings: Settings) -> None:
     """BATCH_BUCKET_TOKENS=0 pads each batch to its longest input: an input's numbers then
     depend on its batch-mates, and the near-tie model shows it."""

@@ -17,8 +17,9 @@ the GIL while it decodes, so request threads keep running during a batch.
 
 Batch invariance (`BATCH_BUCKET_TOKENS` > 0): CTranslate2 pads a batch to its longest input and
 takes no attention mask, so a batch whose inputs are all shorter than their common padded length
-gets one more source of exactly that length, a filler whose target is forced to end at once
-(it still decodes up to the minimum length, when there is one), and its result is dropped. Then
+gets one more source of exactly that length, a filler whose target is forced to end at once,
+and its result is dropped. Under a minimum length (the summariser's default 56) it cannot end
+there: it decodes on until it emits its end token or reaches the maximum, as any input does. Then
 every input is computed at its padded length alone or co-batched. That makes outputs exact in
 int8 on the CPU, whose integer matrix products do not depend on the batch; in float32 the
 oneDNN/MKL kernels change with the batch size, so a rare near-tie can still flip (measured in
@@ -237,6 +238,14 @@ class Ct2Model(Seq2SeqModel):
             options["suppress_sequences"] = banned
         return options
 
+    def _end_id(self) -> int:
+        """The end token's id: the generation config's (the first of a list), else the
+        tokenizer's."""
+        end = self.generation_config.eos_token_id
+        if isinstance(end, list):
+            end = end[0] if end else None
+        return int(end if end is not None else self.tokenizer.eos_token_id)
+
     def _target_prefix(self, size: int) -> list[list[str] | None] | None:
         forced = self.generation_config.forced_bos_token_id
         if forced is None:
@@ -260,7 +269,7 @@ class Ct2Model(Seq2SeqModel):
         longest = max(len(ids) for ids in batch)
         padded = self.padded_length(longest)
         if padded > longest:
-            end = self._tokens[self.generation_config.eos_token_id]
+            end = self._tokens[self._end_id()]
             source.append([end] * padded)
             target_prefix = [*(target_prefix or [None] * len(batch)), [end]]
         try:

@@ -6,7 +6,7 @@ stopping criterion polled at every decoding step, greedy and beam search alike.
 Batch invariance (`BATCH_BUCKET_TOKENS` > 0): a batch is padded to its inputs' common padded
 length, never to its longest input, and on the CPU attention is the eager (matmul + softmax)
 implementation: torch's fused SDPA kernel splits its work by batch shape when it runs on several
-threads, which changes an input's float sums with its batch-mates. And a batch runs with at
+threads, which changes an input's float sums with its batch-mates. And a CPU batch runs with at
 least four rows (inputs x beams; copies fill a smaller one): torch's CPU matrix products sum a
 row in another order below four rows. With all three, an input's numbers are bit-identical
 alone or co-batched on the CPU (measured in `python -m bench invariance`).
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 NAME = "transformers"
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 OUT_OF_MEMORY: tuple[type[BaseException], ...] = (torch.OutOfMemoryError,)
-# Fewest rows (inputs x beams) a batch-invariant batch runs with (see `generate`).
+# Fewest rows (inputs x beams) a batch-invariant batch runs with on the CPU (see `generate`).
 _MIN_ROWS = 4
 
 
@@ -98,7 +98,7 @@ class TransformersModel(Seq2SeqModel):
         longest = self.padded_length(max(len(ids) for ids in batch))
         rows = batch
         beams = params.num_beams or self.generation_config.num_beams or 1
-        if self.bucket_tokens and len(batch) * beams < _MIN_ROWS:
+        if self.bucket_tokens and self.device.type == "cpu" and len(batch) * beams < _MIN_ROWS:
             # torch's CPU matrix products sum a row in another order when there are fewer than
             # _MIN_ROWS rows, so a small batch is filled up with copies of its last input.
             rows = batch + batch[-1:] * (-(-_MIN_ROWS // beams) - len(batch))

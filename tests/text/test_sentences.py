@@ -235,6 +235,10 @@ def test_sentence_split_matches_pysbd_including_the_one_sentence_shortcut(words)
     # pysbd's one quirk here: it cuts bare quote marks off a following abbreviation
     # ('" " Dr.' -> '" "', 'Dr.'), which the shortcut rightly keeps as one sentence.
     assume(not re.search(r"^[\"' ]*[\"'] [\"'] ", paragraph))
+    # And it ends a sentence after a bracketed group followed by a quote mark or a capital
+    # ('x " ( the ) "' -> 'x "', '( the )', '"'; '( town ) Mr.' -> '( town )', 'Mr.'), where
+    # nothing ends one; the shortcut keeps such text whole (none in 79,194 other samples).
+    assume(not re.search(r"\([^()]*\) [\"'A-Z]", paragraph))
     reference = [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(paragraph)]
     reference = [s for s in reference if s]
     sentences = split_sentences(paragraph)

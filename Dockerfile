@@ -73,7 +73,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 \
 # Numeric, so Kubernetes can verify runAsNonRoot without resolving the name.
 USER 10001:10001
 # The production front: nginx on port 8000 holds the clients, gunicorn behind it on a unix socket
-# under /tmp (see service/front.py). `gunicorn -c gunicorn.conf.py "service:create_app()"` runs
+# under /tmp (see service/ops/front.py). `gunicorn -c gunicorn.conf.py "service:create_app()"` runs
 # gunicorn alone.
 CMD ["python", "-m", "service", "front"]
 

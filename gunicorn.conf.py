@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gunicorn.errors import AppImportError
 
-from service.errors import StartupError
+from service.core.errors import StartupError
 
 bind = "0.0.0.0:8000"
 workers = 1

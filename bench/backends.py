@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import _verdict, table
-from service.demo_models import build_bart
+from service.ops.demo_models import build_bart
 
 BASELINE = "transformers"
 LIBRETRANSLATE = "ctranslate2:int8"

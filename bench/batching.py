@@ -19,11 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench import workload
-from bench.load import at_once
-from bench.models import tiny_models
 from bench.report import save, table
-from service.config import Settings
+from harness import workload
+from harness.load import at_once
+from harness.models import tiny_models
+from service.core.config import Settings
 from service.inference.engine import Engine
 from service.inference.seq2seq import GenerationParams
 from service.tasks import translate

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.models import tiny_models
 from bench.report import log, save, table
-from bench.server import Server, get, post
+from harness.models import tiny_models
+from harness.server import Server, get, post
 
 SMALL = {"text": "The vote is on Sunday.", "target": "fr", "num_beams": 1}
 BODY_HEAD = (

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from bench.report import save
-from service.demo_models import build_marian
 from service.inference.registry import TRANSLATE, ModelSpec, load_model
 from service.inference.seq2seq import GenerationParams, Placement, Seq2SeqModel
+from service.ops.demo_models import build_marian
 
 LONG = (
     "Officials said the plan would add two hundred buses to the network over the next three "

@@ -9,7 +9,7 @@
    mixed-length texts (1 to 90 words) each run alone, then all queued at once and run in the
    batches the engine forms; it counts the outputs that differ. Models: the tiny demo
    summariser (its default 4-beam search, summaries cut to 24..40 tokens), its near-tie copy
-   (`service.demo_models.build_near_ties`, which turns any change in an input's float sums into
+   (`service.ops.demo_models.build_near_ties`, which turns any change in an input's float sums into
    a different output) and the en-fr translator (4 beams).
 2. cost: the real-shape en-fr model (opus-mt-en-fr's), output pinned (greedy, `--new-tokens`),
    K closed-loop threads calling the engine with sentences of 4 to 40 words, for each bucket
@@ -24,23 +24,22 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import random
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import workload
-from bench.load import closed_loop
-from bench.models import PAIR, pin_generation, prepare_models, tiny_models
 from bench.report import log, save, table
-from service.config import Settings
-from service.demo_models import TRAINING_TEXT, build_near_ties
+from harness import workload
+from harness.invariance import alone_and_co_batched, differences, mixed_texts
+from harness.load import closed_loop
+from harness.models import PAIR, pin_generation, prepare_models, tiny_models
+from service.core.config import Settings
 from service.inference.engine import Engine
-from service.inference.seq2seq import Generated, GenerationParams
+from service.inference.seq2seq import GenerationParams
+from service.ops.demo_models import build_near_ties
 
 CPU_BACKENDS = "transformers:float32,ctranslate2:float32,ctranslate2:int8"
 CUDA_BACKENDS = (
@@ -73,71 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     parser.add_argument("--torch-threads", type=int, default=0, help="TORCH_THREADS (0: all)")
     parser.add_argument("--no-cost", action="store_true", help="skip the cost measurement")
-
-
-# ----- alone vs co-batched (shared with tests/inference/test_invariance.py) ----------------------
-
-
-def mixed_texts(count: int, seed: int = 11) -> list[str]:
-    """`count` texts of 1 to 90 words from the demo tokenizers' training text: their lengths
-    span several buckets of BATCH_BUCKET_TOKENS."""
-    words = " ".join(TRAINING_TEXT["en"]).split()
-    rng = random.Random(seed)
-    texts = []
-    for _ in range(count):
-        size = rng.randint(1, 90)
-        start = rng.randrange(len(words) - size)
-        texts.append(" ".join(words[start : start + size]))
-    return texts
-
-
-class Held:
-    """Holds a model's worker in its next batch, so that everything can be queued first."""
-
-    def __init__(self, engine: Engine, key: str) -> None:
-        self.model = engine.model(key)
-        self.entered = threading.Event()
-        self.opened = threading.Event()
-        self._generate = self.model.generate
-        self.model.generate = self._held  # type: ignore[method-assign]
-
-    def _held(self, batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
-        self.model.generate = self._generate  # type: ignore[method-assign]
-        self.entered.set()
-        if not self.opened.wait(60):
-            raise TimeoutError("the worker was never let go")
-        return self._generate(batch, params, **kw)
-
-
-def alone_and_co_batched(
-    settings: Settings, key: str, texts: list[str], params: GenerationParams
-) -> tuple[list[str], list[str], int]:
-    """Each text's output run alone (one at a time), then all of them queued at once and run in
-    the batches the engine forms; and how many batches those were beyond one per batch key
-    (0: the inputs padded alike, or all of them without buckets, shared one batch each)."""
-    engine = Engine(
-        settings.replace(max_batch_size=len(texts), max_batch_tokens=10**6, max_queue=10**4)
-    ).start()
-    try:
-        model = engine.model(key)
-        inputs = model.encode(texts)
-        alone = [engine.submit(key, ids, params).result() for ids in inputs]
-        held = Held(engine, key)
-        blocker = engine.submit(key, inputs[0], params)
-        if not held.entered.wait(60):
-            raise TimeoutError("the worker never took the first batch")
-        tickets = [engine.submit(key, ids, params) for ids in inputs]
-        held.opened.set()
-        co_batched = [ticket.result() for ticket in tickets]
-        blocker.result()
-        keys = {model.padded_length(len(ids)) for ids in inputs} if model.bucket_tokens else {0}
-        return alone, co_batched, len({ticket.batch_id for ticket in tickets}) - len(keys)
-    finally:
-        engine.close(timeout=30)
-
-
-def differences(alone: list[str], co_batched: list[str]) -> int:
-    return sum(a != b for a, b in zip(alone, co_batched, strict=True))
 
 
 # ----- the command -------------------------------------------------------------------------------

@@ -19,10 +19,11 @@ from collections.abc import Callable
 
 import torch
 
-from bench import workload
-from bench.models import PAIR, prepare_models
 from bench.report import save, table
-from service.http.schemas import TranslateRequest, decode_json, parse
+from harness import workload
+from harness.models import PAIR, prepare_models
+from service.http.bodies import decode_json, parse
+from service.http.v1.schemas import TranslateRequest
 from service.inference.registry import ModelSpec, load_model
 from service.text import split_paragraphs, split_sentences
 

@@ -31,13 +31,14 @@ from typing import Any
 import torch
 from prometheus_client import generate_latest
 
-from bench import backends, workload
+from bench import backends
 from bench.ceiling import ceiling_curve, ceiling_pass, compare
-from bench.load import Window, closed_loop, latency_summary
-from bench.models import PAIR, BenchModels, pin_generation, prepare_models
 from bench.report import cpu_model, log, save, throughput_plot, throughput_tables
-from bench.server import Connection, Server, get, model_metrics, rss_mib, worker_pid
-from service.config import Settings
+from harness import workload
+from harness.load import Window, closed_loop, latency_summary
+from harness.models import PAIR, BenchModels, pin_generation, prepare_models
+from harness.server import Connection, Server, get, model_metrics, rss_mib, worker_pid
+from service.core.config import Settings
 from service.inference.engine import Engine
 from service.inference.registry import SUMMARIZE, load_model
 from service.inference.seq2seq import GenerationParams, Seq2SeqModel

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench.server import Server
+from harness.server import Server
 
 if TYPE_CHECKING:
     from service.inference.engine import Engine
@@ -30,7 +30,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 @pytest.fixture(scope="session")
 def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny random-weight models, built once per run: {"summarize", "en-fr", "en-ar"} -> dir."""
-    from service.demo_models import build_demo_models
+    from service.ops.demo_models import build_demo_models
 
     return build_demo_models(tmp_path_factory.mktemp("models"), arch="tiny")
 
@@ -40,7 +40,7 @@ def near_tie_summarizer(
     demo_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The demo summariser with near-tie token pairs (`build_near_ties`), built once per run."""
-    from service.demo_models import build_near_ties
+    from service.ops.demo_models import build_near_ties
 
     return build_near_ties(demo_models["summarize"], tmp_path_factory.mktemp("near-ties"))
 
@@ -71,7 +71,7 @@ def demo_env(
 @pytest.fixture(scope="session")
 def demo_settings(demo_env: dict[str, str]):
     """Settings for the tiny models, otherwise defaults (the environment is ignored)."""
-    from service.config import Settings
+    from service.core.config import Settings
 
     return Settings.from_env(demo_env)
 
@@ -115,7 +115,7 @@ def client(engine):
 def start_server(demo_env: dict[str, str], tmp_path: Path):
     """Factory: start_server(env_overrides=None, args=None) -> a ready Server; stopped after.
 
-    The server is bench.server's: gunicorn started as users start it, on a free 127.0.0.1 port.
+    The server is harness.server's: gunicorn started as users start it, on a free 127.0.0.1 port.
     """
     servers: list[Server] = []
 

@@ -32,10 +32,10 @@ from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service.config import Settings
-from service.errors import ConfigError, LimiterUnavailable, RateLimited, Unauthorized
-from service.metrics import Metrics
-from service.setting_values import key_digest, rate_limits
+from service.core.config import Settings
+from service.core.errors import ConfigError, LimiterUnavailable, RateLimited, Unauthorized
+from service.core.metrics import Metrics
+from service.core.setting_values import key_digest, rate_limits
 
 log = logging.getLogger(__name__)
 

@@ -15,20 +15,12 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from service.config import Settings
-from service.http import (
-    access,
-    docs,
-    errors,
-    huggingface,
-    libretranslate,
-    openapi,
-    page,
-    probes,
-    v1,
-)
+from service.core.config import Settings
+from service.core.metrics import Metrics
+from service.http import access, docs, errors, openapi, page, probes
+from service.http.compat import huggingface, libretranslate
+from service.http.v1 import routes as v1
 from service.inference.engine import Engine
-from service.metrics import Metrics
 from service.text.language import LanguageDetector
 
 log = logging.getLogger("service.request")

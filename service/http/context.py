@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 
-from service.config import Settings
-from service.errors import PayloadTooLarge
-from service.http.schemas import decode_json
+from service.core.config import Settings
+from service.core.metrics import Metrics
+from service.http import bodies
 from service.inference.engine import Engine
-from service.metrics import Metrics
+from service.tasks.limits import TextLimits
 from service.text.language import LanguageDetector
 
 
@@ -32,10 +32,10 @@ def metrics() -> Metrics:
     return current_app.extensions["metrics"]
 
 
+def limits() -> TextLimits:
+    return TextLimits(settings().max_items, settings().max_text_chars)
+
+
 def json_body() -> Any:
-    """The request body decoded as JSON. Raises PayloadTooLarge over MAX_BODY_BYTES (a chunked
-    body has no Content-Length for Flask to refuse early) and InvalidRequest for bad JSON."""
-    data, limit = request.get_data(cache=False), settings().max_body_bytes
-    if len(data) > limit:
-        raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-    return decode_json(data)
+    """The request body as JSON, within MAX_BODY_BYTES (see `bodies.json_body`)."""
+    return bodies.json_body(settings().max_body_bytes)

@@ -1,6 +1,6 @@
 """Domain errors to HTTP: the one place an exception becomes a status and the JSON error shape.
 
-Views raise `service.errors` exceptions; nothing else builds error JSON. Werkzeug's own HTTP
+Views raise `service.core.errors` exceptions; nothing else builds error JSON. Werkzeug's own HTTP
 errors (404, 405, a body over the limit) and unexpected exceptions get the same shape, and 5xx
 messages carry only the request id to quote, never internals. A body that cannot be read (a
 malformed chunked encoding, a connection cut mid-body) is the client's error: the server's reader
@@ -23,8 +23,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from service.config import Settings
-from service.errors import PayloadTooLarge, ServiceError
+from service.core.config import Settings
+from service.core.errors import PayloadTooLarge, ServiceError
 
 log = logging.getLogger("service.request")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from service.config import Settings
-from service.http.schemas import (
+from service.core.config import Settings
+from service.http.v1.schemas import (
     ArticleRequest,
     ArticleResponse,
     DetectRequest,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from service.errors import ConfigError
+from service.core.errors import ConfigError
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda)(?::(\d+))?$")

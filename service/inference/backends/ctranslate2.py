@@ -50,7 +50,7 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
 from transformers import AutoConfig, GenerationConfig
 
-from service.errors import ConfigError, ModelLoadError
+from service.core.errors import ConfigError, ModelLoadError
 from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
 
 if TYPE_CHECKING:

@@ -1,0 +1,360 @@
+"""Every setting of the service: its environment variable, default and meaning, in one table.
+
+Settings are read once, by `Settings.from_env`, into a frozen dataclass that is passed down.
+No other module reads `os.environ`. The README's configuration table is checked against
+`SETTINGS` by a test, so a setting cannot be added without being documented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from service.core.errors import ConfigError
+from service.core.setting_values import (
+    _DEFAULT_PREFIXES,
+    BACKENDS,
+    COMPUTE_TYPES,
+    fail_mode,
+    key_digests,
+    log_level,
+    non_negative_float,
+    non_negative_int,
+    one_of,
+    origins,
+    parse_bool,
+    parse_pairs,
+    positive_float,
+    positive_int,
+    prefixes_over_defaults,
+    rate_limits,
+    storage_uri,
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    field: str
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    # A secret's value is never echoed (errors name the variable only).
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "summarize_model",
+        "SUMMARIZE_MODEL",
+        "sshleifer/distilbart-cnn-12-6",
+        str,
+        "Summariser: a Hub id or a local model directory.",
+    ),
+    Setting(
+        "translate_models",
+        "TRANSLATE_MODELS",
+        "en-fr=Helsinki-NLP/opus-mt-en-fr,en-ar=Helsinki-NLP/opus-mt-en-ar",
+        parse_pairs,
+        "Translation pairs, `SRC-TGT=HUB_ID_OR_DIR` separated by commas. Add a pair "
+        "(e.g. `fr-en=Helsinki-NLP/opus-mt-fr-en`) without code.",
+    ),
+    Setting(
+        "translate_prefixes",
+        "TRANSLATE_PREFIXES",
+        _DEFAULT_PREFIXES,
+        prefixes_over_defaults,
+        "Text put before every input of a pair, `SRC-TGT=PREFIX`: multi-target Marian models "
+        "need a target token (opus-mt-en-ar needs `>>ara<<`). Entries apply on top of the "
+        "default; `PAIR=` (empty) for none.",
+    ),
+    Setting(
+        "backend",
+        "BACKEND",
+        "ctranslate2",
+        one_of(BACKENDS),
+        "Inference library: `transformers` (PyTorch) or `ctranslate2` (converted models, "
+        "quantised on CPU; see [Choosing a backend](#choosing-a-backend)).",
+    ),
+    Setting(
+        "compute_type",
+        "COMPUTE_TYPE",
+        "auto",
+        one_of(COMPUTE_TYPES),
+        "CTranslate2 only: `auto` (int8 on CPU, float16 on CUDA), `int8`, `int8_float16`, "
+        "`int8_bfloat16`, `float16`, `bfloat16` or `float32`. The transformers backend uses "
+        "`DTYPE`.",
+    ),
+    Setting(
+        "ct2_cache_dir",
+        "CT2_CACHE_DIR",
+        "",
+        str,
+        "CTranslate2 only: where converted models are kept (one directory per model source, "
+        "revision or contents, and compute type); empty means `$HF_HOME/ctranslate2`.",
+    ),
+    Setting(
+        "device",
+        "DEVICE",
+        "auto",
+        str,
+        "`auto` (CUDA, then MPS, then CPU), `cpu`, `cuda`, `cuda:N` or `mps`. A device that is "
+        "not there stops start-up with an error.",
+    ),
+    Setting(
+        "dtype",
+        "DTYPE",
+        "auto",
+        str,
+        "`auto` (float32 on CPU/MPS, bfloat16 on CUDA where supported, else float16), "
+        "`float32`, `float16` or `bfloat16`. On CPU only `float32` (or `auto`) starts; half "
+        "precision is for GPUs.",
+    ),
+    Setting(
+        "torch_threads",
+        "TORCH_THREADS",
+        "0",
+        non_negative_int,
+        "Intra-op CPU threads for torch, and CTranslate2's `intra_threads`; 0 uses one per "
+        "available core.",
+    ),
+    Setting(
+        "max_batch_size",
+        "MAX_BATCH_SIZE",
+        "32",
+        positive_int,
+        "Most items one `generate` call runs together. 1 turns batching off.",
+    ),
+    Setting(
+        "max_batch_tokens",
+        "MAX_BATCH_TOKENS",
+        "8192",
+        positive_int,
+        "Padded input-token budget of one batch (padded length x items); a single longer "
+        "item still runs alone.",
+    ),
+    Setting(
+        "batch_bucket_tokens",
+        "BATCH_BUCKET_TOKENS",
+        "128",
+        non_negative_int,
+        "Batch invariance: an input is padded to the next multiple of this many tokens and "
+        "batched only with inputs padded alike, so its output never depends on its batch-mates "
+        "(exact on CPU with transformers, and CTranslate2 int8; see Batch invariance). 0 pads "
+        "each batch to its longest input: faster (up to 2x on CPU), but co-batched inputs can "
+        "change an output.",
+    ),
+    Setting(
+        "max_wait_ms",
+        "MAX_WAIT_MS",
+        "5",
+        non_negative_float,
+        "How long a batch waits after its first item for more to arrive.",
+    ),
+    Setting(
+        "max_queue",
+        "MAX_QUEUE",
+        "256",
+        positive_int,
+        "Items waiting per model before new requests are refused with 503 and Retry-After. A "
+        "request feeds its pieces (sentences, chunks) in at most two batches at a time, so it may "
+        "hold more pieces than this.",
+    ),
+    Setting(
+        "item_timeout_s",
+        "ITEM_TIMEOUT_S",
+        "120",
+        positive_float,
+        "Longest a request may wait for and run in the models (all its pieces, summary rounds "
+        "and translations together) before it gets 504.",
+    ),
+    Setting(
+        "eager_load",
+        "EAGER_LOAD",
+        "true",
+        parse_bool,
+        "Load every model before serving (start-up fails on a missing model). `false` serves "
+        "at once and loads in the background; /readyz answers 503 until all are loaded.",
+    ),
+    Setting(
+        "max_text_chars",
+        "MAX_TEXT_CHARS",
+        "100000",
+        positive_int,
+        "Longest text accepted in one item, in characters (413 above it).",
+    ),
+    Setting(
+        "max_items",
+        "MAX_ITEMS",
+        "64",
+        positive_int,
+        "Most texts in one request's `texts` list.",
+    ),
+    Setting(
+        "max_body_bytes",
+        "MAX_BODY_BYTES",
+        "2097152",
+        positive_int,
+        "Largest request body in bytes (413 above it).",
+    ),
+    Setting(
+        "retry_after_s",
+        "RETRY_AFTER_S",
+        "1",
+        positive_int,
+        "Seconds sent in `Retry-After` when a request is refused for overload.",
+    ),
+    Setting(
+        "log_level",
+        "LOG_LEVEL",
+        "INFO",
+        log_level,
+        "Python logging level of the service's JSON logs: `DEBUG`, `INFO`, `WARNING`, `ERROR` "
+        "or `CRITICAL`.",
+    ),
+    Setting(
+        "cors_origins",
+        "CORS_ORIGINS",
+        "*",
+        origins,
+        "Web pages (origins, e.g. `https://social.example`, comma-separated) whose browsers may "
+        "call the LibreTranslate routes directly, as LibreTranslate allows; `*` for any, empty "
+        "for none.",
+    ),
+    Setting(
+        "api_keys",
+        "API_KEYS",
+        "",
+        key_digests,
+        "API keys (comma-separated, 16+ characters each); empty turns keys off. Only their "
+        "SHA-256 is kept. See Securing a deployment.",
+        secret=True,
+    ),
+    Setting(
+        "api_keys_file",
+        "API_KEYS_FILE",
+        "",
+        str,
+        "A file of API keys, one per line: `key [name [limit]]` (limit as in RATE_LIMIT, for "
+        "that key only); used together with API_KEYS.",
+    ),
+    Setting(
+        "rate_limit",
+        "RATE_LIMIT",
+        "",
+        rate_limits,
+        "Requests per key (per client address when keys are off), e.g. `60/minute;1000/day`; "
+        "empty for none. 429 with Retry-After above it.",
+    ),
+    Setting(
+        "rate_limit_chars",
+        "RATE_LIMIT_CHARS",
+        "",
+        rate_limits,
+        "Characters of request body per key or address, e.g. `200000/minute`: one long article "
+        "costs what it weighs. Empty for none.",
+    ),
+    Setting(
+        "rate_limit_storage",
+        "RATE_LIMIT_STORAGE",
+        "memory://",
+        storage_uri,
+        "Where the counts live: `memory://` (per process) or `redis://host:port` shared by "
+        "every replica.",
+    ),
+    Setting(
+        "rate_limit_fail",
+        "RATE_LIMIT_FAIL",
+        "open",
+        fail_mode,
+        "When the store is unreachable: `open` serves without limits (and logs it), `closed` "
+        "answers 503.",
+    ),
+    Setting(
+        "trusted_proxies",
+        "TRUSTED_PROXIES",
+        "0",
+        non_negative_int,
+        "Proxies in front that append to X-Forwarded-For (1 behind the production front); the "
+        "client address for limits is read that many hops back, never further.",
+    ),
+    Setting(
+        "models_dir",
+        "MODELS_DIR",
+        "models",
+        str,
+        "Where `python -m service fetch-models` saves the configured models.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration. Build it with `from_env` or `replace`; never mutate it."""
+
+    summarize_model: str
+    translate_models: tuple[tuple[str, str], ...]
+    translate_prefixes: tuple[tuple[str, str], ...]
+    backend: str
+    compute_type: str
+    ct2_cache_dir: str
+    device: str
+    dtype: str
+    torch_threads: int
+    max_batch_size: int
+    max_batch_tokens: int
+    batch_bucket_tokens: int
+    max_wait_ms: float
+    max_queue: int
+    item_timeout_s: float
+    eager_load: bool
+    max_text_chars: int
+    max_items: int
+    max_body_bytes: int
+    retry_after_s: int
+    log_level: str
+    cors_origins: tuple[str, ...]
+    api_keys: tuple[str, ...]
+    api_keys_file: str
+    rate_limit: tuple[str, ...]
+    rate_limit_chars: tuple[str, ...]
+    rate_limit_storage: str
+    rate_limit_fail: str
+    trusted_proxies: int
+    models_dir: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from `environ` (default: the process environment).
+
+        Raises ConfigError naming the variable when a value does not parse.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = env.get(setting.env, setting.default)
+            try:
+                values[setting.field] = setting.parse(raw)
+            except ValueError as exc:
+                if setting.secret:
+                    raise ConfigError(f"{setting.env}: {exc}") from None
+                raise ConfigError(f"{setting.env}={raw!r}: {exc}") from None
+        if not values["ct2_cache_dir"]:
+            hf_home = env.get("HF_HOME") or str(Path("~/.cache/huggingface").expanduser())
+            values["ct2_cache_dir"] = str(Path(hf_home) / "ctranslate2")
+        return cls(**values)
+
+    @classmethod
+    def defaults(cls, **overrides: Any) -> Settings:
+        """Defaults with the given fields replaced, ignoring the environment (for tests, tools)."""
+        return dataclasses.replace(cls.from_env({}), **overrides)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,1 @@
+"""Compatibility surfaces: other services' wire APIs (one module each) over the operations."""

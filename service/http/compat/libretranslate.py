@@ -1,0 +1,177 @@
+"""LibreTranslate's API at its own paths, so its clients (Mastodon, Weblate, Discourse,
+libretranslatepy, browser pages) work with this service by changing only the URL.
+
+`POST /translate`, `POST /detect`, `GET /languages`, with LibreTranslate's request forms (JSON,
+or form fields and query-string values), its answers and its `{"error": "..."}` errors, and its
+CORS headers. `api_key` is checked by `service.http.access` before the view runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from service import tasks
+from service.core.errors import InvalidRequest, ServiceError
+from service.http import context
+from service.http.bodies import shown
+from service.http.errors import install_flat
+from service.tasks.limits import check_texts
+from service.text.language import Detection, language_name
+
+bp = Blueprint("libretranslate", __name__)
+FORMATS = ("text", "html")
+# CORS headers as LibreTranslate sends them; Access-Control-Allow-Origin comes from CORS_ORIGINS.
+_CORS = {
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Expose-Headers": "Authorization",
+    "Access-Control-Allow-Methods": "GET, POST",
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Max-Age": str(60 * 60 * 24 * 20),
+}
+
+
+def status_of(exc: ServiceError) -> int:
+    """LibreTranslate answers 400, 403, 429 or 500. Every client error here is 400 (size limits
+    too, as LibreTranslate's own character limit is). Overload, timeouts and unloaded models are
+    500 with Retry-After, not 429 or 503: Weblate switches a backend off for 30 minutes on those,
+    and a full queue here clears in about a second. A missing or unknown API key is 403 and a
+    spent rate limit 429, as LibreTranslate answers them."""
+    if exc.status == 401:
+        return 403
+    if exc.status == 429:
+        return 429
+    return 400 if exc.status < 500 else 500
+
+
+install_flat(bp, status_of)
+
+
+@bp.after_request
+def cors(response: Response) -> Response:
+    """Let browser pages on the configured origins read the answers (preflight included)."""
+    allowed = context.settings().cors_origins
+    origin = request.headers.get("Origin", "")
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin.rstrip("/") in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    else:
+        return response
+    response.headers.update(_CORS)
+    return response
+
+
+def _params() -> dict[str, Any]:
+    """The request's parameters: its JSON object, else its form fields and query string."""
+    if request.is_json:
+        body = context.json_body()
+        if not isinstance(body, dict):
+            raise InvalidRequest("Invalid JSON format")
+        return body
+    return request.values.to_dict()
+
+
+def _string(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if value is None or value == "":
+        raise InvalidRequest(f"Invalid request: missing {name} parameter")
+    if not isinstance(value, str):
+        raise InvalidRequest(f"Invalid request: {name} must be a string")
+    return value
+
+
+def _alternatives(value: Any) -> int:
+    """A count: an integer (4.0 is 4, as JSON Schema says), or digits in a string (forms)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest("Invalid request: alternatives parameter is not a number")
+    if value < 0:
+        raise InvalidRequest("Invalid request: alternatives parameter must be >= 0")
+    return value
+
+
+def _check_api_key(params: dict[str, Any]) -> None:
+    """A string or null; whether it is a known key is `service.http.access`'s to check."""
+    if not isinstance(params.get("api_key", ""), str | None):
+        raise InvalidRequest("Invalid request: api_key must be a string")
+
+
+def _language(found: Detection) -> dict[str, Any]:
+    return {"confidence": found.confidence, "language": found.language}
+
+
+@bp.post("/translate")
+def translate() -> Response:
+    params = _params()
+    q = params.get("q")
+    if q is None or q == "" or q == []:
+        raise InvalidRequest("Invalid request: missing q parameter")
+    batch = isinstance(q, list)
+    texts = q if batch else [q]
+    if not all(isinstance(text, str) for text in texts):
+        raise InvalidRequest("Invalid request: q must be a string or a list of strings")
+    source, target = _string(params, "source"), _string(params, "target")
+    text_format = params.get("format")
+    text_format = "text" if text_format in (None, "") else text_format
+    if not isinstance(text_format, str) or text_format not in FORMATS:
+        raise InvalidRequest(f"{shown(str(text_format))} format is not supported")
+    alternatives = _alternatives(params.get("alternatives"))
+    _check_api_key(params)
+    engine = context.engine()
+    if source != tasks.AUTO:
+        tasks.resolve_pair(engine, source, target)
+    check_texts(texts, context.limits(), "q")
+    results = tasks.translate(
+        engine,
+        texts,
+        target=target,
+        source=source,
+        text_format=text_format,
+        detector=context.detector(),
+        deadline=g.deadline,
+    )
+    body: dict[str, Any] = {}
+    if source == tasks.AUTO:
+        found = [_language(r.detected) for r in results if r.detected]
+        body["detectedLanguage"] = found if batch else found[0]
+    body["translatedText"] = [r.text for r in results] if batch else results[0].text
+    if alternatives > 0:
+        # The engine returns one sequence per input: no alternatives to offer (see README).
+        body["alternatives"] = [[] for _ in results] if batch else []
+    return jsonify(body)
+
+
+@bp.post("/detect")
+def detect() -> Response:
+    params = _params()
+    _check_api_key(params)
+    q = params.get("q")
+    if q is None or q == "":
+        raise InvalidRequest("Invalid request: missing q parameter")
+    if not isinstance(q, str):
+        raise InvalidRequest("Invalid request: q must be a string")
+    check_texts([q], context.limits(), "q")
+    return jsonify([_language(found) for found in context.detector().detect(q)])
+
+
+@bp.get("/languages")
+def languages() -> Response:
+    """Every language served, sources and target-only ones alike, with what each translates to
+    (Mastodon reads `targets`; Discourse checks both codes of a pair are listed)."""
+    pairs = [key.split("-", 1) for key in context.engine().keys("translate")]
+    codes = dict.fromkeys([s for s, _ in pairs] + [t for _, t in pairs])
+    return jsonify(
+        [
+            {"code": c, "name": language_name(c), "targets": [t for s, t in pairs if s == c]}
+            for c in codes
+        ]
+    )

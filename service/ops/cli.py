@@ -1,0 +1,246 @@
+"""Command line: `python -m service COMMAND`.
+
+  serve          run the HTTP service under gunicorn with gunicorn.conf.py (development)
+  front          the production front: nginx in front of gunicorn (see service/ops/front.py)
+  summarize      summarise a file (or - for stdin), optionally translating the summary
+  translate      translate a file (or - for stdin)
+  fetch-models   download the configured models from the Hub into MODELS_DIR
+  demo-models    build small random-weight models (meaningless output) for smoke tests
+
+Settings come from the environment, as for the server (see the README's table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from service.core.config import Settings
+from service.core.errors import ServiceError, StartupError
+from service.ops.front import FrontOptions
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _read(path: str) -> str:
+    return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+
+
+def _engine(settings: Settings, keys: set[str]):  # noqa: ANN202 - keeps torch import lazy
+    from service.inference.engine import Engine
+    from service.tasks import resolve_pair
+
+    # Check the pairs against every configured one, so the error lists them; load only these.
+    configured = Engine(settings)
+    for key in sorted(keys):
+        source, _, target = key.partition("-")
+        resolve_pair(configured, source, target)
+    models = tuple(pair for pair in settings.translate_models if pair[0] in keys)
+    prefixes = tuple(pair for pair in settings.translate_prefixes if pair[0] in keys)
+    summarize = settings.summarize_model
+    return Engine(
+        settings.replace(
+            translate_models=models, translate_prefixes=prefixes, summarize_model=summarize
+        )
+    ).start()
+
+
+def _print(result: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for key, value in result.items():
+        if isinstance(value, dict):
+            for lang, text in value.items():
+                print(f"--- {key} [{lang}] ---\n{text}")
+        else:
+            print(f"--- {key} ---\n{value}")
+
+
+def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
+    from service import tasks
+
+    targets = [t for t in (args.translate or "").split(",") if t]
+    engine = _engine(settings, {f"{args.source}-{t}" for t in targets})
+    try:
+        result = tasks.article(
+            engine,
+            _read(args.file),
+            translate_to=targets,
+            source=args.source,
+            options=tasks.GenerationOptions(length=args.length),
+        )
+    finally:
+        engine.close()
+    output: dict[str, object] = {"summary": result.summary.text}
+    if targets:
+        output["translations"] = {k: t.text for k, t in result.translations.items()}
+    _print(output, args.json)
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace, settings: Settings) -> int:
+    from service import tasks
+
+    engine = _engine(settings, {f"{args.source}-{args.target}"})
+    try:
+        result = tasks.translate(engine, [_read(args.file)], target=args.target, source=args.source)
+    finally:
+        engine.close()
+    _print({"translation": result[0].text}, args.json)
+    return 0
+
+
+def cmd_fetch_models(args: argparse.Namespace, settings: Settings) -> int:
+    from service.ops.fetch import fetch_models
+
+    dest = Path(args.dest or settings.models_dir)
+    fetched = fetch_models(settings, dest)
+    print("Fetched. Serve them offline with:")
+    for line in fetched.env_lines():
+        print(f"  export {line}")
+    print("  export HF_HUB_OFFLINE=1")
+    return 0
+
+
+def cmd_demo_models(args: argparse.Namespace, settings: Settings) -> int:
+    from service.ops.demo_models import build_demo_models
+
+    paths = build_demo_models(Path(args.dir), arch=args.arch)
+    print("Built RANDOM-WEIGHT demo models: their output is meaningless text, for smoke tests.")
+    print("Use them with:")
+    print(f"  export SUMMARIZE_MODEL={paths['summarize']}")
+    print(f"  export TRANSLATE_MODELS=en-fr={paths['en-fr']},en-ar={paths['en-ar']}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
+    argv = [gunicorn, "-c", str(_ROOT / "gunicorn.conf.py"), "--chdir", str(_ROOT)]
+    if args.bind:
+        argv += ["--bind", args.bind]
+    os.execv(gunicorn, [*argv, "service:create_app()"])
+    return 0  # not reached
+
+
+def cmd_front(args: argparse.Namespace, settings: Settings) -> int:
+    from service.ops.front import FrontOptions, serve_front
+
+    options = FrontOptions(
+        bind=args.bind,
+        client_timeout_s=args.client_timeout,
+        keepalive_timeout_s=args.keepalive_timeout,
+        drain_delay_s=args.drain_delay,
+        shutdown_timeout_s=args.shutdown_timeout,
+        runtime_dir=args.runtime_dir,
+    )
+    return serve_front(settings, options)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress to stderr (JSON lines)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the HTTP service under gunicorn")
+    p.add_argument("--bind", help="address:port, default from gunicorn.conf.py (0.0.0.0:8000)")
+    p.set_defaults(run=cmd_serve)
+
+    defaults = FrontOptions()
+    p = sub.add_parser("front", help="the production front: nginx in front of gunicorn")
+    p.add_argument("--bind", default=defaults.bind, help=f"address:port ({defaults.bind})")
+    p.add_argument(
+        "--client-timeout",
+        type=float,
+        default=defaults.client_timeout_s,
+        help="seconds a client may take to send its header, or pause sending its body or "
+        f"reading the answer ({defaults.client_timeout_s:g})",
+    )
+    p.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=defaults.keepalive_timeout_s,
+        help=f"seconds an idle connection is kept ({defaults.keepalive_timeout_s:g})",
+    )
+    p.add_argument(
+        "--drain-delay",
+        type=float,
+        default=defaults.drain_delay_s,
+        help="after SIGTERM, seconds /readyz answers 503 while requests are still served "
+        f"({defaults.drain_delay_s:g})",
+    )
+    p.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        help="longest nginx waits for requests in flight when stopping (ITEM_TIMEOUT_S + 10)",
+    )
+    p.add_argument(
+        "--runtime-dir",
+        type=Path,
+        help="where the socket, nginx.conf and temporary files go (default: a new temp dir)",
+    )
+    p.set_defaults(run=cmd_front)
+
+    p = sub.add_parser("summarize", help="summarise FILE (- for stdin)")
+    p.add_argument("file")
+    p.add_argument("--translate", help="also translate the summary, e.g. ar,fr")
+    p.add_argument("--source", default="en")
+    p.add_argument("--length", choices=["short", "medium", "long"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_summarize, quiet=True)
+
+    p = sub.add_parser("translate", help="translate FILE (- for stdin)")
+    p.add_argument("file")
+    p.add_argument("--target", required=True)
+    p.add_argument("--source", default="en")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_translate, quiet=True)
+
+    p = sub.add_parser("fetch-models", help="download the configured models from the Hub")
+    p.add_argument("--dest", help="directory (default: MODELS_DIR, models/)")
+    p.set_defaults(run=cmd_fetch_models)
+
+    p = sub.add_parser("demo-models", help="build random-weight demo models into DIR")
+    p.add_argument("dir")
+    p.add_argument(
+        "--arch",
+        choices=["tiny", "real"],
+        default="tiny",
+        help="tiny (fast) or the real models' shapes (for benchmarks)",
+    )
+    p.set_defaults(run=cmd_demo_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        from service.http.app import configure_logging
+
+        # One-off commands print results, not logs: an error is the one `error:` line below.
+        quiet = getattr(args, "quiet", False) and not args.verbose
+        configure_logging("CRITICAL" if quiet else settings.log_level)
+        return args.run(args, settings)
+    except (StartupError, ServiceError) as exc:
+        message = exc.message if isinstance(exc, ServiceError) else str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

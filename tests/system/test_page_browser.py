@@ -1,0 +1,228 @@
+"""The page at `/` and Swagger UI at `/docs` in a real browser: headless Debian Chromium driven by
+Playwright, against gunicorn on 127.0.0.1 serving the tiny demo models.
+
+Every test runs in a browser context that refuses and records any request that would leave the
+server under test, and fails on console errors and uncaught page errors. Skipped, with the
+reason, only where Chromium is not installed (`.ci/run` installs it, so CI never skips).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
+
+from harness.server import Server
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Just above the seed article (5,087 characters), so the over-limit case stays cheap.
+MAX_TEXT_CHARS = 6000
+SEED = (ROOT / "seeds" / "qusayr-article.txt").read_text(encoding="utf-8")
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason=f"Chromium is not installed ({CHROMIUM}): `apt-get install -y chromium` (.ci/run does)",
+)
+
+
+@pytest.fixture(scope="module")
+def server(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {**demo_env, "MAX_TEXT_CHARS": str(MAX_TEXT_CHARS)}
+    started = Server("page", env, log_dir=tmp_path_factory.mktemp("logs"))
+    try:
+        started.wait_ready(timeout=120)
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watched:
+    """A page, and what it did that a test must see: requests sent elsewhere, console errors."""
+
+    page: Page
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def watched(browser: Browser, server: Server) -> Iterator[Watched]:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    seen = Watched(page)
+
+    def only_this_server(route: Route) -> None:
+        url = route.request.url
+        if url.startswith(server.url + "/") or url.startswith("data:"):
+            route.continue_()
+        else:
+            seen.outside.append(url)
+            route.abort()
+
+    context.route("**/*", only_this_server)
+    page.on("console", lambda m: _note_console(seen, m))
+    page.on("pageerror", lambda error: seen.errors.append(f"page error: {error}"))
+    yield seen
+    context.close()
+    assert seen.outside == [], f"requests left {server.url}: {seen.outside}"
+
+
+def _note_console(seen: Watched, message: ConsoleMessage) -> None:
+    if message.type == "error":
+        seen.errors.append(message.text)
+
+
+def _open_page(page: Page) -> None:
+    page.goto("/")
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def test_an_article_gets_its_summary_and_both_translations(watched: Watched) -> None:
+    page = watched.page
+    _open_page(page)
+    targets = page.locator("[data-testid^=target-]")
+    assert sorted(targets.evaluate_all("boxes => boxes.map(b => b.value)")) == ["ar", "fr"]
+    page.get_by_test_id("article-input").fill(SEED)
+    assert page.locator("#char-count").inner_text() == "5,087 / 6,000 characters"
+    page.get_by_test_id("target-ar").check()
+    page.get_by_test_id("target-fr").check()
+    page.get_by_label("Length").select_option("short")
+    # Keyboard only: focus the button and press Enter.
+    page.get_by_test_id("run-button").focus()
+    page.keyboard.press("Enter")
+    arabic = page.get_by_test_id("translation-ar")
+    arabic.wait_for(timeout=60_000)
+    assert page.get_by_test_id("summary-output").inner_text().strip()
+    assert page.get_by_test_id("translation-fr").inner_text().strip()
+    assert arabic.inner_text().strip()
+    assert arabic.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert (arabic.get_attribute("lang"), arabic.get_attribute("dir")) == ("ar", "rtl")
+    french = page.get_by_test_id("translation-fr")
+    assert french.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert page.get_by_test_id("error-message").is_hidden()
+    assert re.fullmatch(r"Done in \d+\.\d s\.", page.locator("#status").inner_text())
+    assert page.get_by_test_id("run-button").is_enabled()
+    assert watched.errors == []
+
+
+def test_a_text_over_the_server_limit_shows_the_error(watched: Watched) -> None:
+    page = watched.page
+    _open_page(page)
+    page.get_by_test_id("article-input").fill("Rain. " * 1001)
+    assert "over the server's limit" in page.locator("#char-count").inner_text()
+    page.get_by_test_id("run-button").click()
+    error = page.get_by_test_id("error-message")
+    error.wait_for()
+    message = error.inner_text()
+    assert "Too long (413)" in message and "6,000 characters" in message, message
+    assert page.get_by_test_id("summary-output").count() == 0
+    # Chromium logs every non-2xx fetch to the console; that one is expected, nothing else.
+    assert all("status of 413" in text for text in watched.errors), watched.errors
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "code", "says"),
+    [
+        (503, {"Retry-After": "7"}, "overloaded", "busy (503): queue full. Try again in 7 s."),
+        (503, {"Retry-After": "1"}, "model_unavailable", "not ready (503)"),
+        (504, {}, "timeout", "did not finish in time (504)"),
+        (400, {}, "invalid_request", "refused (400): length: bad"),
+        (500, {}, "internal_error", "failed (500)"),
+    ],
+)
+def test_every_api_error_is_shown(
+    watched: Watched, status: int, headers: dict[str, str], code: str, says: str
+) -> None:
+    """The API's error statuses, answered by a stand-in for /v1/articles (the real ones are
+    covered by the API tests; this is what the page makes of them)."""
+    page = watched.page
+    _open_page(page)
+    message = {"overloaded": "queue full", "invalid_request": "length: bad"}.get(code, "x")
+    body = {"error": {"code": code, "message": message, "field": None}}
+    page.route(
+        "**/v1/articles", lambda route: route.fulfill(status=status, headers=headers, json=body)
+    )
+    page.get_by_test_id("article-input").fill("The talks resumed on Monday.")
+    page.get_by_test_id("run-button").click()
+    error = page.get_by_test_id("error-message")
+    error.wait_for()
+    assert says in error.inner_text()
+    assert all(f"status of {status}" in text for text in watched.errors), watched.errors
+
+
+def test_a_service_that_cannot_be_reached_is_said_so(watched: Watched) -> None:
+    page = watched.page
+    _open_page(page)
+    page.route("**/v1/articles", lambda route: route.abort("connectionrefused"))
+    page.get_by_test_id("article-input").fill("The talks resumed on Monday.")
+    page.get_by_test_id("run-button").click()
+    error = page.get_by_test_id("error-message")
+    error.wait_for()
+    assert "Could not reach the service" in error.inner_text()
+
+
+def test_docs_list_every_operation_and_try_it_out_works(watched: Watched, server: Server) -> None:
+    page = watched.page
+    page.goto("/docs")
+    spec = page.request.get("/openapi.json").json()
+    expected = sorted((m.upper(), path) for path, ops in spec["paths"].items() for m in ops)
+    page.wait_for_selector(".opblock-summary")
+    blocks = page.locator(".opblock-summary").evaluate_all(
+        """rows => rows.map(r => [
+            r.querySelector('.opblock-summary-method').textContent,
+            r.querySelector('.opblock-summary-path').getAttribute('data-path')])"""
+    )
+    assert sorted(tuple(b) for b in blocks) == expected
+    languages = page.locator(".opblock-get").filter(has=page.locator("[data-path='/v1/languages']"))
+    languages.locator(".opblock-summary").click()
+    languages.get_by_role("button", name="Try it out").click()
+    languages.get_by_role("button", name="Execute").click()
+    answer = languages.locator(".live-responses-table tr.response .response-col_status")
+    answer.wait_for()
+    assert answer.inner_text().strip() == "200"
+    assert '"target": "ar"' in languages.locator(".live-responses-table").inner_text()
+    assert watched.errors == []
+
+
+def test_a_key_entered_on_the_page_is_sent_and_a_refusal_asks_for_one(watched: Watched) -> None:
+    """With keys on, the page sends the key typed in its field as X-API-Key; without one, the
+    service's 401 is shown as a request for a key. (The server side:
+    tests/unit/http/test_access.py.)"""
+    page = watched.page
+    sent: list[str | None] = []
+
+    def keyed(route: Route) -> None:
+        key = route.request.headers.get("x-api-key")
+        sent.append(key)
+        if key != "k3y-for-the-newsroom-0001":
+            body = '{"error": {"code": "unauthorized", "message": "the API key is not valid"}}'
+            route.fulfill(status=401, content_type="application/json", body=body)
+        else:
+            route.continue_()
+
+    page.route("**/v1/articles", keyed)
+    _open_page(page)
+    page.get_by_test_id("article-input").fill("Heavy rain fell on the town overnight.")
+    page.get_by_test_id("run-button").click()
+    error = page.get_by_test_id("error-message")
+    error.wait_for()
+    assert "needs an API key (401)" in error.inner_text()
+    page.get_by_test_id("api-key-input").fill("k3y-for-the-newsroom-0001")
+    page.get_by_test_id("run-button").click()
+    page.get_by_test_id("summary-output").wait_for(timeout=60_000)
+    assert sent == [None, "k3y-for-the-newsroom-0001"]
+    assert all("status of 401" in text for text in watched.errors), watched.errors

@@ -5,7 +5,7 @@
 
 Builds the tiny demo models in a temporary directory and starts an `Engine` on them with the
 default batching settings. For N = 1, 8, 32, 64 concurrent callers, each translating one
-sentence (en-fr) through `tasks.translate`, it counts the batches those sentences ran in and
+sentence (en-fr) through `tasks.translate_texts`, it counts the batches those sentences ran in and
 their sizes. Prints them and writes batching.json under --out. Whether batching changes
 outputs is `python -m bench invariance`.
 """
@@ -26,7 +26,7 @@ from harness.models import tiny_models
 from service.core.config import Settings
 from service.inference.engine import Engine
 from service.inference.seq2seq import GenerationParams
-from service.tasks import translate
+from service.tasks import translate_texts
 
 CONCURRENCY = (1, 8, 32, 64)
 MODELS = ("summarize", "en-fr", "en-ar")
@@ -50,7 +50,7 @@ def concurrency_rows(engine: Engine) -> list[dict[str, Any]]:
     for n in CONCURRENCY:
         began = time.perf_counter()
         results = at_once(
-            n, lambda i: translate(engine, [sentences[i % len(sentences)]], target="fr")[0]
+            n, lambda i: translate_texts(engine, [sentences[i % len(sentences)]], target="fr")[0]
         )
         seconds = time.perf_counter() - began
         sizes = sorted(Counter(b for result in results for b in result.batch_ids).values())

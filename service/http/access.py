@@ -1,13 +1,14 @@
 """Access control: API keys and rate limits, checked before any view runs.
 
-Both are off by default, so a laptop user needs neither. With keys on, every route that uses a
-model or describes them needs a key; the probes, `/metrics`, the documentation, the page and
-the languages served (`/v1/languages`, LibreTranslate's `GET /languages`, which clients read
-before they have a key) stay open. A
-key is accepted as `Authorization: Bearer <key>`, `X-API-Key: <key>`, or LibreTranslate's
-`api_key` (query string, form or JSON body). Only SHA-256 digests of the keys are held, every
-known digest is compared in constant time, and no key is ever logged: logs and metrics name the
-key's name.
+Both are off by default, so a laptop user needs neither. With keys on, every route needs a key
+unless its view is marked `open_to_all` or its blueprint `open_blueprint`: the probes,
+`/metrics`, the documentation, the page and the languages served (`/v1/languages`,
+LibreTranslate's `GET /languages`, which clients read before they have a key). A new route is
+guarded unless it says otherwise. A key is accepted as `Authorization: Bearer <key>`,
+`X-API-Key: <key>` or the `api_key` query parameter, and in a surface's own form where it
+registers a reader (`read_keys_with`: LibreTranslate's `api_key` in a form or JSON body).
+Only SHA-256 digests of the keys are held, every known digest is compared in constant time, and
+no key is ever logged: logs and metrics name the key's name.
 
 Rate limits use `limits`, the library flask-limiter is built on, directly: one before-request
 hook holds a per-key limit, a cost in characters and the choice of failing open or closed, which
@@ -23,10 +24,12 @@ import hmac
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
@@ -39,10 +42,11 @@ from service.core.setting_values import key_digest, rate_limits
 
 log = logging.getLogger(__name__)
 
-# Open to anyone: what orchestrators, monitoring and people reading the docs need.
-OPEN_BLUEPRINTS = frozenset({"probes", "openapi", "docs", "page"})
-# The languages served: what LibreTranslate's clients and the page read before any key is asked.
-OPEN_ENDPOINTS = frozenset({"libretranslate.languages", "api.languages"})
+# Marks a view, or a whole blueprint, that stays open when keys are on.
+_OPEN = "open_to_all"
+# Per blueprint name, how its surface carries a key besides the headers (LibreTranslate's
+# `api_key` parameter).
+_KEY_READERS: dict[str, Callable[[], str | None]] = {}
 REALM = 'Bearer realm="newsroom-nlp"'
 # A Redis that does not answer must not hold requests for long.
 _STORE_TIMEOUT_S = 1
@@ -235,10 +239,32 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
         return response
 
 
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def open_to_all(view: V) -> V:
+    """Keep `view` open when keys are on: what clients read before they have a key."""
+    setattr(view, _OPEN, True)
+    return view
+
+
+def open_blueprint(bp: Blueprint) -> Blueprint:
+    """Keep every view of `bp` open when keys are on (probes, documentation, the page)."""
+    setattr(bp, _OPEN, True)
+    return bp
+
+
+def read_keys_with(bp: Blueprint, reader: Callable[[], str | None]) -> None:
+    """Let `bp`'s surface carry a key its own way too; `reader` returns it, or None."""
+    _KEY_READERS[bp.name] = reader
+
+
 def _guarded() -> bool:
-    if request.method == "OPTIONS" or request.url_rule is None:
+    if request.method == "OPTIONS" or request.url_rule is None or request.endpoint is None:
         return False  # CORS preflight; 404 and 405 answer for themselves
-    return request.blueprint not in OPEN_BLUEPRINTS and request.endpoint not in OPEN_ENDPOINTS
+    view = current_app.view_functions[request.endpoint]
+    blueprint = current_app.blueprints.get(request.blueprint or "")
+    return not (getattr(view, _OPEN, False) or getattr(blueprint, _OPEN, False))
 
 
 def _presented_key() -> str | None:
@@ -248,15 +274,8 @@ def _presented_key() -> str | None:
     for value in (request.headers.get("X-API-Key"), request.args.get("api_key")):
         if value and value.strip():
             return value.strip()
-    if request.blueprint == "libretranslate" and request.method == "POST":
-        if request.is_json:
-            body = request.get_json(silent=True, cache=True)
-            value = body.get("api_key") if isinstance(body, dict) else None
-        else:
-            value = request.form.get("api_key")
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+    reader = _KEY_READERS.get(request.blueprint or "")
+    return reader() if reader else None
 
 
 def _body_characters() -> int:

@@ -1,4 +1,5 @@
-"""The Flask application factory, request ids and the request log.
+"""The Flask application factory, request ids and the request log (one JSON line per request:
+its items and batches come from the operation it ran, see `context.run`).
 
 `create_app()` builds the engine (loading models, initialising CUDA), so under gunicorn it runs in
 the worker process after fork; gunicorn.conf.py closes the engine when the worker exits.
@@ -6,16 +7,15 @@ the worker process after fork; gunicorn.conf.py closes the engine when the worke
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from flask import Flask, Response, g, request
 
 from service.core.config import Settings
+from service.core.logs import configure_logging
 from service.core.metrics import Metrics
 from service.http import access, docs, errors, openapi, page, probes
 from service.http.compat import huggingface, libretranslate
@@ -28,35 +28,6 @@ log = logging.getLogger("service.request")
 # Ids load balancers and tracers send (UUIDs, "Root=1-5f8a-...", base64) pass; spaces, quotes
 # and markup, which could forge or garble a log line, do not.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:;=+/-]{1,128}$")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any `extra` fields."""
-
-    _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry |= {k: v for k, v in vars(record).items() if k not in self._standard}
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
-
-
-def configure_logging(level: str) -> None:
-    """Send the service's logs to stderr as JSON lines (once per process)."""
-    root = logging.getLogger("service")
-    root.setLevel(level.upper())
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-        root.propagate = False
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:

@@ -1,17 +1,20 @@
 """What the views read from the running app, typed: the engine, the settings, the language
 detector, the metrics (`create_app` puts them there; no view indexes `current_app` by string),
-and the request's JSON body within MAX_BODY_BYTES."""
+the request's JSON body within MAX_BODY_BYTES, and `run`, which every surface calls an operation
+through, so each request's log line has its items and batches."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import current_app
+from flask import current_app, g
 
 from service.core.config import Settings
 from service.core.metrics import Metrics
 from service.http import bodies
 from service.inference.engine import Engine
+from service.tasks.context import Outcome, Request, TaskContext
 from service.tasks.limits import TextLimits
 from service.text.language import LanguageDetector
 
@@ -39,3 +42,17 @@ def limits() -> TextLimits:
 def json_body() -> Any:
     """The request body as JSON, within MAX_BODY_BYTES (see `bodies.json_body`)."""
     return bodies.json_body(settings().max_body_bytes)
+
+
+Q = TypeVar("Q", bound=Request)
+R = TypeVar("R", bound=Outcome)
+
+
+def run(operation: Callable[[TaskContext, Q], R], request: Q) -> R:
+    """Run an operation for this request, within its deadline; the request log line records
+    the request's items (failures too) and the batches it ran in."""
+    g.items = request.items
+    ctx = TaskContext(engine(), limits(), detector(), g.get("deadline"))
+    result = operation(ctx, request)
+    g.batch_ids = sorted(set(result.batch_ids))
+    return result

@@ -7,9 +7,9 @@ malformed chunked encoding, a connection cut mid-body) is the client's error: th
 raises its own exception inside whatever view reads the body, so `install` wraps the WSGI input
 and turns those into 400 `bad_request`, never 500.
 
-The compatibility blueprints (LibreTranslate, Hugging Face) answer in their clients' shape,
-`{"error": "<message>"}`, with their own choice of statuses: `install_flat` registers that
-mapping on one blueprint, so the /v1 shape is untouched.
+Each surface answers in its own clients' shape: `/v1` (and every route without a style of its
+own) as `{"error": {"code", "message", "field"}}`; a compatibility surface registers its
+`ErrorStyle` (`answer_errors_as`): a renderer, its statuses, which errors carry Retry-After.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify
+from flask import Blueprint, Flask, Response, g, has_request_context, jsonify, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
@@ -72,23 +73,62 @@ def _guard_body(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Itera
     return app
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+Render = Callable[[int, str, str, "str | None"], Response]
+
+
+def _nested(status: int, code: str, message: str, field: str | None = None) -> Response:
     response = jsonify({"error": {"code": code, "message": message, "field": field}})
     response.status_code = status
     return response
 
 
+def _flat(status: int, code: str, message: str, field: str | None = None) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+@dataclass(frozen=True)
+class ErrorStyle:
+    """How one surface answers errors: its body shape, the status it gives each domain error
+    (what its clients expect), and which errors it tells the client to retry."""
+
+    render: Render
+    status_of: Callable[[ServiceError], int] = lambda exc: exc.status
+    retry: Callable[[ServiceError], bool] = lambda exc: exc.retry_after
+
+
+# The /v1 shape, `{"error": {"code", "message", "field"}}`: every route without a style of its own.
+NESTED = ErrorStyle(_nested)
+# `{"error": "<message>"}`, as LibreTranslate's and Hugging Face's clients read errors.
+FLAT = ErrorStyle(_flat)
+_STYLES: dict[str, ErrorStyle] = {}
+
+
+def answer_errors_as(bp: Blueprint, style: ErrorStyle) -> None:
+    """Errors of `bp`'s views (and of requests to its URLs) are answered in `style`."""
+    _STYLES[bp.name] = style
+
+
+def _style() -> ErrorStyle:
+    return _STYLES.get(request.blueprint or "", NESTED) if has_request_context() else NESTED
+
+
+def _quote_id(message: str) -> str:
+    return f"{message}; quote request id {g.get('request_id')} when reporting it"
+
+
 def install(app: Flask, settings: Settings) -> None:
-    """Register the handlers that turn every exception a view raises into the JSON error shape."""
+    """Register the handlers that turn every exception a view raises into its surface's error
+    shape; the only place a status, an error body or Retry-After is decided."""
     app.wsgi_app = _guard_body(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
-        message = exc.message
-        if exc.status >= 500:
-            message += f"; quote request id {g.get('request_id')} when reporting it"
-        response = _error(exc.status, exc.code, message, exc.field)
-        if exc.retry_after:
+        style = _style()
+        message = _quote_id(exc.message) if exc.status >= 500 else exc.message
+        response = style.render(style.status_of(exc), exc.code, message, exc.field)
+        if style.retry(exc):
             response.headers["Retry-After"] = str(settings.retry_after_s)
         response.headers.update(exc.headers)
         return response
@@ -104,7 +144,7 @@ def install(app: Flask, settings: Settings) -> None:
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_")
-        response = _error(status, code, exc.description or exc.name or "error")
+        response = _style().render(status, code, exc.description or exc.name or "error", None)
         allowed = getattr(exc, "valid_methods", None)
         if allowed:
             response.headers["Allow"] = ", ".join(allowed)
@@ -113,51 +153,4 @@ def install(app: Flask, settings: Settings) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
-        return _error(
-            500,
-            "internal_error",
-            f"internal error; quote request id {g.get('request_id')} when reporting it",
-        )
-
-
-def install_flat(bp: Blueprint, status_of: Callable[[ServiceError], int]) -> None:
-    """Answer errors of `bp`'s views as `{"error": "<message>"}`.
-
-    `status_of` picks the status of a domain error (what the compatible clients expect); HTTP
-    errors keep theirs; Retry-After is sent whenever the domain error allows a retry.
-    """
-
-    def flat(status: int, message: str) -> Response:
-        response = jsonify({"error": message})
-        response.status_code = status
-        return response
-
-    @bp.errorhandler(ServiceError)
-    def service_error(exc: ServiceError) -> Response:
-        message = exc.message
-        if exc.status >= 500:
-            message += f"; quote request id {g.get('request_id')} when reporting it"
-        response = flat(status_of(exc), message)
-        if exc.retry_after:
-            settings: Settings = current_app.config["SETTINGS"]
-            response.headers["Retry-After"] = str(settings.retry_after_s)
-        response.headers.update(exc.headers)
-        return response
-
-    @bp.errorhandler(RequestEntityTooLarge)
-    def body_too_large(exc: RequestEntityTooLarge) -> Response:
-        settings: Settings = current_app.config["SETTINGS"]
-        return service_error(
-            PayloadTooLarge(f"the body is over the limit of {settings.max_body_bytes} bytes")
-        )
-
-    @bp.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        return flat(exc.code or 500, exc.description or exc.name or "error")
-
-    @bp.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
-        return flat(
-            500, f"internal error; quote request id {g.get('request_id')} when reporting it"
-        )
+        return _style().render(500, "internal_error", _quote_id("internal error"), None)

@@ -40,7 +40,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from service.errors import (
+from service.core.errors import (
     GenerationFailed,
     ItemTimeout,
     ModelUnavailable,
@@ -48,8 +48,8 @@ from service.errors import (
     Overloaded,
     ServiceError,
 )
+from service.core.metrics import BatchRecord
 from service.inference.batch_plan import BatchPlan, plan_batch
-from service.metrics import BatchRecord
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Ticket(Generic[R]):
             return item.future.result(timeout=max(0.0, item.deadline - time.monotonic()))
         except FutureTimeout:
             self._batcher._withdraw(item)
-            raise ItemTimeout("the request did not finish in time; try again later") from None
+            raise ItemTimeout() from None
         except ServiceError:
             raise
         except Exception:
@@ -216,7 +216,7 @@ class Batcher(Generic[P, R]):
         closing, failed to load, or has stopped. When the queue is full, raises Overloaded, or
         with `wait` waits for room and raises ItemTimeout if none frees up within `timeout_s`."""
         if timeout_s <= 0:
-            raise ItemTimeout("the request did not finish in time; try again later")
+            raise ItemTimeout()
         now = time.monotonic()
         item: _Item[P, R] = _Item(
             payload, cost, key, deadline=now + timeout_s, enqueued=now, tokens=tokens
@@ -239,7 +239,7 @@ class Batcher(Generic[P, R]):
                     )
                 remaining = item.deadline - time.monotonic()
                 if remaining <= 0:
-                    raise ItemTimeout("the request did not finish in time; try again later")
+                    raise ItemTimeout()
                 self._waiting_for_room += 1
                 try:
                     self._room.wait(remaining)

@@ -31,8 +31,10 @@ from typing import Any
 
 import torch
 
-from service.config import Settings
-from service.errors import ItemTimeout, ModelUnavailable, PayloadTooLarge
+from service.core.config import Settings
+from service.core.errors import ItemTimeout, ModelUnavailable, PayloadTooLarge
+from service.core.metrics import Metrics
+from service.core.pairs import LanguagePair
 from service.inference.backends import backend
 from service.inference.batching import Batcher, Ticket
 from service.inference.devices import (
@@ -42,9 +44,8 @@ from service.inference.devices import (
     configure_cpu_threads,
     probe_accelerators,
 )
-from service.inference.registry import ModelSpec, load_model, model_specs
+from service.inference.registry import TRANSLATE, ModelSpec, load_model, model_specs
 from service.inference.seq2seq import GenerationParams, Placement, Seq2SeqModel
-from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,10 @@ class Engine:
         """Registry keys of the configured models for a task, in configuration order."""
         return [spec.key for spec in self.specs if spec.task == task]
 
+    def pairs(self) -> list[LanguagePair]:
+        """The translation pairs served, in configuration order."""
+        return [LanguagePair.parse(key) for key in self.keys(TRANSLATE)]
+
     def model(self, key: str) -> Seq2SeqModel:
         """The loaded model for `key`. Raises ModelUnavailable while it is not loaded."""
         slot = self._slots.get(key)
@@ -246,7 +251,7 @@ class Engine:
             yield
             return
         if not self._large_inputs.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise ItemTimeout("the request did not finish in time; try again later")
+            raise ItemTimeout()
         try:
             yield
         finally:

@@ -22,8 +22,9 @@ from safetensors import SafetensorError
 from transformers import AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
-from service.config import Settings
-from service.errors import ConfigError, ModelLoadError
+from service.core.config import Settings
+from service.core.errors import ConfigError, ModelLoadError
+from service.core.pairs import LanguagePair
 from service.inference.backends import backend
 from service.inference.seq2seq import Placement, Seq2SeqModel
 
@@ -36,7 +37,6 @@ TRANSLATE = "translate"
 # loads running at once in different worker threads break each other: load one at a time.
 _LOAD_LOCK = threading.Lock()
 
-_PAIR_RE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
 _LANGUAGE_TOKEN_RE = re.compile(r"^>>\w+<<$")
 _DEFAULT_PREFIXES = Settings.defaults().translate_prefixes
 # See `_check_prefix`: the demo models hold two language tokens and need no prefix.
@@ -73,9 +73,10 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
     prefixes = dict(settings.translate_prefixes)
     seen: set[str] = set()
     for pair, source in settings.translate_models:
-        match = _PAIR_RE.match(pair)
-        if not match:
-            raise ConfigError(f"TRANSLATE_MODELS: pair {pair!r} is not SRC-TGT (e.g. en-fr)")
+        try:
+            languages = LanguagePair.parse(pair)
+        except ValueError as exc:
+            raise ConfigError(f"TRANSLATE_MODELS: {exc}") from None
         if pair in seen:
             raise ConfigError(f"TRANSLATE_MODELS: pair {pair!r} is given twice")
         if not source:
@@ -87,8 +88,8 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
                 task=TRANSLATE,
                 source=source,
                 prefix=prefixes.get(pair, ""),
-                source_lang=match.group(1),
-                target_lang=match.group(2),
+                source_lang=languages.source,
+                target_lang=languages.target,
             )
         )
     # The default prefixes name the default pairs; a deployment serving other pairs is not

@@ -31,23 +31,29 @@ def _read(path: str) -> str:
     return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
 
 
-def _engine(settings: Settings, keys: set[str]):  # noqa: ANN202 - keeps torch import lazy
+def _context(settings: Settings, source: str, targets: list[str]):  # noqa: ANN202 - lazy torch
+    """A task context over an engine that loads only what the command needs: the summariser
+    and the pairs from `source` (every pair from a language auto can find) to `targets`. The
+    pairs are checked against every configured one first, so an error lists them."""
     from service.inference.engine import Engine
-    from service.tasks import resolve_pair
+    from service.tasks import AUTO, TaskContext, TextLimits, resolve_pair
+    from service.text.language import LanguageDetector
 
-    # Check the pairs against every configured one, so the error lists them; load only these.
     configured = Engine(settings)
-    for key in sorted(keys):
-        source, _, target = key.partition("-")
-        resolve_pair(configured, source, target)
-    models = tuple(pair for pair in settings.translate_models if pair[0] in keys)
-    prefixes = tuple(pair for pair in settings.translate_prefixes if pair[0] in keys)
-    summarize = settings.summarize_model
-    return Engine(
-        settings.replace(
-            translate_models=models, translate_prefixes=prefixes, summarize_model=summarize
-        )
-    ).start()
+    if source != AUTO:
+        for target in targets:
+            resolve_pair(configured, source, target)
+    wanted = {
+        pair.key
+        for pair in configured.pairs()
+        if pair.target in targets and source in (AUTO, pair.source)
+    }
+    models = tuple(m for m in settings.translate_models if m[0] in wanted)
+    prefixes = tuple(p for p in settings.translate_prefixes if p[0] in wanted)
+    engine = Engine(settings.replace(translate_models=models, translate_prefixes=prefixes)).start()
+    # A file is one text of any length: the command line has no request limits.
+    limits = TextLimits(max_items=1, max_text_chars=2**62)
+    return TaskContext(engine, limits, LanguageDetector())
 
 
 def _print(result: dict[str, object], as_json: bool) -> None:
@@ -66,17 +72,18 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     from service import tasks
 
     targets = [t for t in (args.translate or "").split(",") if t]
-    engine = _engine(settings, {f"{args.source}-{t}" for t in targets})
+    ctx = _context(settings, args.source, targets)
     try:
-        result = tasks.article(
-            engine,
+        request = tasks.ArticleRequest(
             _read(args.file),
-            translate_to=targets,
-            source=args.source,
-            options=tasks.GenerationOptions(length=args.length),
+            targets,
+            args.source,
+            tasks.GenerationOptions(length=args.length),
+            targets_field="--translate",
         )
+        result = tasks.article(ctx, request)
     finally:
-        engine.close()
+        ctx.engine.close()
     output: dict[str, object] = {"summary": result.summary.text}
     if targets:
         output["translations"] = {k: t.text for k, t in result.translations.items()}
@@ -87,12 +94,13 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_translate(args: argparse.Namespace, settings: Settings) -> int:
     from service import tasks
 
-    engine = _engine(settings, {f"{args.source}-{args.target}"})
+    ctx = _context(settings, args.source, [args.target])
     try:
-        result = tasks.translate(engine, [_read(args.file)], target=args.target, source=args.source)
+        request = tasks.TranslateRequest([_read(args.file)], args.target, args.source)
+        result = tasks.translate(ctx, request)
     finally:
-        engine.close()
-    _print({"translation": result[0].text}, args.json)
+        ctx.engine.close()
+    _print({"translation": result.translations[0].text}, args.json)
     return 0
 
 
@@ -195,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summarize", help="summarise FILE (- for stdin)")
     p.add_argument("file")
     p.add_argument("--translate", help="also translate the summary, e.g. ar,fr")
-    p.add_argument("--source", default="en")
+    p.add_argument("--source", default="en", help="the article's language, or auto to detect it")
     p.add_argument("--length", choices=["short", "medium", "long"])
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_summarize, quiet=True)
@@ -203,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("translate", help="translate FILE (- for stdin)")
     p.add_argument("file")
     p.add_argument("--target", required=True)
-    p.add_argument("--source", default="en")
+    p.add_argument("--source", default="en", help="the text's language, or auto to detect it")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_translate, quiet=True)
 
@@ -227,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        from service.http.app import configure_logging
+        from service.core.logs import configure_logging
 
         # One-off commands print results, not logs: an error is the one `error:` line below.
         quiet = getattr(args, "quiet", False) and not args.verbose

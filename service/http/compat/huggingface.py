@@ -9,16 +9,17 @@ without one is read as JSON.
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from service import tasks
-from service.core.errors import InvalidRequest, ServiceError, UnsupportedMediaType
+from service.core.errors import InvalidRequest, UnsupportedMediaType
+from service.core.pairs import LanguagePair
 from service.http import context
 from service.http.bodies import shown
-from service.http.errors import install_flat
-from service.tasks.limits import check_texts
+from service.http.errors import FLAT, answer_errors_as
 
 bp = Blueprint("huggingface", __name__, url_prefix="/hf")
 GENERATE_PARAMETERS = ("num_beams", "min_length", "max_length")
@@ -27,13 +28,9 @@ GENERATE_PARAMETERS = ("num_beams", "min_length", "max_length")
 IGNORED_PARAMETERS = ("truncation", "clean_up_tokenization_spaces")
 
 
-def status_of(exc: ServiceError) -> int:
-    """The service's own statuses: the Inference API also answers 400, 413, 503 (loading) and
-    500, and its client raises on any of them."""
-    return exc.status
-
-
-install_flat(bp, status_of)
+# The service's own statuses: the Inference API also answers 400, 413, 503 (loading) and 500,
+# and its client raises on any of them.
+answer_errors_as(bp, FLAT)
 
 
 def _body() -> dict[str, Any]:
@@ -50,7 +47,6 @@ def _inputs(body: dict[str, Any]) -> list[str]:
     texts = inputs if isinstance(inputs, list) else [inputs]
     if inputs is None or not all(isinstance(text, str) for text in texts):
         raise InvalidRequest("`inputs` must be a string or a list of strings")
-    check_texts(texts, context.limits(), "inputs")
     return texts
 
 
@@ -90,25 +86,31 @@ def _parameters(body: dict[str, Any], own: tuple[str, ...]) -> tuple[dict, tasks
 def summarization() -> Response:
     body = _body()
     _, options = _parameters(body, ())
-    results = tasks.summarize(context.engine(), _inputs(body), options, deadline=g.deadline)
-    return jsonify([{"summary_text": r.text} for r in results])
+    request_ = tasks.SummarizeRequest(_inputs(body), options, field="inputs")
+    result = context.run(tasks.summarize, request_)
+    return jsonify([{"summary_text": s.text} for s in result.summaries])
 
 
 def _translate(body: dict[str, Any], pair: str | None) -> Response:
     """The pair comes from the path, or else from `parameters.src_lang` and `tgt_lang`."""
     parameters, options = _parameters(body, () if pair else ("src_lang", "tgt_lang"))
     if pair is not None:
-        source, _, target = pair.partition("-")
+        try:
+            source, target = astuple(LanguagePair.parse(pair))
+        except ValueError:
+            served = ", ".join(p.key for p in context.engine().pairs())
+            raise InvalidRequest(
+                f"{shown(pair)!r} is not SRC-TGT; supported pairs: {served}"
+            ) from None
     else:
         source, target = parameters.get("src_lang"), parameters.get("tgt_lang")
         if not (isinstance(source, str) and isinstance(target, str)):
             raise InvalidRequest("give `parameters.src_lang` and `parameters.tgt_lang`")
-    engine = context.engine()
-    tasks.resolve_pair(engine, source, target)
-    results = tasks.translate(
-        engine, _inputs(body), target=target, source=source, options=options, deadline=g.deadline
+    request_ = tasks.TranslateRequest(
+        _inputs(body), target, source, options=options, field="inputs"
     )
-    return jsonify([{"translation_text": r.text} for r in results])
+    result = context.run(tasks.translate, request_)
+    return jsonify([{"translation_text": t.text} for t in result.translations])
 
 
 @bp.post("/translation")

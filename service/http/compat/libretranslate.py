@@ -3,7 +3,8 @@ libretranslatepy, browser pages) work with this service by changing only the URL
 
 `POST /translate`, `POST /detect`, `GET /languages`, with LibreTranslate's request forms (JSON,
 or form fields and query-string values), its answers and its `{"error": "..."}` errors, and its
-CORS headers. `api_key` is checked by `service.http.access` before the view runs.
+CORS headers. `api_key` is read here (`_api_key`) and checked by `service.http.access` before
+the view runs.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from service import tasks
-from service.core.errors import InvalidRequest, ServiceError
+from service.core.errors import InvalidRequest, ItemTimeout, ServiceError
 from service.http import context
+from service.http.access import open_to_all, read_keys_with
 from service.http.bodies import shown
-from service.http.errors import install_flat
-from service.tasks.limits import check_texts
+from service.http.errors import FLAT, ErrorStyle, answer_errors_as
 from service.text.language import Detection, language_name
 
 bp = Blueprint("libretranslate", __name__)
@@ -33,12 +34,12 @@ _CORS = {
 }
 
 
-def status_of(exc: ServiceError) -> int:
+def _status(exc: ServiceError) -> int:
     """LibreTranslate answers 400, 403, 429 or 500. Every client error here is 400 (size limits
-    too, as LibreTranslate's own character limit is). Overload, timeouts and unloaded models are
-    500 with Retry-After, not 429 or 503: Weblate switches a backend off for 30 minutes on those,
-    and a full queue here clears in about a second. A missing or unknown API key is 403 and a
-    spent rate limit 429, as LibreTranslate answers them."""
+    too, as LibreTranslate's own character limit is); a missing or unknown API key is 403 and a
+    spent rate limit 429, as LibreTranslate answers them. Overload, timeouts and unloaded models
+    are 500, not 429 or 503: Weblate switches a backend off for 30 minutes on those, and a full
+    queue here clears in about a second."""
     if exc.status == 401:
         return 403
     if exc.status == 429:
@@ -46,7 +47,14 @@ def status_of(exc: ServiceError) -> int:
     return 400 if exc.status < 500 else 500
 
 
-install_flat(bp, status_of)
+def _retry(exc: ServiceError) -> bool:
+    """Retry-After on every error a retry can cure: a full queue, a model loading, a timeout
+    (all 500 here, so the header is what tells them apart from a failure)."""
+    return exc.retry_after or isinstance(exc, ItemTimeout)
+
+
+STYLE = ErrorStyle(FLAT.render, _status, _retry)
+answer_errors_as(bp, STYLE)
 
 
 @bp.after_request
@@ -105,6 +113,21 @@ def _check_api_key(params: dict[str, Any]) -> None:
         raise InvalidRequest("Invalid request: api_key must be a string")
 
 
+def _api_key() -> str | None:
+    """LibreTranslate's own key form, `api_key` in the parameters, for access control; a body
+    that cannot be read holds no key (the view then says what is wrong with it)."""
+    if request.method != "POST":
+        return None
+    try:
+        value = _params().get("api_key")
+    except ServiceError:
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+read_keys_with(bp, _api_key)
+
+
 def _language(found: Detection) -> dict[str, Any]:
     return {"confidence": found.confidence, "language": found.language}
 
@@ -126,19 +149,8 @@ def translate() -> Response:
         raise InvalidRequest(f"{shown(str(text_format))} format is not supported")
     alternatives = _alternatives(params.get("alternatives"))
     _check_api_key(params)
-    engine = context.engine()
-    if source != tasks.AUTO:
-        tasks.resolve_pair(engine, source, target)
-    check_texts(texts, context.limits(), "q")
-    results = tasks.translate(
-        engine,
-        texts,
-        target=target,
-        source=source,
-        text_format=text_format,
-        detector=context.detector(),
-        deadline=g.deadline,
-    )
+    request_ = tasks.TranslateRequest(texts, target, source, text_format, field="q")
+    results = context.run(tasks.translate, request_).translations
     body: dict[str, Any] = {}
     if source == tasks.AUTO:
         found = [_language(r.detected) for r in results if r.detected]
@@ -159,19 +171,24 @@ def detect() -> Response:
         raise InvalidRequest("Invalid request: missing q parameter")
     if not isinstance(q, str):
         raise InvalidRequest("Invalid request: q must be a string")
-    check_texts([q], context.limits(), "q")
-    return jsonify([_language(found) for found in context.detector().detect(q)])
+    result = context.run(tasks.detect, tasks.DetectRequest([q], field="q"))
+    return jsonify([_language(found) for found in result.languages[0]])
 
 
 @bp.get("/languages")
+@open_to_all
 def languages() -> Response:
     """Every language served, sources and target-only ones alike, with what each translates to
     (Mastodon reads `targets`; Discourse checks both codes of a pair are listed)."""
-    pairs = [key.split("-", 1) for key in context.engine().keys("translate")]
-    codes = dict.fromkeys([s for s, _ in pairs] + [t for _, t in pairs])
+    pairs = context.engine().pairs()
+    codes = dict.fromkeys([p.source for p in pairs] + [p.target for p in pairs])
     return jsonify(
         [
-            {"code": c, "name": language_name(c), "targets": [t for s, t in pairs if s == c]}
-            for c in codes
+            {
+                "code": code,
+                "name": language_name(code),
+                "targets": [p.target for p in pairs if p.source == code],
+            }
+            for code in codes
         ]
     )

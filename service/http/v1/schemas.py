@@ -63,6 +63,10 @@ class _Texts(BaseModel):
     def items(self) -> list[str]:
         return [self.text] if self.text is not None else list(self.texts or [])
 
+    def field(self) -> str:
+        """The field that held the texts, for errors that name one."""
+        return "text" if self.text is not None else "texts"
+
 
 class _Generation(BaseModel):
     model_config = _STRICT

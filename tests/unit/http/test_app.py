@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 import service.inference.engine
 from service import tasks
 from service.core.config import Settings
-from service.http.app import JsonFormatter, configure_logging, create_app
+from service.core.logs import JsonFormatter, configure_logging
+from service.http.app import create_app
 
 TEXT = "The council approved the new bridge on Tuesday."
 
@@ -186,7 +187,8 @@ def test_errors_and_unknown_paths_are_logged_but_metrics_scrapes_are_not(
     client.get("/no/such/path", headers={"X-Request-ID": "log-3"})
     client.get("/metrics", headers={"X-Request-ID": "log-4"})
     (error,) = _lines(request_log, "log-2")
-    assert (error["status"], error["items"], error["batch_ids"]) == (400, None, None)
+    # A refused request still says how many texts it held; it ran in no batch.
+    assert (error["status"], error["items"], error["batch_ids"]) == (400, 1, None)
     (unknown,) = _lines(request_log, "log-3")
     assert (unknown["endpoint"], unknown["status"]) == ("unmatched", 404)
     assert _lines(request_log, "log-4") == []

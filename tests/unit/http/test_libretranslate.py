@@ -192,12 +192,29 @@ def test_timeouts_are_500_never_429_or_503(make_engine) -> None:
     assert "request id" in assert_lt_error(response, 500)
 
 
-def test_overload_maps_to_500_so_weblate_keeps_the_backend() -> None:
-    from service.core.errors import ModelUnavailable, Overloaded, PayloadTooLarge
-    from service.http.compat.libretranslate import status_of
+def test_a_timeout_is_500_with_retry_after_so_weblate_keeps_the_backend(engine) -> None:
+    """LibreTranslate's clients know 400, 403, 429 and 500: a timeout (504 on /v1) is 500 here,
+    with the Retry-After that tells it from a failure."""
+    from service.http.app import create_app
 
-    assert status_of(Overloaded("full")) == status_of(ModelUnavailable("loading")) == 500
-    assert status_of(PayloadTooLarge("big")) == 400
+    hurried = engine.settings.replace(item_timeout_s=1e-9)
+    client = create_app(hurried, engine=engine).test_client()
+    response = client.post("/translate", json={"q": "Heavy rain.", "source": "en", "target": "fr"})
+    assert response.status_code == 500
+    assert response.headers["Retry-After"] == str(hurried.retry_after_s)
+    assert "did not finish in time" in response.get_json()["error"]
+    v1 = client.post("/v1/translate", json={"text": "Heavy rain.", "target": "fr"})
+    assert v1.status_code == 504 and "Retry-After" not in v1.headers
+
+
+def test_overload_and_size_limits_map_to_libretranslate_statuses() -> None:
+    from service.core.errors import ModelUnavailable, Overloaded, PayloadTooLarge, Unauthorized
+    from service.http.compat.libretranslate import STYLE
+
+    assert STYLE.status_of(Overloaded("full")) == STYLE.status_of(ModelUnavailable("x")) == 500
+    assert STYLE.retry(Overloaded("full")) and STYLE.retry(ModelUnavailable("loading"))
+    assert STYLE.status_of(PayloadTooLarge("big")) == 400
+    assert STYLE.status_of(Unauthorized("no key")) == 403
 
 
 def test_v1_keeps_its_own_error_shape(client) -> None:

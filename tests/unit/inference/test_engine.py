@@ -21,7 +21,7 @@ from service.core.errors import (
 )
 from service.inference.engine import Engine
 from service.inference.seq2seq import Generated, GenerationParams, Seq2SeqModel
-from service.tasks import GenerationOptions, article, translate
+from service.tasks import GenerationOptions, LanguagePair, summarize_and_translate, translate_texts
 
 QUICK = GenerationOptions(num_beams=1, max_length=12)
 
@@ -130,7 +130,7 @@ def test_a_missing_model_with_lazy_load_reports_it(
     assert not engine.ready
     with pytest.raises(ModelUnavailable):
         engine.model("summarize")
-    assert translate(engine, ["Heavy rain."], target="fr")[0].text
+    assert translate_texts(engine, ["Heavy rain."], target="fr")[0].text
 
 
 def test_a_closed_engine_refuses_work(make_engine: Callable[..., Engine]) -> None:
@@ -308,7 +308,7 @@ def test_a_pair_added_by_configuration_is_served(
     pairs = (*demo_settings.translate_models, ("fr-en", str(demo_models["en-fr"])))
     engine = make_engine(translate_models=pairs)
     assert engine.keys("translate") == ["en-fr", "en-ar", "fr-en"]
-    result = translate(
+    result = translate_texts(
         engine, ["Le conseil municipal a approuvé un budget."], source="fr", target="en"
     )
     assert (result[0].source, result[0].target) == ("fr", "en")
@@ -379,7 +379,7 @@ def test_a_batch_nobody_waits_for_is_told_to_stop(
         ticket.result()
     monkeypatch.undo()
     # The next request runs once the abandoned batch has stopped.
-    assert translate(engine, ["Heavy rain."], target="fr")[0].text
+    assert translate_texts(engine, ["Heavy rain."], target="fr")[0].text
     assert told == [False, True]
 
 
@@ -398,7 +398,9 @@ def test_one_deadline_covers_a_whole_article(
 
         monkeypatch.setattr(model, "generate", slow)
     with pytest.raises(ItemTimeout):
-        article(engine, "Heavy rain caused flooding.", translate_to=["fr"], options=QUICK)
+        summarize_and_translate(
+            engine, "Heavy rain caused flooding.", [LanguagePair("en", "fr")], QUICK
+        )
 
 
 def test_an_out_of_memory_split_counts_each_item_once(

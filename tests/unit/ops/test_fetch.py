@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
-import service.http.app
+import service.core.logs
 import service.ops.fetch
 from service.__main__ import main
 from service.core.config import Settings
@@ -147,7 +147,7 @@ def test_fetch_models_command_prints_export_lines(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(service.http.app, "configure_logging", lambda level: None)
+    monkeypatch.setattr(service.core.logs, "configure_logging", lambda level: None)
     monkeypatch.setenv("SUMMARIZE_MODEL", SUMMARIZER)
     monkeypatch.setenv("TRANSLATE_MODELS", f"en-fr={FRENCH}")
     monkeypatch.setenv("TRANSLATE_PREFIXES", "")
@@ -199,7 +199,7 @@ def test_fetch_models_command_offline_is_one_line_and_exit_2(
     def offline(*args: object, **kwargs: object) -> object:
         raise OfflineModeIsEnabled("offline mode is enabled")
 
-    monkeypatch.setattr(service.http.app, "configure_logging", lambda level: None)
+    monkeypatch.setattr(service.core.logs, "configure_logging", lambda level: None)
     monkeypatch.setattr(service.ops.fetch, "list_repo_files", offline)
     monkeypatch.setenv("SUMMARIZE_MODEL", SUMMARIZER)
     assert main(["fetch-models", "--dest", str(tmp_path)]) == 2

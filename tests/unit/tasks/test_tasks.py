@@ -22,13 +22,26 @@ from service.ops.demo_models import TRAINING_TEXT
 from service.tasks import (
     LENGTH_PRESETS,
     MAX_SUMMARY_ROUNDS,
+    ArticleRequest,
     GenerationOptions,
-    article,
+    LanguagePair,
+    TaskContext,
+    TextLimits,
     chunk_for_model,
-    summarize,
-    translate,
+    summarize_texts,
+    translate_texts,
 )
 from service.text import split_paragraphs, split_sentences
+
+EN_FR = LanguagePair("en", "fr")
+
+
+def article(engine: Engine, text: str, *, translate_to, source="en", options=None):  # noqa: ANN001
+    """The article operation, as a surface calls it, without request limits."""
+    ctx = TaskContext(engine, TextLimits(max_items=1, max_text_chars=10**9))
+    request = ArticleRequest(text, translate_to, source, options or GenerationOptions())
+    return tasks.article(ctx, request)
+
 
 GREEDY = GenerationOptions(num_beams=1)
 # Short greedy summaries: the summariser's defaults (4 beams, 56..142 tokens) are slow on 2 cores.
@@ -105,7 +118,7 @@ def test_a_long_article_summary_submits_only_inputs_that_fit(
 ) -> None:
     model = engine.model("summarize")
     n_chunks = len(chunk_for_model(model, LONG_ARTICLE))
-    summary = summarize(engine, [LONG_ARTICLE], QUICK_SUMMARY)[0]
+    summary = summarize_texts(engine, [LONG_ARTICLE], QUICK_SUMMARY)[0]
     assert summary.chunks == n_chunks > 1
     assert 1 <= summary.rounds <= MAX_SUMMARY_ROUNDS
     assert summary.text
@@ -165,7 +178,7 @@ class _ScriptedEngine:
 def test_summary_rounds_stop_at_the_limit(engine: Engine) -> None:
     # Every answer is longer than the summary asked for: only the round limit stops it.
     verbose = _ScriptedEngine(engine, lambda round_no, i: " ".join(TRAINING_TEXT["en"]))
-    summary = summarize(verbose, [LONG_ARTICLE])[0]  # type: ignore[arg-type]
+    summary = summarize_texts(verbose, [LONG_ARTICLE])[0]  # type: ignore[arg-type]
     assert summary.rounds == MAX_SUMMARY_ROUNDS
     assert len(verbose.rounds) == MAX_SUMMARY_ROUNDS
     # One deadline for the whole request, set before the first round, not one per round.
@@ -175,7 +188,7 @@ def test_summary_rounds_stop_at_the_limit(engine: Engine) -> None:
 
 def test_every_chunk_s_partial_summary_reaches_the_summary(engine: Engine) -> None:
     tagged = _ScriptedEngine(engine, lambda round_no, i: f"part{round_no}x{i}")
-    summary = summarize(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
+    summary = summarize_texts(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
     chunks = len(tagged.rounds[0])
     assert chunks == summary.chunks > 1
     assert summary.rounds == 1  # the joined tags are shorter than the summary asked for
@@ -189,7 +202,7 @@ def test_a_second_round_summarises_every_partial_summary(engine: Engine) -> None
         return f"part{i} {filler}" if round_no == 1 else f"final{i}"
 
     tagged = _ScriptedEngine(engine, answer)
-    summary = summarize(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
+    summary = summarize_texts(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
     chunks = len(tagged.rounds[0])
     assert summary.rounds == 2
     (second,) = tagged.rounds[1]  # the joined partials fit the model: one input
@@ -267,7 +280,7 @@ def test_chunks_that_overflow_once_joined_are_planned_again_smaller() -> None:
 
 def test_short_texts_take_one_round(engine: Engine) -> None:
     texts = [TRAINING_TEXT["en"][0], TRAINING_TEXT["en"][1]]
-    summaries = summarize(engine, texts, QUICK_SUMMARY)
+    summaries = summarize_texts(engine, texts, QUICK_SUMMARY)
     assert [(s.chunks, s.rounds) for s in summaries] == [(1, 1), (1, 1)]
     assert summaries[0].text != summaries[1].text
 
@@ -287,7 +300,7 @@ LAYOUT_TEXT = (
 def test_translation_keeps_paragraph_breaks_and_sentences(
     engine: Engine, submitted: list[tuple[str, list[int]]], target: str
 ) -> None:
-    result = translate(engine, [LAYOUT_TEXT], target=target)[0]
+    result = translate_texts(engine, [LAYOUT_TEXT], target=target)[0]
     assert result.sentences == 5
     assert len(submitted) == 5
     pieces = split_paragraphs(result.text)
@@ -297,7 +310,7 @@ def test_translation_keeps_paragraph_breaks_and_sentences(
     assert len(pieces[::2]) == len(paragraphs) == 4
     for paragraph, translated in zip(paragraphs, pieces[::2], strict=True):
         expected = [
-            translate(engine, [s], target=target)[0].text for s in split_sentences(paragraph)
+            translate_texts(engine, [s], target=target)[0].text for s in split_sentences(paragraph)
         ]
         assert translated == " ".join(expected)
 
@@ -312,7 +325,7 @@ def test_a_request_s_pieces_run_in_shared_batches(make_engine: Callable[..., Eng
         return sample("service_batch_size_count", labels), sample("service_batch_size_sum", labels)
 
     sentences = [s for p in TRAINING_TEXT["en"][:2] for s in split_sentences(p)]
-    result = translate(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]
+    result = translate_texts(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]
     assert result.sentences == len(sentences) > 3
     # Every sentence in one generate call per padded length (BATCH_BUCKET_TOKENS).
     model = engine.model("en-fr")
@@ -324,7 +337,7 @@ def test_a_request_s_pieces_run_in_shared_batches(make_engine: Callable[..., Eng
         *chunk_for_model(summarizer, LONG_ARTICLE),
         summarizer.encode(TRAINING_TEXT["en"][:1])[0],
     ]
-    summarize(engine, [LONG_ARTICLE, TRAINING_TEXT["en"][0]], QUICK_SUMMARY)
+    summarize_texts(engine, [LONG_ARTICLE, TRAINING_TEXT["en"][0]], QUICK_SUMMARY)
     calls, items = batches("summarize")
     assert items >= len(first_round) and calls < items
     # The first round ran as one batch per padded length, each later round as one batch.
@@ -334,8 +347,8 @@ def test_a_request_s_pieces_run_in_shared_batches(make_engine: Callable[..., Eng
 
 def test_translation_of_a_list_keeps_its_order(engine: Engine) -> None:
     texts = list(TRAINING_TEXT["en"][:3])
-    together = [t.text for t in translate(engine, texts, target="fr", options=GREEDY)]
-    alone = [translate(engine, [t], target="fr", options=GREEDY)[0].text for t in texts]
+    together = [t.text for t in translate_texts(engine, texts, target="fr", options=GREEDY)]
+    alone = [translate_texts(engine, [t], target="fr", options=GREEDY)[0].text for t in texts]
     assert together == alone
     assert len(set(together)) == 3
 
@@ -347,7 +360,7 @@ def test_an_over_long_sentence_is_split_and_nothing_is_lost(
     words = TRAINING_TEXT["en"][0].replace(".", "").replace(",", "").lower().split()
     sentence = " ".join(words * 8)
     assert model.count_tokens([sentence])[0] > model.max_input_tokens
-    result = translate(engine, [sentence], target="fr", options=GREEDY)[0]
+    result = translate_texts(engine, [sentence], target="fr", options=GREEDY)[0]
     assert result.sentences == len(submitted) > 1
     # Pieces leave room for a translation longer than its source: half the output length.
     assert tasks.translation_input_limit(model) == model.max_output_tokens // 2 == 256
@@ -358,7 +371,7 @@ def test_an_over_long_sentence_is_split_and_nothing_is_lost(
 
 
 def test_blank_texts_translate_to_themselves(engine: Engine) -> None:
-    results = translate(engine, ["", "\n\n", "Heavy rain."], target="fr")
+    results = translate_texts(engine, ["", "\n\n", "Heavy rain."], target="fr")
     assert [r.text for r in results[:2]] == ["", "\n\n"]
     assert [r.sentences for r in results] == [0, 0, 1]
     assert results[2].text
@@ -366,11 +379,11 @@ def test_blank_texts_translate_to_themselves(engine: Engine) -> None:
 
 def test_an_unsupported_pair_names_the_wrong_field(engine: Engine) -> None:
     with pytest.raises(UnsupportedLanguage) as raised:
-        translate(engine, ["Hi."], target="de")
+        translate_texts(engine, ["Hi."], target="de")
     assert raised.value.field == "target"
     assert "en-fr, en-ar" in raised.value.message
     with pytest.raises(UnsupportedLanguage) as raised:
-        translate(engine, ["Hi."], source="de", target="fr")
+        translate_texts(engine, ["Hi."], source="de", target="fr")
     assert raised.value.field == "source"
 
 
@@ -380,15 +393,18 @@ def test_article_translates_its_summary(engine: Engine) -> None:
     )
     assert set(result.translations) == {"fr", "ar"}
     for target, translation in result.translations.items():
-        assert translation.text == translate(engine, [result.summary.text], target=target)[0].text
+        assert (
+            translation.text
+            == translate_texts(engine, [result.summary.text], target=target)[0].text
+        )
 
 
 def test_article_summarises_with_the_options_asked_for(engine: Engine) -> None:
     text = TRAINING_TEXT["en"][2]
     short = GenerationOptions(num_beams=1, min_length=4, max_length=6)
     result = article(engine, text, translate_to=[], options=short)
-    assert result.summary.text == summarize(engine, [text], short)[0].text
-    assert result.summary.text != summarize(engine, [text], QUICK_SUMMARY)[0].text
+    assert result.summary.text == summarize_texts(engine, [text], short)[0].text
+    assert result.summary.text != summarize_texts(engine, [text], QUICK_SUMMARY)[0].text
 
 
 def test_an_article_in_a_language_the_summariser_does_not_read_is_refused(engine: Engine) -> None:
@@ -465,7 +481,7 @@ def test_bad_overrides_name_their_field(
         options.params_for(engine.model("summarize"))
     assert raised.value.field == field
     with pytest.raises(InvalidRequest):
-        summarize(engine, ["Heavy rain."], options)
+        summarize_texts(engine, ["Heavy rain."], options)
 
 
 def test_max_length_limit_is_the_model_s(engine: Engine) -> None:
@@ -479,7 +495,7 @@ def test_max_length_limit_is_the_model_s(engine: Engine) -> None:
 def test_a_max_length_below_the_default_minimum_lowers_the_minimum(engine: Engine) -> None:
     params = GenerationOptions(max_length=30).params_for(engine.model("summarize"))
     assert (params.min_length, params.max_length) == (30, 30)
-    summary = summarize(engine, [TRAINING_TEXT["en"][0]], GenerationOptions(max_length=30))[0]
+    summary = summarize_texts(engine, [TRAINING_TEXT["en"][0]], GenerationOptions(max_length=30))[0]
     assert summary.text
 
 
@@ -514,7 +530,7 @@ def test_length_presets_change_the_output_length(engine: Engine, summariser: Seq
         assert low <= tokens[name] <= high
     assert tokens["short"] < tokens["medium"] < tokens["long"]
     texts = {
-        name: summarize(
+        name: summarize_texts(
             engine, [TRAINING_TEXT["en"][3]], GenerationOptions(length=name, num_beams=1)
         )[0].text
         for name in ("short", "long")
@@ -550,7 +566,7 @@ def test_a_tokenizer_error_fails_only_that_request(
 
     def request(name: str, text: str) -> None:
         try:
-            outcomes[name] = translate(engine, [text], target="fr", options=GREEDY)[0].text
+            outcomes[name] = translate_texts(engine, [text], target="fr", options=GREEDY)[0].text
         except ValueError as exc:
             outcomes[name] = exc
 
@@ -565,7 +581,7 @@ def test_a_tokenizer_error_fails_only_that_request(
     assert isinstance(outcomes["bad"], ValueError)
     assert isinstance(outcomes["good"], str) and outcomes["good"]
     assert engine.ready
-    assert translate(engine, ["Heavy rain."], target="fr", options=GREEDY)[0].text
+    assert translate_texts(engine, ["Heavy rain."], target="fr", options=GREEDY)[0].text
 
 
 def test_a_refused_request_withdraws_its_queued_pieces(
@@ -583,16 +599,16 @@ def test_a_refused_request_withdraws_its_queued_pieces(
 
     monkeypatch.setattr(model, "generate", held)
     try:
-        first = tasks.submit_translation(engine, "en-fr", ["Heavy rain."], GREEDY)
+        first = tasks.submit_translation(engine, EN_FR, ["Heavy rain."], GREEDY)
         assert entered.wait(10)
         batcher = engine._slots["en-fr"].batcher
-        other = tasks.submit_translation(engine, "en-fr", ["Floods."], GREEDY)
+        other = tasks.submit_translation(engine, EN_FR, ["Floods."], GREEDY)
         assert batcher.depth == 1
         # Its first piece gets the last slot, its second is refused: the first is withdrawn.
         with pytest.raises(Overloaded):
-            translate(engine, ["One. Two. Three."], target="fr", options=GREEDY)
+            translate_texts(engine, ["One. Two. Three."], target="fr", options=GREEDY)
         assert batcher.depth == 1
-        queued = tasks.submit_translation(engine, "en-fr", ["Four."], GREEDY)
+        queued = tasks.submit_translation(engine, EN_FR, ["Four."], GREEDY)
         assert batcher.depth == 2
     finally:
         opened.set()
@@ -607,7 +623,7 @@ def test_a_request_with_more_pieces_than_the_queue_holds_is_served(
     model = engine.model("en-fr")
     batcher = engine._slots["en-fr"].batcher
     sentences = [s for p in TRAINING_TEXT["en"] for s in split_sentences(p)]
-    alone = [r.text for r in translate(engine, sentences, target="fr", options=GREEDY)]
+    alone = [r.text for r in translate_texts(engine, sentences, target="fr", options=GREEDY)]
     depths: list[int] = []
     real_generate = model.generate
 
@@ -616,7 +632,7 @@ def test_a_request_with_more_pieces_than_the_queue_holds_is_served(
         return real_generate(batch, params, **kw)
 
     monkeypatch.setattr(model, "generate", watched)
-    result = translate(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]
+    result = translate_texts(engine, [" ".join(sentences)], target="fr", options=GREEDY)[0]
     assert result.sentences == len(sentences) > 2 * batcher.max_queue
     assert result.text == " ".join(alone)
     # Fed through a window of two batches: the queue never held more than its bound.
@@ -635,9 +651,9 @@ def test_a_request_past_its_deadline_stops_preprocessing_and_queues_nothing(
     queued_before = engine.metrics.render()
     past = time.monotonic() - 0.001
     with pytest.raises(ItemTimeout):
-        tasks.translate(engine, [long_text], target="fr", deadline=past)
+        tasks.translate_texts(engine, [long_text], target="fr", deadline=past)
     with pytest.raises(ItemTimeout):
-        tasks.summarize(engine, [long_text], deadline=past)
+        tasks.summarize_texts(engine, [long_text], deadline=past)
     with pytest.raises(ItemTimeout):
         chunk_for_model(engine.model(SUMMARIZE), long_text * 4, past)
     assert engine.metrics.render() == queued_before

@@ -1,0 +1,42 @@
+"""Detect: the likeliest languages of each text (py3langid; no model queue)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from service.core.errors import InvalidRequest
+from service.tasks.context import TaskContext
+from service.tasks.limits import check_texts
+from service.text.language import Detection
+
+
+@dataclass(frozen=True)
+class DetectRequest:
+    """Texts to detect the language of; `field` is where the request held them."""
+
+    texts: Sequence[str]
+    field: str = "texts"
+
+    @property
+    def items(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class Detections:
+    """Per text, in order, its likeliest languages, best first."""
+
+    languages: list[list[Detection]]
+    batch_ids: list[int] = field(default_factory=list, init=False)
+
+    @property
+    def items(self) -> int:
+        return len(self.languages)
+
+
+def detect(ctx: TaskContext, request: DetectRequest) -> Detections:
+    check_texts(request.texts, ctx.limits, request.field)
+    if ctx.detector is None:
+        raise InvalidRequest("language detection is not available here", field="source")
+    return Detections([ctx.detector.detect(text) for text in request.texts])

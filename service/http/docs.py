@@ -12,12 +12,22 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, send_from_directory
 
 from service.http.access import open_blueprint
+from service.http.described import Doc, route
 
 # Open with keys on: what orchestrators, monitoring and people reading the docs need.
 bp = open_blueprint(Blueprint("docs", __name__))
 
 
-@bp.get("/docs")
+@route(
+    bp,
+    "/docs",
+    "GET",
+    Doc(
+        "This description as an interactive page (Swagger UI).",
+        "operations",
+        media_type="text/html",
+    ),
+)
 def docs() -> Response:
     """Swagger UI on this document, its files served from this app (nothing from elsewhere)."""
     response = Response(_DOCS_PAGE, mimetype="text/html")

@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Response
 
 from service.http.access import open_blueprint
+from service.http.described import Doc, route
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -29,7 +30,16 @@ CONTENT_SECURITY_POLICY = (
 bp = open_blueprint(Blueprint("page", __name__, static_folder=STATIC, static_url_path="/static"))
 
 
-@bp.get("/")
+@route(
+    bp,
+    "/",
+    "GET",
+    Doc(
+        "The page for people: paste an article, get its summary and translations.",
+        "operations",
+        media_type="text/html",
+    ),
+)
 def index() -> Response:
     # Read whole (3 KB), not streamed: a streamed file stays open until the server closes the
     # response, which WSGI callers such as test clients may never do.

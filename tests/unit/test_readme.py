@@ -55,3 +55,28 @@ def test_the_layout_table_names_every_module_and_only_real_paths() -> None:
         if path.name != "__init__.py"
     }
     assert modules <= set(named), f"missing from the README's layout: {modules - set(named)}"
+
+
+def test_the_error_table_lists_every_status_an_operation_can_end_with() -> None:
+    from service.core.errors import ServiceError
+
+    table = README.split("### Errors", 1)[1].split("\n#", 1)[0]
+    listed = set(re.findall(r"^\| (\d{3})", table, flags=re.MULTILINE))
+    statuses = {str(cls.status) for cls in _subclasses(ServiceError)}
+    assert statuses <= listed, (
+        f"statuses missing from the README's error table: {statuses - listed}"
+    )
+    for cls in _subclasses(ServiceError):
+        if cls.retry_after:
+            row = re.search(rf"^\| {cls.status} \|.*$", table, flags=re.MULTILINE)
+            assert row and "Retry-After" in row.group(0) and cls.code in row.group(0), cls
+
+
+def test_the_libretranslate_section_says_keys_are_checked() -> None:
+    section = README.split("## Drop-in for LibreTranslate", 1)[1].split("\n## ", 1)[0]
+    assert "ignored" not in section.split("`alternatives`")[0]
+    assert "403" in section and "429" in section and "Retry-After" in section
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]

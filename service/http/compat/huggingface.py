@@ -10,22 +10,84 @@ without one is read as JSON.
 from __future__ import annotations
 
 from dataclasses import astuple
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from service import tasks
 from service.core.errors import InvalidRequest, UnsupportedMediaType
 from service.core.pairs import LanguagePair
 from service.http import context
 from service.http.bodies import shown
+from service.http.described import Doc, Source, Target, Text, Texts, route
 from service.http.errors import FLAT, answer_errors_as
+from service.tasks import MAX_BEAMS, MIN_MAX_LENGTH
 
 bp = Blueprint("huggingface", __name__, url_prefix="/hf")
 GENERATE_PARAMETERS = ("num_beams", "min_length", "max_length")
 # Sent by InferenceClient on request, meaningless here: the service never truncates an input
 # (long texts are split) and always cleans up tokenisation spaces.
 IGNORED_PARAMETERS = ("truncation", "clean_up_tokenization_spaces")
+
+
+# ----- the wire shapes, for the OpenAPI document (the views read the fields themselves) -------
+ERRORS = {
+    "400": "A missing or invalid field or parameter, an unsupported pair, empty text.",
+    "401": "API keys are on and the request has no key or an unknown one.",
+    "413": "The body, a text or the number of inputs is over the configured limit.",
+    "415": "The body is not JSON (send application/json or no Content-Type).",
+    "429": "A rate limit is spent; Retry-After says when to try again.",
+    "500": "The model failed, or a bug; the message carries only the request id to quote.",
+    "503": "The queue is full or the model is loading: retry after Retry-After.",
+    "504": "The request did not finish within ITEM_TIMEOUT_S.",
+}
+_STRICT = ConfigDict(extra="forbid")
+
+
+class GenerateParameters(BaseModel):
+    model_config = _STRICT
+    num_beams: Annotated[int, Field(ge=1, le=MAX_BEAMS)] | None = None
+    min_length: Annotated[int, Field(ge=0, le=1024)] | None = None
+    max_length: Annotated[int, Field(ge=MIN_MAX_LENGTH, le=1024)] | None = None
+
+
+class _Parameters(BaseModel):
+    model_config = _STRICT
+    truncation: Any = Field(None, description="Accepted and ignored: no input is truncated.")
+    clean_up_tokenization_spaces: Any = Field(None, description="Accepted and ignored.")
+    generate_parameters: GenerateParameters | None = None
+
+
+class PairParameters(_Parameters):
+    src_lang: Source
+    tgt_lang: Target
+
+
+class HuggingFaceInputs(BaseModel):
+    inputs: Text | Texts
+    parameters: _Parameters | None = None
+
+
+class HuggingFacePairInputs(BaseModel):
+    inputs: Text | Texts
+    parameters: PairParameters
+
+
+class SummaryText(BaseModel):
+    summary_text: str
+
+
+class TranslationText(BaseModel):
+    translation_text: str
+
+
+class Summaries(RootModel[list[SummaryText]]):
+    """One per input."""
+
+
+class Translations(RootModel[list[TranslationText]]):
+    """One per input."""
 
 
 # The service's own statuses: the Inference API also answers 400, 413, 503 (loading) and 500,
@@ -82,7 +144,19 @@ def _parameters(body: dict[str, Any], own: tuple[str, ...]) -> tuple[dict, tasks
     return parameters, tasks.GenerationOptions(**values)
 
 
-@bp.post("/summarization")
+@route(
+    bp,
+    "/summarization",
+    "POST",
+    Doc(
+        "Hugging Face Inference API summarization.",
+        "Hugging Face",
+        request=HuggingFaceInputs,
+        response=Summaries,
+        errors=ERRORS,
+        style="flat",
+    ),
+)
 def summarization() -> Response:
     body = _body()
     _, options = _parameters(body, ())
@@ -113,11 +187,36 @@ def _translate(body: dict[str, Any], pair: str | None) -> Response:
     return jsonify([{"translation_text": t.text} for t in result.translations])
 
 
-@bp.post("/translation")
+@route(
+    bp,
+    "/translation",
+    "POST",
+    Doc(
+        "Hugging Face Inference API translation; `parameters` names the pair.",
+        "Hugging Face",
+        request=HuggingFacePairInputs,
+        response=Translations,
+        errors=ERRORS,
+        style="flat",
+    ),
+)
 def translation() -> Response:
     return _translate(_body(), None)
 
 
-@bp.post("/translation/<pair>")
+@route(
+    bp,
+    "/translation/<pair>",
+    "POST",
+    Doc(
+        "Hugging Face Inference API translation; the path names the pair.",
+        "Hugging Face",
+        request=HuggingFaceInputs,
+        response=Translations,
+        errors=ERRORS,
+        style="flat",
+        path_parameters={"pair": "pair"},
+    ),
+)
 def translation_pair(pair: str) -> Response:
     return _translate(_body(), pair)

@@ -10,20 +10,77 @@ the view runs.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, Field, RootModel
 
 from service import tasks
 from service.core.errors import InvalidRequest, ItemTimeout, ServiceError
 from service.http import context
 from service.http.access import open_to_all, read_keys_with
 from service.http.bodies import shown
+from service.http.described import Doc, SourceOrAuto, Target, Text, Texts, route
 from service.http.errors import FLAT, ErrorStyle, answer_errors_as
 from service.text.language import Detection, language_name
 
 bp = Blueprint("libretranslate", __name__)
 FORMATS = ("text", "html")
+
+
+# ----- the wire shapes, for the OpenAPI document (the views read the fields themselves, with
+# LibreTranslate's own messages, from JSON, a form or the query string) ------------------------
+ERRORS = {
+    "400": "Missing or invalid parameter, unsupported language or format, text over a limit.",
+    "403": "API keys are on and the request has no key or an unknown one (as `api_key`, "
+    "`Authorization: Bearer` or `X-API-Key`).",
+    "429": "A rate limit is spent; Retry-After says when to try again.",
+    "500": "Translation failed, or a retry can cure it: the queue is full, the model is loading "
+    "or the request timed out (these three with Retry-After).",
+}
+
+
+class LibreTranslateQuery(BaseModel):
+    q: Text | Texts = Field(description="A text, or a list of texts (the answer mirrors it).")
+    source: SourceOrAuto = Field(description="Source language code, or `auto`.")
+    target: Target
+    format: Literal["text", "html", ""] | None = None
+    alternatives: Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern="^[0-9]*$")] | None = (
+        Field(None, description="Accepted; no alternatives are offered (an empty list each).")
+    )
+    api_key: str | None = Field(None, description="The API key, when keys are on.")
+
+
+class LibreTranslateLanguage(BaseModel):
+    confidence: float = Field(ge=0, le=100)
+    language: str
+
+
+class LibreTranslated(BaseModel):
+    translatedText: str | list[str]  # noqa: N815 - LibreTranslate's names
+    detectedLanguage: LibreTranslateLanguage | list[LibreTranslateLanguage] | None = None  # noqa: N815
+    alternatives: list[Any] | None = None
+
+
+class LibreTranslateDetectQuery(BaseModel):
+    q: Text
+    api_key: str | None = Field(None, description="The API key, when keys are on.")
+
+
+class LibreTranslateDetected(RootModel[list[LibreTranslateLanguage]]):
+    """The likeliest languages, best first."""
+
+
+class LibreTranslateServed(BaseModel):
+    code: str
+    name: str
+    targets: list[str]
+
+
+class LibreTranslateLanguages(RootModel[list[LibreTranslateServed]]):
+    """Every language served and what it translates to."""
+
+
 # CORS headers as LibreTranslate sends them; Access-Control-Allow-Origin comes from CORS_ORIGINS.
 _CORS = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
@@ -132,7 +189,19 @@ def _language(found: Detection) -> dict[str, Any]:
     return {"confidence": found.confidence, "language": found.language}
 
 
-@bp.post("/translate")
+@route(
+    bp,
+    "/translate",
+    "POST",
+    Doc(
+        "LibreTranslate: translate `q` (a string or a list; the answer mirrors it).",
+        "LibreTranslate",
+        request=LibreTranslateQuery,
+        response=LibreTranslated,
+        errors=ERRORS,
+        style="flat",
+    ),
+)
 def translate() -> Response:
     params = _params()
     q = params.get("q")
@@ -162,7 +231,19 @@ def translate() -> Response:
     return jsonify(body)
 
 
-@bp.post("/detect")
+@route(
+    bp,
+    "/detect",
+    "POST",
+    Doc(
+        "LibreTranslate: the likeliest languages of `q`, best first.",
+        "LibreTranslate",
+        request=LibreTranslateDetectQuery,
+        response=LibreTranslateDetected,
+        errors=ERRORS,
+        style="flat",
+    ),
+)
 def detect() -> Response:
     params = _params()
     _check_api_key(params)
@@ -175,7 +256,16 @@ def detect() -> Response:
     return jsonify([_language(found) for found in result.languages[0]])
 
 
-@bp.get("/languages")
+@route(
+    bp,
+    "/languages",
+    "GET",
+    Doc(
+        "LibreTranslate: languages served and their targets (open when keys are on).",
+        "LibreTranslate",
+        response=LibreTranslateLanguages,
+    ),
+)
 @open_to_all
 def languages() -> Response:
     """Every language served, sources and target-only ones alike, with what each translates to

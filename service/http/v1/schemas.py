@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.http.described import SourceOrAuto, SummarySource, Target, Text, Texts
 from service.tasks import (
     LENGTH_PRESETS,
     MAX_BEAMS,
@@ -49,8 +50,8 @@ class _Texts(BaseModel):
             ]
         },
     )
-    text: str | None = Field(None, description="One text. The answer has a single result.")
-    texts: list[str] | None = Field(
+    text: Text | None = Field(None, description="One text. The answer has a single result.")
+    texts: Texts | None = Field(
         None, description="Several texts; results come back as a list in the same order."
     )
 
@@ -112,10 +113,10 @@ class SummarizeRequest(_Generation, _Texts):
 class TranslateRequest(_Texts):
     """Translate one text or a list of texts; paragraph breaks are kept."""
 
-    source: str = Field(
+    source: SourceOrAuto = Field(
         "en", pattern=_SOURCE, description="Source language code, or `auto` to detect it."
     )
-    target: str = Field(pattern=_LANGUAGE, description="Target language code, e.g. `ar`.")
+    target: Target = Field(pattern=_LANGUAGE, description="Target language code, e.g. `ar`.")
     num_beams: int | None = Field(None, ge=1, le=MAX_BEAMS, description="Beam search width.")
     format: Literal["text", "html"] = Field(
         "text",
@@ -132,11 +133,11 @@ class TranslateRequest(_Texts):
 class ArticleRequest(_Generation):
     """Summarise one article and translate the summary."""
 
-    text: str = Field(description="The article.")
-    source: str = Field(
+    text: Text = Field(description="The article.")
+    source: SummarySource = Field(
         "en", pattern=_SOURCE, description="Language of the article, or `auto` to detect it."
     )
-    translate_to: list[Annotated[str, Field(pattern=_LANGUAGE)]] = Field(
+    translate_to: list[Annotated[Target, Field(pattern=_LANGUAGE)]] = Field(
         default_factory=list,
         max_length=8,
         description='Languages to translate the summary into, e.g. `["ar", "fr"]`.',

@@ -291,8 +291,9 @@ def test_http_hostile_texts(client, good_answers, endpoint, texts, as_list) -> N
     body |= {"target": "fr"} if endpoint == "/v1/translate" else {"max_length": 4}
     response = post(client, endpoint, json.dumps(body).encode())
     check_response(endpoint, body, response)
-    # Exactly the texts check_texts refuses are refused.
-    items = texts if as_list else texts[:1]
+    # Exactly the texts check_texts refuses are refused: the texts as the server decodes them,
+    # where two lone surrogates that form a pair ("\ud83d\ude00") arrive as one character.
+    items = json.loads(json.dumps(texts if as_list else texts[:1]))
     try:
         check_texts(items, Settings.defaults(), "texts")
     except InvalidRequest:

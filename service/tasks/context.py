@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 from service.inference.engine import Engine
 from service.tasks.limits import TextLimits
@@ -41,3 +42,43 @@ class Outcome(Protocol):
 
     @property
     def batch_ids(self) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class TextsRequest:
+    """A request holding texts; `field` is where the surface's request held them (errors name
+    it: `texts.3`, `q`, `inputs`)."""
+
+    texts: Sequence[str]
+    field: str = field(default="texts", kw_only=True)
+
+    @property
+    def items(self) -> int:
+        return len(self.texts)
+
+
+class _Part(Protocol):
+    model: str
+    batch_ids: list[int]
+
+
+P = TypeVar("P", bound=_Part)
+
+
+@dataclass
+class PerText(Generic[P]):
+    """One result per text of the request, in order (`each`)."""
+
+    each: list[P]
+
+    @property
+    def items(self) -> int:
+        return len(self.each)
+
+    @property
+    def batch_ids(self) -> list[int]:
+        return [b for part in self.each for b in part.batch_ids]
+
+    @property
+    def model(self) -> str:
+        return self.each[0].model

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from service.core.errors import InvalidRequest
-from service.tasks.context import TaskContext
+from service.tasks.context import TaskContext, TextsRequest
 from service.tasks.limits import check_texts
 from service.text.language import Detection
 
 
-@dataclass(frozen=True)
-class DetectRequest:
-    """Texts to detect the language of; `field` is where the request held them."""
-
-    texts: Sequence[str]
-    field: str = "texts"
-
-    @property
-    def items(self) -> int:
-        return len(self.texts)
+class DetectRequest(TextsRequest):
+    """Texts to detect the language of."""
 
 
 @dataclass

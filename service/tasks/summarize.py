@@ -16,7 +16,7 @@ from service.core.errors import InvalidRequest
 from service.inference.engine import Engine
 from service.inference.registry import SUMMARIZE
 from service.inference.seq2seq import Seq2SeqModel
-from service.tasks.context import TaskContext
+from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.steps import ENCODE_SLICE, batch_ids_per_run, encode, split_runs, within
@@ -36,35 +36,18 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class SummarizeRequest:
-    """Texts to summarise; `field` is where the request held them (errors name it)."""
+class SummarizeRequest(TextsRequest):
+    """Texts to summarise."""
 
-    texts: Sequence[str]
     options: GenerationOptions = GenerationOptions()
-    field: str = "texts"
-
-    @property
-    def items(self) -> int:
-        return len(self.texts)
 
 
-@dataclass
-class Summaries:
+class Summaries(PerText[Summary]):
     """One summary per text, in order."""
 
-    summaries: list[Summary]
-
     @property
-    def items(self) -> int:
-        return len(self.summaries)
-
-    @property
-    def batch_ids(self) -> list[int]:
-        return [b for s in self.summaries for b in s.batch_ids]
-
-    @property
-    def model(self) -> str:
-        return self.summaries[0].model
+    def summaries(self) -> list[Summary]:
+        return self.each
 
 
 def summarize(ctx: TaskContext, request: SummarizeRequest) -> Summaries:

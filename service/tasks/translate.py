@@ -16,7 +16,7 @@ from service.core.errors import InvalidRequest, UnsupportedLanguage
 from service.core.pairs import LanguagePair
 from service.inference.engine import Engine, Submission
 from service.inference.seq2seq import Seq2SeqModel
-from service.tasks.context import TaskContext
+from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.steps import (
@@ -47,44 +47,27 @@ class Translation:
 
 
 @dataclass(frozen=True)
-class TranslateRequest:
+class TranslateRequest(TextsRequest):
     """Texts to translate into `target` from `source` (a code, or AUTO to detect each text's);
-    `format` "html" keeps tags; `field` is where the request held the texts (errors name it)."""
+    `format` "html" keeps tags."""
 
-    texts: Sequence[str]
     target: str
     source: str = "en"
     format: str = "text"
     options: GenerationOptions = GenerationOptions()
-    field: str = "texts"
-
-    @property
-    def items(self) -> int:
-        return len(self.texts)
 
 
-@dataclass
-class Translations:
+class Translations(PerText[Translation]):
     """One translation per text, in order."""
 
-    translations: list[Translation]
-
     @property
-    def items(self) -> int:
-        return len(self.translations)
-
-    @property
-    def batch_ids(self) -> list[int]:
-        return [b for t in self.translations for b in t.batch_ids]
-
-    @property
-    def model(self) -> str:
-        return self.translations[0].model
+    def translations(self) -> list[Translation]:
+        return self.each
 
     @property
     def detected(self) -> list[Detection]:
         """With `source: auto`, the language found in each text, in order; else empty."""
-        return [t.detected for t in self.translations if t.detected is not None]
+        return [t.detected for t in self.each if t.detected is not None]
 
 
 def translate(ctx: TaskContext, request: TranslateRequest) -> Translations:

@@ -95,6 +95,27 @@ class Translations(RootModel[list[TranslationText]]):
 answer_errors_as(bp, FLAT)
 
 
+def _post(
+    rule: str,
+    summary: str,
+    body: type[BaseModel],
+    answer: type[BaseModel],
+    *,
+    pair_in_path: bool = False,
+) -> Any:
+    """Register a Hugging Face task route, documented with its body and answer models."""
+    doc = Doc(
+        summary,
+        "Hugging Face",
+        request=body,
+        response=answer,
+        errors=ERRORS,
+        style="flat",
+        path_parameters={"pair": "pair"} if pair_in_path else {},
+    )
+    return route(bp, rule, "POST", doc)
+
+
 def _body() -> dict[str, Any]:
     if request.mimetype not in ("", "application/json"):
         raise UnsupportedMediaType("send the body as JSON (application/json or no Content-Type)")
@@ -144,19 +165,7 @@ def _parameters(body: dict[str, Any], own: tuple[str, ...]) -> tuple[dict, tasks
     return parameters, tasks.GenerationOptions(**values)
 
 
-@route(
-    bp,
-    "/summarization",
-    "POST",
-    Doc(
-        "Hugging Face Inference API summarization.",
-        "Hugging Face",
-        request=HuggingFaceInputs,
-        response=Summaries,
-        errors=ERRORS,
-        style="flat",
-    ),
-)
+@_post("/summarization", "Hugging Face Inference API summarization.", HuggingFaceInputs, Summaries)
 def summarization() -> Response:
     body = _body()
     _, options = _parameters(body, ())
@@ -187,36 +196,22 @@ def _translate(body: dict[str, Any], pair: str | None) -> Response:
     return jsonify([{"translation_text": t.text} for t in result.translations])
 
 
-@route(
-    bp,
+@_post(
     "/translation",
-    "POST",
-    Doc(
-        "Hugging Face Inference API translation; `parameters` names the pair.",
-        "Hugging Face",
-        request=HuggingFacePairInputs,
-        response=Translations,
-        errors=ERRORS,
-        style="flat",
-    ),
+    "Hugging Face Inference API translation; `parameters` names the pair.",
+    HuggingFacePairInputs,
+    Translations,
 )
 def translation() -> Response:
     return _translate(_body(), None)
 
 
-@route(
-    bp,
+@_post(
     "/translation/<pair>",
-    "POST",
-    Doc(
-        "Hugging Face Inference API translation; the path names the pair.",
-        "Hugging Face",
-        request=HuggingFaceInputs,
-        response=Translations,
-        errors=ERRORS,
-        style="flat",
-        path_parameters={"pair": "pair"},
-    ),
+    "Hugging Face Inference API translation; the path names the pair.",
+    HuggingFaceInputs,
+    Translations,
+    pair_in_path=True,
 )
 def translation_pair(pair: str) -> Response:
     return _translate(_body(), pair)

@@ -91,6 +91,14 @@ _CORS = {
 }
 
 
+def _post(rule: str, summary: str, query: type[BaseModel], answer: type[BaseModel]) -> Any:
+    """Register a LibreTranslate POST route, documented with its query and answer models."""
+    doc = Doc(
+        summary, "LibreTranslate", request=query, response=answer, errors=ERRORS, style="flat"
+    )
+    return route(bp, rule, "POST", doc)
+
+
 def _status(exc: ServiceError) -> int:
     """LibreTranslate answers 400, 403, 429 or 500. Every client error here is 400 (size limits
     too, as LibreTranslate's own character limit is); a missing or unknown API key is 403 and a
@@ -189,18 +197,11 @@ def _language(found: Detection) -> dict[str, Any]:
     return {"confidence": found.confidence, "language": found.language}
 
 
-@route(
-    bp,
+@_post(
     "/translate",
-    "POST",
-    Doc(
-        "LibreTranslate: translate `q` (a string or a list; the answer mirrors it).",
-        "LibreTranslate",
-        request=LibreTranslateQuery,
-        response=LibreTranslated,
-        errors=ERRORS,
-        style="flat",
-    ),
+    "LibreTranslate: translate `q` (a string or a list; the answer mirrors it).",
+    LibreTranslateQuery,
+    LibreTranslated,
 )
 def translate() -> Response:
     params = _params()
@@ -231,18 +232,11 @@ def translate() -> Response:
     return jsonify(body)
 
 
-@route(
-    bp,
+@_post(
     "/detect",
-    "POST",
-    Doc(
-        "LibreTranslate: the likeliest languages of `q`, best first.",
-        "LibreTranslate",
-        request=LibreTranslateDetectQuery,
-        response=LibreTranslateDetected,
-        errors=ERRORS,
-        style="flat",
-    ),
+    "LibreTranslate: the likeliest languages of `q`, best first.",
+    LibreTranslateDetectQuery,
+    LibreTranslateDetected,
 )
 def detect() -> Response:
     params = _params()

@@ -89,7 +89,7 @@ def _one_or_many(single: bool, one: str, many: str, values: list[Any]) -> dict[s
 def summarize() -> Response:
     req: SummarizeRequest = parse(SummarizeRequest, _body())
     result = context.run(
-        tasks.summarize, tasks.SummarizeRequest(req.items(), req.options(), req.field())
+        tasks.summarize, tasks.SummarizeRequest(req.items(), req.options(), field=req.field())
     )
     body = {"model": result.model, "chunks": [s.chunks for s in result.summaries]}
     texts = [s.text for s in result.summaries]
@@ -116,7 +116,7 @@ def summarize() -> Response:
 def translate() -> Response:
     req: TranslateRequest = parse(TranslateRequest, _body())
     operation = tasks.TranslateRequest(
-        req.items(), req.target, req.source, req.format, req.options(), req.field()
+        req.items(), req.target, req.source, req.format, req.options(), field=req.field()
     )
     result = context.run(tasks.translate, operation)
     single = req.text is not None
@@ -146,7 +146,7 @@ def translate() -> Response:
 )
 def detect() -> Response:
     req: DetectRequest = parse(DetectRequest, _body())
-    result = context.run(tasks.detect, tasks.DetectRequest(req.items(), req.field()))
+    result = context.run(tasks.detect, tasks.DetectRequest(req.items(), field=req.field()))
     found = [[_language(d) for d in languages] for languages in result.languages]
     if req.text is not None:
         return jsonify({"languages": found[0]})

@@ -11,6 +11,7 @@ import os
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,6 +110,24 @@ def client(engine):
     from service.http.app import create_app
 
     return create_app(engine=engine).test_client()
+
+
+@pytest.fixture(scope="module")
+def server(
+    request: pytest.FixtureRequest,
+    demo_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    """One gunicorn on the demo models for the test module that asks for it, started as users
+    start it; the module's `SERVER_ENV` (a dict) adds or changes settings."""
+    env = {**demo_env, **getattr(request.module, "SERVER_ENV", {})}
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    started = Server(name, env, log_dir=tmp_path_factory.mktemp("logs"))
+    try:
+        started.wait_ready(timeout=120)
+        yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,16 +32,6 @@ WORDS = (
 ).split()
 TEXTS = [f"The {word} story: {word}s matter to everyone." for word in WORDS]
 QUICK = {"max_length": 12}
-
-
-@pytest.fixture(scope="module")
-def server(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    started = Server("gunicorn-tests", demo_env, log_dir=tmp_path_factory.mktemp("logs"))
-    try:
-        started.wait_ready(timeout=120)
-        yield started
-    finally:
-        started.stop()
 
 
 def _get(url: str) -> tuple[int, bytes, dict[str, str]]:

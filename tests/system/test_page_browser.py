@@ -31,15 +31,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def server(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {**demo_env, "MAX_TEXT_CHARS": str(MAX_TEXT_CHARS)}
-    started = Server("page", env, log_dir=tmp_path_factory.mktemp("logs"))
-    try:
-        started.wait_ready(timeout=120)
-        yield started
-    finally:
-        started.stop()
+SERVER_ENV = {"MAX_TEXT_CHARS": str(MAX_TEXT_CHARS)}
 
 
 @pytest.fixture(scope="module")

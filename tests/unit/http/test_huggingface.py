@@ -21,20 +21,17 @@ def _local_only(request: httpx2.Request) -> None:
         raise RuntimeError(f"the tests reach only 127.0.0.1, not {request.url}")
 
 
-@pytest.fixture(scope="module")
-def server(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One gunicorn for the module, and a huggingface_hub session that may reach only it.
+@pytest.fixture(scope="module", autouse=True)
+def local_hub_client() -> Iterator[None]:
+    """A huggingface_hub session that may reach only this machine's gunicorn (`server`).
 
     HF_HUB_OFFLINE=1 (set for the whole suite) makes huggingface_hub refuse every request, even
     to 127.0.0.1; its documented `set_client_factory` swaps that guard for a localhost-only one.
     """
     set_client_factory(lambda: httpx2.Client(event_hooks={"request": [_local_only]}))
-    started = Server("huggingface", demo_env, log_dir=tmp_path_factory.mktemp("logs"))
     try:
-        started.wait_ready(timeout=120)
-        yield started
+        yield
     finally:
-        started.stop()
         set_client_factory(default_client_factory)
 
 

@@ -5,7 +5,6 @@ through Flask's test client. The tiny models' translations are meaningless; shap
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from conftest import post_json
@@ -16,16 +15,6 @@ from service.http.app import create_app
 
 ENGLISH = "The council approved the new bridge on Tuesday."
 FRENCH = "Le conseil a approuvé le nouveau pont mardi après un long débat."
-
-
-@pytest.fixture(scope="module")
-def server(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    started = Server("libretranslate", demo_env, log_dir=tmp_path_factory.mktemp("logs"))
-    try:
-        started.wait_ready(timeout=120)
-        yield started
-    finally:
-        started.stop()
 
 
 def post_form(url: str, fields: dict[str, str]) -> tuple[int, object]:

@@ -3,14 +3,15 @@
 #
 #   deploy/image-test.sh            # or: make image-test
 #
-# Builds the `cpu` target (IMAGE_TARGETS="cpu cpu-slim" builds and checks both), runs it with the
-# demo models mounted read-only at /models, and fails (exit 1) on the first check that does not
-# hold:
+# Builds the `cpu` and `cpu-slim` targets (IMAGE_TARGETS to choose), runs each with the demo
+# models mounted read-only at /models (converted ahead for cpu-slim, by the cpu image's
+# fetch-models), and fails (exit 1) on the first check that does not hold:
 #   - the serving processes run as the image's non-root user (uid 10001);
 #   - /readyz answers 200 once the models are loaded; the time to get there is reported;
 #   - the HEALTHCHECK passes (`podman healthcheck run`);
-#   - /v1/translate answers an English-to-Arabic translation, and LibreTranslate's /translate a
-#     form-encoded request;
+#   - /v1/translate answers an English-to-Arabic translation, LibreTranslate's /translate a
+#     form-encoded request, /v1/summarize a summary; both images give the same answers;
+#   - 64 requests, 16 at a time, all succeed;
 #   - all of that on a read-only root filesystem with the documented tmpfs at /tmp, all
 #     capabilities dropped and no new privileges (what deploy/deployment-cpu.yaml asks for);
 #   - SIGTERM stops it with exit status 0 within the pods' terminationGracePeriodSeconds.
@@ -30,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
-IMAGE_TARGETS=${IMAGE_TARGETS:-cpu}
+IMAGE_TARGETS=${IMAGE_TARGETS:-cpu cpu-slim}
 BASE_IMAGE=${BASE_IMAGE:-localhost/newsroom-nlp-base:bookworm-python3.11}
 PORT=${IMAGE_TEST_PORT:-18080}
 # The pods' shutdown budget, the longest a stop may take.
@@ -71,6 +72,12 @@ build_base() {
     say "making $BASE_IMAGE with debootstrap from $mirror"
     debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
         || { tail -20 "$WORK/debootstrap.log"; fail "debootstrap"; }
+    # Like Debian's own images: no downloaded packages kept, now or after a later install.
+    rm -f "$rootfs"/var/cache/apt/archives/*.deb
+    cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
+EOF
     tar -C "$rootfs" -c . | podman import - "$BASE_IMAGE-minbase" >/dev/null
     rm -rf "$rootfs"
     cat >"$WORK/Containerfile.base" <<EOF
@@ -161,11 +168,7 @@ for pid, (status, cmd) in procs.items():
 }
 
 load_burst() {
-    # 64 requests, 16 at a time: translations and summaries with the seed texts.
-    local brief
-    brief=$(python3 -c 'import json,sys; print(json.dumps({"text": open(sys.argv[1]).read()}))' \
-        seeds/short-brief.txt)
-    printf '%s\n' "$brief" >"$WORK/summarize.json"
+    # 64 requests, 16 at a time: translations and summaries of the seed brief.
     seq 64 | xargs -P 16 -I{} sh -c '
         if [ $(({} % 2)) -eq 0 ]; then
             curl -sf --max-time 120 -H "Content-Type: application/json" \
@@ -225,7 +228,12 @@ check_image() {
         || fail "LibreTranslate /translate"
     json_check 'isinstance(body["translatedText"], str) and body["translatedText"]' \
         <"$WORK/libretranslate-$target.json" || fail "LibreTranslate /translate answered wrong"
-    say "translated en->ar over /v1/translate and LibreTranslate's /translate"
+    http -H 'Content-Type: application/json' -d @"$WORK/summarize.json" \
+        "http://127.0.0.1:$PORT/v1/summarize" >"$WORK/summarize-$target.json" \
+        || fail "/v1/summarize"
+    json_check 'body["chunks"] == [1] and isinstance(body["summary"], str)' \
+        <"$WORK/summarize-$target.json" || fail "/v1/summarize answered wrong"
+    say "translated en->ar over /v1/translate and LibreTranslate's /translate; summarised"
 
     rss=$(worker_rss_mib) || fail "could not read the worker's memory"
     RSS_IDLE=${rss%% *}
@@ -249,10 +257,36 @@ check_image() {
         "$target" "$BUILD_S" "$((size / 1000000))" "$ready_s" "$stop_s" "$RSS_IDLE" "$RSS_LOADED" "$RSS_PEAK")")
 }
 
+convert_ahead() {
+    # cpu-slim has no PyTorch to convert with: the cpu image converts the models into
+    # /models/ctranslate2 (its CT2_CACHE_DIR), as its user, as the README tells users to.
+    local models=$1 cpu=localhost/newsroom-nlp:cpu-test
+    podman image exists "$cpu" || build_image cpu "$cpu"
+    install -d -o 10001 -g 10001 "$models/ctranslate2"
+    say "converting the demo models for CTranslate2 ahead, with the cpu image"
+    podman run --rm "${ULIMITS[@]}" -v "$models:/models" -e CT2_CACHE_DIR=/models/ctranslate2 \
+        "$cpu" python -m service fetch-models --dest /models >"$WORK/convert.log" 2>&1 \
+        || { tail -20 "$WORK/convert.log"; fail "fetch-models in the cpu image"; }
+}
+
+same_answers() {
+    # Every image answers the same requests alike (CTranslate2 int8 from the same weights).
+    local first=$1 target kind
+    shift
+    for target in "$@"; do
+        for kind in translate libretranslate summarize; do
+            cmp -s "$WORK/$kind-$first.json" "$WORK/$kind-$target.json" \
+                || fail "$target answers $kind differently from $first: $(cat "$WORK/$kind-$target.json")"
+        done
+        say "$target gives the same answers as $first"
+    done
+}
+
 # ----- main ----------------------------------------------------------------------------------------
 
 for tool in podman runc debootstrap curl; do
-    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || fail "$tool is missing (Debian: apt-get install podman runc debootstrap curl)"
+    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] \
+        || fail "$tool is missing (Debian: apt-get install podman runc debootstrap curl)"
 done
 [ -x "$VENV/bin/python" ] || fail "no virtualenv at $VENV (make install, or set VENV)"
 
@@ -268,12 +302,17 @@ say "building the demo models"
     || { cat "$WORK/demo-models.log"; fail "demo-models"; }
 chmod -R a+rX "$MODELS"
 
+python3 -c 'import json, sys; print(json.dumps({"text": open(sys.argv[1]).read()}))' \
+    seeds/short-brief.txt >"$WORK/summarize.json"
+
 SUMMARY=()
 for target in $IMAGE_TARGETS; do
     tag=localhost/newsroom-nlp:$target-test
+    if [ "$target" = cpu-slim ]; then convert_ahead "$MODELS"; fi
     build_image "$target" "$tag"
     check_image "$target" "$tag" "$MODELS"
 done
+same_answers $IMAGE_TARGETS
 
 say "all checks passed"
 printf '  %s\n' "${SUMMARY[@]}"

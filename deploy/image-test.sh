@@ -78,7 +78,7 @@ build_base() {
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };
 Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
 EOF
-    tar -C "$rootfs" -c . | podman import - "$BASE_IMAGE-minbase" >/dev/null
+    tar -C "$rootfs" -c . | podman import --quiet - "$BASE_IMAGE-minbase" >/dev/null
     rm -rf "$rootfs"
     cat >"$WORK/Containerfile.base" <<EOF
 FROM $BASE_IMAGE-minbase
@@ -313,6 +313,9 @@ for target in $IMAGE_TARGETS; do
     check_image "$target" "$tag" "$MODELS"
 done
 same_answers $IMAGE_TARGETS
+# Untagged images (the layers of earlier builds) go after a week, so the store stays bounded but
+# keeps this week's cache.
+podman image prune --force --filter until=168h >/dev/null
 
 say "all checks passed"
 printf '  %s\n' "${SUMMARY[@]}"

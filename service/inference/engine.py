@@ -27,9 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from service.core.config import Settings
 from service.core.errors import ItemTimeout, ModelUnavailable, PayloadTooLarge
@@ -46,6 +44,9 @@ from service.inference.devices import (
 )
 from service.inference.registry import TRANSLATE, ModelSpec, load_model, model_specs
 from service.inference.seq2seq import GenerationParams, Placement, Seq2SeqModel
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Engine:
         self._slots: dict[str, _Slot] = {}
         self.specs = model_specs(settings)
         self.device: torch.device | None = None
-        self.dtype: torch.dtype | None = None
+        self.dtype: torch.dtype | str | None = None
         self.cpu_threads: int | None = None
         self.backend: ModuleType | None = None
         self.placement: Placement | None = None

@@ -33,6 +33,7 @@ batcher still drops abandoned items before a batch starts).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -44,7 +45,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ctranslate2
-import torch
 from ctranslate2.converters import TransformersConverter
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
@@ -54,6 +54,9 @@ from service.core.errors import ConfigError, ModelLoadError
 from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
 
 if TYPE_CHECKING:
+    import torch
+
+    from service.inference.devices import HostCpu
     from service.inference.registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,7 @@ _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _CONVERSION_VERSION = f"ct2-{ctranslate2.__version__}-1"
 
 
-def compute_type(device: torch.device, dtype: torch.dtype, requested: str) -> str:
+def compute_type(device: torch.device | HostCpu, dtype: torch.dtype | str, requested: str) -> str:
     """Resolve COMPUTE_TYPE for `device`: `auto` is int8 on CPU and float16 on CUDA.
 
     Raises ConfigError on a device CTranslate2 does not run on (MPS) or a compute type the
@@ -169,7 +172,7 @@ class Ct2Model(Seq2SeqModel):
         *,
         translator: ctranslate2.Translator,
         vocabulary: list[str],
-        device: torch.device,
+        device: torch.device | HostCpu,
         compute_type: str,
         prefix: str = "",
         bucket_tokens: int = 0,
@@ -190,7 +193,7 @@ class Ct2Model(Seq2SeqModel):
         self._compute_type = compute_type
 
     @property
-    def device(self) -> torch.device:
+    def device(self) -> torch.device | HostCpu:
         return self._device
 
     @property
@@ -338,6 +341,13 @@ def _converted(source: str, path: Path, revision: str, placement: Placement) -> 
     target = placement.cache_dir / f"{slug}-{key[:16]}-{placement.compute_type}"
     if (target / "model.bin").is_file():
         return target
+    if not _pytorch_installed():
+        raise ModelLoadError(
+            f"{source!r} has no CTranslate2 conversion for {placement.compute_type} in "
+            f"{placement.cache_dir}, and converting it needs PyTorch, which is not installed "
+            "(the cpu-slim image): convert it ahead into CT2_CACHE_DIR with `python -m service "
+            "fetch-models` where PyTorch is, e.g. in the cpu image"
+        )
     placement.cache_dir.mkdir(parents=True, exist_ok=True)
     log.info("converting %s for CTranslate2 (%s) into %s", source, placement.compute_type, target)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=placement.cache_dir))
@@ -364,6 +374,11 @@ def _converted(source: str, path: Path, revision: str, placement: Placement) -> 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _pytorch_installed() -> bool:
+    """Whether PyTorch, which the converter needs, is installed (not in the cpu-slim image)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def _vocabulary(converted: Path) -> list[str]:

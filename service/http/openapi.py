@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify
 
 from service.core.config import Settings
 from service.core.pairs import LanguagePair
-from service.http import context
+from service.http import context, surfaces
 from service.http.access import open_blueprint
 from service.http.described import MARK, ROUTES, Doc, Route, route
 from service.http.v1.schemas import ErrorResponse
@@ -149,8 +149,6 @@ boundaries. `/v1/summarize` answers `chunks` as a list (one count per text, also
 
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI 3.1 description of every registered route, with this server's limits."""
-    import service.http.app  # noqa: F401 - every surface registers its routes on import
-
     order = [tag["name"] for tag in _TAGS]
     paths: dict[str, Any] = {}
     for described in sorted(ROUTES, key=lambda r: order.index(r.doc.tag)):

@@ -11,7 +11,8 @@ from flask import Blueprint, Response, jsonify
 
 from service.core.config import Settings
 from service.core.pairs import LanguagePair
-from service.http import context, surfaces
+from service.http import context
+from service.http import surfaces  # noqa: F401 - importing them registers their routes
 from service.http.access import open_blueprint
 from service.http.described import MARK, ROUTES, Doc, Route, route
 from service.http.v1.schemas import ErrorResponse

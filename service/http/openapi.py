@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+import service.http.surfaces  # noqa: F401 - importing the surfaces registers their routes
 from service.core.config import Settings
 from service.core.pairs import LanguagePair
 from service.http import context
-from service.http import surfaces  # noqa: F401 - importing them registers their routes
 from service.http.access import open_blueprint
 from service.http.described import MARK, ROUTES, Doc, Route, route
 from service.http.v1.schemas import ErrorResponse

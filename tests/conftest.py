@@ -63,6 +63,9 @@ def demo_env(
         # Tests run servers and CLI processes side by side on 2 cores: one torch thread each
         # avoids oversubscription, which slows tiny models by 10x or more.
         "TORCH_THREADS": "1",
+        # The suite measures the models and their queues: a repeated text must reach the model.
+        # The cache's tests (tests/inference/test_cache*.py) turn it on.
+        "CACHE": "false",
         # `TEST_BACKEND=transformers make test` runs the whole suite on the other backend.
         **({"BACKEND": os.environ["TEST_BACKEND"]} if os.environ.get("TEST_BACKEND") else {}),
     }

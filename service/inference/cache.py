@@ -158,7 +158,7 @@ class RedisStore:
             self._next_log = now + LOG_PERIOD_S
             log.warning(
                 "cache: Redis at %s failed (%s: %s); serving from the models, retrying every "
-                "%.0f s, next report in %.0f s at the earliest",
+                "%g s, next report in %g s at the earliest",
                 self.where,
                 type(exc).__name__,
                 exc,

@@ -134,6 +134,11 @@ class Metrics:
             ["model"],
             registry=self.registry,
         )
+        self.cache_redis_errors = Counter(
+            "service_cache_redis_errors",
+            "Failed or timed-out Redis calls of the output cache (each leaves Redis alone 5 s).",
+            registry=self.registry,
+        )
         self.cache_bytes = Gauge(
             "service_cache_bytes",
             "Bytes the in-process output cache holds for a model (keys, texts, bookkeeping).",

@@ -15,6 +15,7 @@ summary of one sentence, chunk or summary round), nothing about the request or i
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import queue
 import threading
@@ -23,14 +24,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
+import torch
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from service.inference.cache_key import ModelIdentity
 from service.inference.lru import ByteLRU
+from service.inference.seq2seq import Seq2SeqModel
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+# Libraries whose versions are part of every key: any of them can change an output.
+KEYED_LIBRARIES = ("torch", "transformers", "tokenizers", "ctranslate2")
 # Every Redis key the cache writes starts with this.
 REDIS_PREFIX = "nlp-cache:"
 # After a failed Redis call, Redis is skipped for this long before it is tried again.
@@ -55,8 +61,10 @@ class RedisStore:
         ttl_s: float,
         timeout_s: float,
         clock: Callable[[], float] = time.monotonic,
+        on_error: Callable[[], None] | None = None,
     ) -> None:
         self.ttl_s = ttl_s
+        self._on_error = on_error
         self._client = redis.Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -152,6 +160,8 @@ class RedisStore:
     def _failed(self, exc: BaseException) -> None:
         now = self._clock()
         self.errors += 1
+        if self._on_error is not None:
+            self._on_error()
         self._down_until = now + RETRY_AFTER_S
         self._was_down = True
         if now >= self._next_log:
@@ -187,7 +197,16 @@ class OutputCache:
     ) -> None:
         self.metrics = metrics or Metrics()
         self.memory = ByteLRU(memory_bytes, ttl_s=ttl_s) if memory_bytes > 0 else None
-        self.redis = RedisStore(redis_url, ttl_s=ttl_s, timeout_s=timeout_s) if redis_url else None
+        self.redis = (
+            RedisStore(
+                redis_url,
+                ttl_s=ttl_s,
+                timeout_s=timeout_s,
+                on_error=self.metrics.cache_redis_errors.inc,
+            )
+            if redis_url
+            else None
+        )
         self.ttl_s = ttl_s
 
     @property
@@ -259,3 +278,39 @@ class OutputCache:
         hits = sum(value is not None for value in values)
         if hits:
             self.metrics.cache_hits.labels(model, store).inc(hits)
+
+
+def model_identity(model: Seq2SeqModel, backend: str, threads: int) -> ModelIdentity:
+    """What decides a loaded model's outputs here: the model, `backend` and its libraries, the
+    device (the CPU's instruction set, or the GPU's name) and `threads` (see `cache_key`)."""
+    device = model.device
+    if device.type == "cpu":
+        kind = f"cpu:{torch.backends.cpu.get_cpu_capability()}"
+    elif device.type == "cuda":
+        kind = f"cuda:{torch.cuda.get_device_name(device)}"
+    else:
+        kind = device.type
+    return ModelIdentity(
+        source=model.source,
+        revision=model.revision,
+        backend=backend,
+        libraries=_library_versions(),
+        compute_type=model.compute_type,
+        device=kind,
+        threads=threads,
+        bucket_tokens=model.bucket_tokens,
+        prefix=model.prefix,
+        max_output_tokens=model.max_output_tokens,
+        generation_defaults=model.generation_defaults(),
+    )
+
+
+def _library_versions() -> str:
+    """The installed versions of KEYED_LIBRARIES, e.g. `torch=2.13.0,...`."""
+    versions = []
+    for name in KEYED_LIBRARIES:
+        try:
+            versions.append(f"{name}={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name}=-")
+    return ",".join(versions)

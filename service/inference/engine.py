@@ -25,7 +25,6 @@ short because nobody waited for it).
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import logging
 import threading
 import time
@@ -42,8 +41,8 @@ from service.config import Settings
 from service.errors import ItemTimeout, ModelUnavailable, PayloadTooLarge
 from service.inference.backends import backend
 from service.inference.batching import Batcher, Ticket
-from service.inference.cache import OutputCache
-from service.inference.cache_key import KeyMaker, ModelIdentity, batch_invariant, keepable
+from service.inference.cache import OutputCache, model_identity
+from service.inference.cache_key import KeyMaker, batch_invariant, keepable
 from service.inference.devices import (
     Accelerators,
     choose_device,
@@ -53,6 +52,7 @@ from service.inference.devices import (
 )
 from service.inference.registry import ModelSpec, load_model, model_specs
 from service.inference.seq2seq import GenerationParams, Placement, Seq2SeqModel
+from service.inference.submission import Cached, Submission
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,6 @@ log = logging.getLogger(__name__)
 # Inputs of more characters than this are split and tokenised one request at a time (see
 # `Engine.preprocessing`); a news article is well under it, a maximal request far over it.
 LARGE_INPUT_CHARS = 20_000
-# Libraries whose versions are part of every cache key: any of them can change an output.
-_KEYED_LIBRARIES = ("torch", "transformers", "tokenizers", "ctranslate2")
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,8 @@ class Engine:
                 spec.key, settings.backend, slot.model.compute_type, str(self.device)
             ).set(1)
             if self.cache is not None and self.cache.enabled and slot.model.revision:
-                identity = self._identity(slot.model)
+                threads = self.placement.threads if self.placement else 0
+                identity = model_identity(slot.model, settings.backend, threads)
                 slot.keys = KeyMaker(identity)
                 slot.invariant = batch_invariant(
                     identity.backend, identity.device, identity.compute_type, identity.bucket_tokens
@@ -215,29 +214,6 @@ class Engine:
         )
         slot = _Slot(spec, batcher)
         return slot
-
-    def _identity(self, model: Seq2SeqModel) -> ModelIdentity:
-        """What decides `model`'s outputs here (see `cache_key`)."""
-        device = model.device
-        if device.type == "cpu":
-            kind = f"cpu:{torch.backends.cpu.get_cpu_capability()}"
-        elif device.type == "cuda":
-            kind = f"cuda:{torch.cuda.get_device_name(device)}"
-        else:
-            kind = device.type
-        return ModelIdentity(
-            source=model.source,
-            revision=model.revision,
-            backend=self.settings.backend,
-            libraries=_library_versions(),
-            compute_type=model.compute_type,
-            device=kind,
-            threads=self.placement.threads if self.placement else 0,
-            bucket_tokens=model.bucket_tokens,
-            prefix=model.prefix,
-            max_output_tokens=model.max_output_tokens,
-            generation_defaults=model.generation_defaults(),
-        )
 
     def _keep(
         self, slot: _Slot, batch: list[list[int]], params: GenerationParams, texts: list[str]
@@ -442,93 +418,3 @@ class Engine:
             why = "model not loaded" if slot.model is None else "model revision unknown"
             return {"enabled": False, "reason": why}
         return self.cache.state(slot.spec.key) | {"keeps": "all" if slot.invariant else "alone"}
-
-
-def _library_versions() -> str:
-    """The installed versions of the libraries that compute an output, e.g. `torch=2.13.0,...`."""
-    versions = []
-    for name in _KEYED_LIBRARIES:
-        try:
-            versions.append(f"{name}={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{name}=-")
-    return ",".join(versions)
-
-
-# An input's cache key, and its cached output (None: a miss).
-Cached = tuple[str, str | None]
-
-
-class Submission:
-    """A request's inputs to one model: the cached ones answered at once, the others (each
-    distinct input once, when the cache is on) fed to its queue through the engine's window."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        key: str,
-        inputs: Sequence[list[int]],
-        params: GenerationParams,
-        deadline: float,
-        *,
-        cached: Sequence[Cached] | None = None,
-    ) -> None:
-        self._engine = engine
-        self._key = key
-        self._params = params
-        self._deadline = deadline
-        # Per input, its cached output, or the index in `_queued` of the input that answers it.
-        self._outputs: list[str | None] = [None] * len(inputs)
-        self._source: list[int | None] = []
-        self._queued: list[list[int]] = []
-        if cached is None:
-            self._queued = list(inputs)
-            self._source = list(range(len(inputs)))
-        else:
-            first: dict[str, int] = {}
-            for i, (ids, (digest, output)) in enumerate(zip(inputs, cached, strict=True)):
-                self._outputs[i] = output
-                if output is None and digest not in first:
-                    first[digest] = len(self._queued)
-                    self._queued.append(ids)
-                self._source.append(None if output is not None else first[digest])
-        self._tickets: list[Ticket[str]] = []
-        try:
-            for ids in self._queued[: engine.window]:
-                self._tickets.append(engine.submit(key, ids, params, deadline=deadline))
-        except BaseException:
-            self.cancel()
-            raise
-
-    def cancel(self) -> None:
-        """Withdraw whatever has not run yet."""
-        for ticket in self._tickets:
-            ticket.cancel()
-
-    @property
-    def batch_ids(self) -> list[int | None]:
-        """Per input, the id of the batch it ran in (None while it has not run, or when it came
-        from the cache)."""
-        ran = [ticket.batch_id for ticket in self._tickets]
-        return [None if j is None or j >= len(ran) else ran[j] for j in self._source]
-
-    def results(self) -> list[str]:
-        """One output per input, in order. Raises the first failure, withdrawing the rest."""
-        done = []
-        try:
-            for j in range(len(self._queued)):
-                done.append(self._tickets[j].result())
-                if len(self._tickets) < len(self._queued):
-                    ids = self._queued[len(self._tickets)]
-                    self._tickets.append(
-                        self._engine.submit(
-                            self._key, ids, self._params, deadline=self._deadline, wait=True
-                        )
-                    )
-        except BaseException:
-            self.cancel()
-            raise
-        answers = []
-        for output, j in zip(self._outputs, self._source, strict=True):
-            answers.append(done[j] if j is not None else str(output))
-        return answers

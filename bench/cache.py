@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--new-tokens", type=int, default=16, help="pinned output length")
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type")
     parser.add_argument("--threads", default="0", help="TORCH_THREADS of each server")
+    parser.add_argument("--skip-http", action="store_true", help="the in-process part only")
 
 
 def sentence(words: int, serial: int) -> str:
@@ -240,9 +241,32 @@ def _engine_hit_path(args: argparse.Namespace, env: dict[str, str], redis_url: s
             if engine.cache is not None and engine.cache.redis is not None:
                 engine.cache.redis.flush()
             results.append({"path": name, **_timed(once, repeats)})
+            if engine.cache is not None:
+                results += _miss_overhead(engine, name.split()[0], repeats)
         finally:
             engine.close(timeout=30)
     return results
+
+
+def _miss_overhead(engine: Any, store: str, repeats: int) -> list[dict[str, Any]]:
+    """What a miss costs with the cache on, beside the model: looking a never-seen sentence up
+    (digest, memory, Redis), and keeping its output (digest, memory, the Redis queue)."""
+    model = engine.model(PAIR)
+    fresh = iter(model.encode([sentence(12, 5_000_000 + n) for n in range(2 * repeats + 2)]))
+    params = GenerationParams()
+    keys = engine._slots[PAIR].keys
+    output = "Une phrase traduite de longueur moyenne, pour le cache."
+
+    def look_up() -> None:
+        engine._look_up(PAIR, [next(fresh)], params)
+
+    def keep() -> None:
+        engine.cache.store(PAIR, [(keys.digest({}, next(fresh)), output)])
+
+    return [
+        {"path": f"miss look-up ({store})", **_timed(look_up, repeats)},
+        {"path": f"miss keep ({store})", **_timed(keep, repeats)},
+    ]
 
 
 def _timed(fn: Callable[[], None], repeats: int) -> dict[str, float]:
@@ -308,23 +332,17 @@ def run(args: argparse.Namespace) -> int:
     }
     redis = _Redis(root / "redis") if shutil.which("redis-server") else None
     try:
-        rows = _http(args, env, redis.url if redis else None)
+        rows = [] if args.skip_http else _http(args, env, redis.url if redis else None)
         hit_path = _engine_hit_path(args, env, redis.url if redis else None)
     finally:
         if redis is not None:
             redis.stop()
     summary = _summary(rows)
-    headers = ["workload", "clients", "cache", "req/s", "vs off", "p50 ms", "p95 ms", "hit ratio"]
-    print(
-        table(
-            headers,
-            [
-                [r["workload"], r["clients"], r["cache"], r["rps"], r["rps_vs_off"], r["p50_ms"],
-                 r["p95_ms"], r["hit_ratio"]]
-                for r in summary
-            ],
-        )
-    )  # fmt: skip
+    if summary:
+        columns = ["workload", "clients", "cache", "rps", "rps_vs_off", "p50_ms", "p95_ms"]
+        headers = ["workload", "clients", "cache", "req/s", "vs off", "p50 ms", "p95 ms"]
+        rows_out = [[r[c] for c in columns] + [r["hit_ratio"]] for r in summary]
+        print(table([*headers, "hit ratio"], rows_out))
     print()
     paths = [[h["path"], h["p50_ms"], h["p95_ms"], h["repeats"]] for h in hit_path]
     print(table(["one sentence", "p50 ms", "p95 ms", "n"], paths))

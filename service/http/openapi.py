@@ -227,7 +227,7 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
             "/v1/models": _get(
                 "Loaded models and their settings.",
                 "Each model: task, source (Hub id or path), device, dtype, state, generation "
-                "defaults, batching settings.",
+                "defaults, batching settings, output cache state.",
                 anything,
                 tag="v1",
             ),

@@ -96,11 +96,12 @@ class RedisStore:
             return [None] * len(keys)
         try:
             values = self._client.mget([REDIS_PREFIX + key for key in keys])
-        except redis.RedisError as exc:
+            found = [None if v is None else v.decode("utf-8") for v in values]
+        except (redis.RedisError, UnicodeDecodeError) as exc:
             self._failed(exc)
             return [None] * len(keys)
         self._recovered()
-        return [None if v is None else v.decode("utf-8") for v in values]
+        return found
 
     def put_many(self, entries: Sequence[tuple[str, str]]) -> None:
         """Queue `entries` to be written; returns at once, dropping what does not fit."""

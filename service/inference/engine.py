@@ -224,13 +224,11 @@ class Engine:
         if slot.batcher.abandoned() or not keepable(slot.invariant, len(batch)):
             return
         options = params.overrides()
-        self.cache.store(
-            slot.spec.key,
-            [
-                (slot.keys.digest(options, ids), text)
-                for ids, text in zip(batch, texts, strict=True)
-            ],
-        )
+        entries = [(slot.keys.digest(options, ids), t) for ids, t in zip(batch, texts, strict=True)]
+        try:
+            self.cache.store(slot.spec.key, entries)
+        except Exception:  # the cache is a help: its failure must not fail the batch
+            log.exception("%s: could not cache a batch's outputs", slot.spec.key)
 
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting work, finish queued items, join the workers."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from service.errors import Overloaded
+from service.errors import ItemTimeout, Overloaded
 from service.inference.engine import Engine
 from service.inference.seq2seq import GenerationParams
 from tests.conftest import Faults
@@ -102,6 +103,28 @@ def test_a_text_repeated_in_one_request_runs_once(exact) -> None:
     outputs, _ = run(engine, "en-fr", [TEXTS[1], TEXTS[3], TEXTS[1], TEXTS[1]])
     assert outputs[0] == outputs[2] == outputs[3]
     assert sample(engine, "service_items_total", model="en-fr", outcome="ok") == 2
+
+
+def test_a_batch_nobody_waited_for_is_not_kept(exact) -> None:
+    engine = exact()
+    held = Faults(engine, "en-fr")
+    held.hold(TEXTS[1])
+    model = engine.model("en-fr")
+    try:
+        late = engine.submit_many(
+            "en-fr", model.encode([TEXTS[1]]), QUICK, deadline=time.monotonic() + 0.5
+        )
+        assert held.entered.wait(30)
+        with pytest.raises(ItemTimeout):
+            late.results()
+    finally:
+        held.remove()  # the batch runs on, for nobody: its output may be cut short
+    deadline = time.monotonic() + 30
+    while engine._slots["en-fr"].batcher.abandoned():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    _, batch_ids = run(engine, "en-fr", [TEXTS[1]])
+    assert batch_ids[0] is not None  # computed again, not served from the abandoned batch
 
 
 def test_other_generation_options_miss(exact) -> None:

@@ -2,9 +2,10 @@
 
 Posts of one to three sentences are translated by the real-shape en-fr model (random weights,
 output pinned to --new-tokens, CTranslate2 int8 by default) over HTTP, one gunicorn per cache
-setting, all three up at once and measured in turns (--rounds) so that load on the machine falls
-on each alike. A post is new with probability 1 - --repeat-share, else an earlier post drawn by
-Zipf (--zipf) over their order of appearance, as a popular post is translated once per reader.
+setting, all three up at once and measured in turns (--rounds), each round starting with another
+setup, so that load on the machine falls on each alike. A post is new with probability
+1 - --repeat-share, else an earlier post drawn by Zipf (--zipf) over their order of appearance, as
+a popular post is translated once per reader.
 Each phase sends posts of its own (no phase hits another's entries):
 
 - `repeats`: the Mastodon-like stream, at 1 and at --clients clients;
@@ -199,7 +200,10 @@ def _http(args: argparse.Namespace, env: dict[str, str], redis_url: str | None) 
         ]
         for round_no in range(args.rounds):
             for p, (workload, clients, count, share) in enumerate(phases):
-                for s, (name, server) in enumerate(servers.items()):
+                # Each round starts with another setup, so that no setup always runs last.
+                turn = list(servers.items())
+                turn = turn[round_no % len(turn) :] + turn[: round_no % len(turn)]
+                for s, (name, server) in enumerate(turn):
                     base = 1_000_000 * (1 + round_no) + 100_000 * p + 10_000 * s
                     stream = posts(count, share, args.zipf, seed=round_no * 10 + p, base=base)
                     result = _phase(server.url, stream, clients)

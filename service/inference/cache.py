@@ -164,9 +164,9 @@ class RedisStore:
         if self._on_error is not None:
             self._on_error()
         self._down_until = now + RETRY_AFTER_S
-        self._was_down = True
         if now >= self._next_log:
             self._next_log = now + LOG_PERIOD_S
+            self._was_down = True  # so the recovery after a reported failure is reported too
             log.warning(
                 "cache: Redis at %s failed (%s: %s); serving from the models, retrying every "
                 "%g s, next report in %g s at the earliest",

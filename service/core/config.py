@@ -32,6 +32,7 @@ from service.core.setting_values import (
     positive_int,
     prefixes_over_defaults,
     rate_limits,
+    redis_url,
     storage_uri,
 )
 
@@ -285,6 +286,46 @@ SETTINGS: tuple[Setting, ...] = (
         "client address for limits is read that many hops back, never further.",
     ),
     Setting(
+        "cache",
+        "CACHE",
+        "true",
+        parse_bool,
+        "Serve a model input seen before (a sentence, a summary chunk) from the output cache "
+        "instead of the model; `false` keeps no texts at all. See Cache.",
+    ),
+    Setting(
+        "cache_memory_bytes",
+        "CACHE_MEMORY_BYTES",
+        "67108864",
+        non_negative_int,
+        "Bytes of outputs each process keeps in memory, least recently used evicted first; 0 "
+        "for none (Redis alone, if CACHE_URL is set).",
+    ),
+    Setting(
+        "cache_url",
+        "CACHE_URL",
+        "",
+        redis_url,
+        "A Redis (`redis://host:port[/db]`) that replicas share outputs through, as well as "
+        "memory; empty for none. Unreachable or slow: outputs come from the models.",
+        secret=True,
+    ),
+    Setting(
+        "cache_ttl_s",
+        "CACHE_TTL_S",
+        "86400",
+        positive_float,
+        "Longest an output is kept, in memory and in Redis, in seconds.",
+    ),
+    Setting(
+        "cache_timeout_ms",
+        "CACHE_TIMEOUT_MS",
+        "50",
+        positive_float,
+        "Longest one Redis call of the cache may take; after a failure Redis is left alone for "
+        "5 s.",
+    ),
+    Setting(
         "models_dir",
         "MODELS_DIR",
         "models",
@@ -327,6 +368,11 @@ class Settings:
     rate_limit_storage: str
     rate_limit_fail: str
     trusted_proxies: int
+    cache: bool
+    cache_memory_bytes: int
+    cache_url: str
+    cache_ttl_s: float
+    cache_timeout_ms: float
     models_dir: str
 
     @classmethod

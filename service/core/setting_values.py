@@ -168,6 +168,12 @@ def storage_uri(raw: str) -> str:
     return raw
 
 
+def redis_url(raw: str) -> str:
+    if raw and raw.partition("://")[0] not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected redis://host:port[/db] (or rediss://, unix://), or empty")
+    return raw
+
+
 def fail_mode(raw: str) -> str:
     if raw not in {"open", "closed"}:
         raise ValueError("expected open or closed")

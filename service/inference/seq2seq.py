@@ -116,6 +116,9 @@ class Seq2SeqModel(ABC):
         self.max_output_tokens = int(getattr(config, "max_position_embeddings", 512))
         self.pad_token_id = self._pad_id()
         self.bucket_tokens = bucket_tokens
+        # Which version of the model's files: the Hub commit or a contents hash (the backend's
+        # `load` sets it); "" when unknown, and then nothing of it is cached.
+        self.revision = ""
 
     @property
     @abstractmethod

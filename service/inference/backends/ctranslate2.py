@@ -51,6 +51,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from transformers import AutoConfig, GenerationConfig
 
 from service.core.errors import ConfigError, ModelLoadError
+from service.inference.revision import MODEL_FILES, contents_hash
 from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
 
 if TYPE_CHECKING:
@@ -74,8 +75,6 @@ OUT_OF_MEMORY: tuple[type[BaseException], ...] = (Ct2OutOfMemory,)
 # What COMPUTE_TYPE=auto means per device: int8 is CTranslate2's fast path on CPU; float16 keeps
 # GPU outputs as close to the transformers backend's as half precision allows.
 _AUTO_COMPUTE_TYPE = {"cpu": "int8", "cuda": "float16"}
-# Files the converter reads from a model directory (and the contents hash covers).
-_MODEL_FILES = ("*.json", "*.txt", "*.model", "*.spm", "*.safetensors", "pytorch_model.bin")
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # Bumped when the conversion itself changes, so older cached conversions are not reused.
 _CONVERSION_VERSION = f"ct2-{ctranslate2.__version__}-1"
@@ -142,7 +141,7 @@ def load(spec: ModelSpec, location: str, tokenizer: Any, placement: Placement) -
         intra_threads=placement.threads,
         inter_threads=1,
     )
-    return Ct2Model(
+    model = Ct2Model(
         spec.key,
         spec.source,
         tokenizer,
@@ -155,6 +154,8 @@ def load(spec: ModelSpec, location: str, tokenizer: Any, placement: Placement) -
         prefix=spec.prefix,
         bucket_tokens=placement.bucket_tokens,
     )
+    model.revision = revision
+    return model
 
 
 class Ct2Model(Seq2SeqModel):
@@ -310,22 +311,12 @@ def _snapshot(location: str) -> tuple[Path, str]:
     snapshot directory is named by it), else the hash of the model files' contents."""
     path = Path(location)
     if path.is_dir():
-        return path, _contents_hash(path)
+        return path, contents_hash(path)
     try:
-        snapshot = Path(snapshot_download(location, allow_patterns=list(_MODEL_FILES)))
+        snapshot = Path(snapshot_download(location, allow_patterns=list(MODEL_FILES)))
     except HfHubHTTPError as exc:
         raise OSError(str(exc)) from None
     return snapshot, snapshot.name
-
-
-def _contents_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted({f for pattern in _MODEL_FILES for f in path.glob(pattern) if f.is_file()})
-    for file in files:
-        digest.update(file.name.encode() + b"\0")
-        with file.open("rb") as stream:
-            digest.update(hashlib.file_digest(stream, "sha256").digest())
-    return digest.hexdigest()
 
 
 def _converted(source: str, path: Path, revision: str, placement: Placement) -> Path:

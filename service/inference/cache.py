@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import platform
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import redis
-import torch
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+try:
+    import torch
+except ImportError:  # the cpu-slim image: CTranslate2 on the CPU
+    torch = None  # type: ignore[assignment]
 
 from service.core.metrics import Metrics
 from service.inference.cache_key import ModelIdentity
@@ -286,7 +292,7 @@ def model_identity(model: Seq2SeqModel, backend: str, threads: int) -> ModelIden
     device (the CPU's instruction set, or the GPU's name) and `threads` (see `cache_key`)."""
     device = model.device
     if device.type == "cpu":
-        kind = f"cpu:{torch.backends.cpu.get_cpu_capability()}"
+        kind = f"cpu:{_cpu_capability()}"
     elif device.type == "cuda":
         kind = f"cuda:{torch.cuda.get_device_name(device)}"
     else:
@@ -304,6 +310,24 @@ def model_identity(model: Seq2SeqModel, backend: str, threads: int) -> ModelIden
         max_output_tokens=model.max_output_tokens,
         generation_defaults=model.generation_defaults(),
     )
+
+
+# The widest vector instruction sets first: what int8 and float kernels are chosen by.
+_ISA_FLAGS = ("avx512_vnni", "avx512f", "avx2", "avx", "sse4_2", "neon", "asimd")
+
+
+def _cpu_capability() -> str:
+    """The CPU's instruction set as torch names it; without PyTorch (cpu-slim), the machine and
+    its widest vector flag from /proc/cpuinfo, so images that pick kernels differently never
+    share an output."""
+    if torch is not None:
+        return torch.backends.cpu.get_cpu_capability()
+    try:
+        words = set(Path("/proc/cpuinfo").read_text(encoding="utf-8").split())
+    except OSError:
+        words = set()
+    widest = next((flag for flag in _ISA_FLAGS if flag in words), "default")
+    return f"{platform.machine()}-{widest}"
 
 
 def _library_versions() -> str:

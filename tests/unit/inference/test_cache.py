@@ -160,3 +160,16 @@ def test_a_hung_redis_costs_one_timeout_then_nothing(silent_server: str) -> None
         assert cache.lookup("en-fr", ["k"]) == ["v"]
     finally:
         cache.close()
+
+
+def test_the_cpu_is_named_without_pytorch_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cpu-slim serves without PyTorch: the cache still names the CPU's instruction set, and
+    differently from torch's name, so the two images never share outputs."""
+    import platform
+
+    from service.inference import cache
+
+    with_torch = cache._cpu_capability()
+    monkeypatch.setattr(cache, "torch", None)
+    without = cache._cpu_capability()
+    assert without.startswith(platform.machine() + "-") and without != with_torch

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.demo_models import build_bart, build_demo_models, build_marian, news_corpus
+from service.demo_models import build_bart, build_demo_models, build_marian
+from service.demo_text import news_corpus
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,16 @@ article, beam count and number of concurrent clients it runs the service's summa
 (`service.tasks.summarize` on a started `Engine`: chunking, the batch queue, every round; HTTP
 adds milliseconds, see `request-path`) and reports seconds per article, the chunks and rounds,
 the input and generated tokens the engine counted, and the raw ceiling: one `generate` of the
-same first-round chunks (every client's together) on the same loaded model, with nothing of the
-service around it (no queue, no buckets or filler rows, no second round). `vs ceiling` is the
+same first-round chunks (every client's together, each with the length SUMMARY_PARTIALS gives
+it) on the same loaded model, with nothing of the service around it (no queue, no buckets or
+filler rows, no second round). `vs ceiling` is the
 service's seconds over the ceiling's: what the service's own choices cost.
 
 Random weights never stop early: every summary runs to the model's 142-token maximum, as long as
 a real summary may be (real ones often end sooner, so real times are at most these). `--env`
-passes settings (`--env BATCH_BUCKET_TOKENS=0`) to measure one lever against the defaults.
+passes settings to every engine (`--env TORCH_THREADS=1`); `--variant NAME:A=1,B=2` (repeated)
+starts one engine per variant and times them in turns, cell by cell, so that a lever is measured
+against the defaults side by side on a shared machine whose load comes and goes.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from service.generation import GenerationOptions
 from service.inference.engine import Engine
 from service.inference.registry import SUMMARIZE
 from service.inference.seq2seq import GenerationParams, Seq2SeqModel
+from service.summary_partials import partial_params
 from service.tasks import chunk_for_model, summarize
 
 ARTICLES = ("qusayr-article.txt", "long-report.txt")
@@ -54,6 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--torch-threads", type=int, default=0, help="TORCH_THREADS")
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="a setting, repeatable"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:A=1,B=2",
+        help="settings to compare side by side, taking turns (repeatable; --env applies to all)",
     )
     parser.add_argument("--no-ceiling", action="store_true", help="skip the raw generate")
     parser.add_argument("--name", default="summary", help="JSON file name (default summary)")
@@ -104,11 +115,10 @@ def service_run(
     return wall, results, {k: after[k] - before[k] for k in after}
 
 
-def raw_generate(model: Seq2SeqModel, chunks: list[list[int]], beams: int) -> float:
+def raw_generate(model: Seq2SeqModel, chunks: list[list[int]], params: GenerationParams) -> float:
     """Seconds of one plain generate of `chunks` on the loaded model: CTranslate2's
     `translate_batch` or transformers' `generate`, padded to the longest, with the options the
-    service would pass."""
-    params = GenerationParams(num_beams=beams)
+    service passes for `params`."""
     started = time.perf_counter()
     if model.backend == "ctranslate2":
         tokens = model._tokens  # the converted vocabulary
@@ -133,45 +143,82 @@ def raw_generate(model: Seq2SeqModel, chunks: list[list[int]], beams: int) -> fl
     return time.perf_counter() - started
 
 
-def _cell(
-    engine: Engine, article: str, beams: int, clients: int, args: argparse.Namespace
+def _measure(
+    engine: Engine, chunks: list[list[int]], text: str, beams: int, clients: int, ceiling: bool
 ) -> dict[str, Any]:
-    text = (SEEDS / article).read_text(encoding="utf-8")
+    """One timed run of the service, and of the raw ceiling for the same first round."""
     model = engine.model(SUMMARIZE)
-    chunks = chunk_for_model(model, text)
-    walls, ceilings = [], []
-    for _ in range(args.reps):
-        wall, summaries, counted = service_run(engine, text, beams, clients)
-        walls.append(wall)
-        if not args.no_ceiling:
-            ceilings.append(raw_generate(model, chunks * clients, beams))
+    # The first round's work as the service asks for it: each chunk's partial summary length.
+    summary_params = GenerationOptions(num_beams=beams).params_for(model)
+    mode = engine.settings.summary_partials
+    params = partial_params(summary_params, model.generation_defaults(), len(chunks), mode)
+    wall, summaries, counted = service_run(engine, text, beams, clients)
+    return {
+        "wall": wall,
+        "ceiling": raw_generate(model, chunks * clients, params) if ceiling else None,
+        "chunks": summaries[0].chunks,
+        "rounds": summaries[0].rounds,
+        **{name: value / clients for name, value in counted.items()},
+    }
+
+
+def _row(runs: list[dict[str, Any]], clients: int) -> dict[str, Any]:
+    walls = [r["wall"] for r in runs]
+    ceilings = [r["ceiling"] for r in runs if r["ceiling"] is not None]
     per_article = statistics.median(walls) / clients
     ceiling = statistics.median(ceilings) / clients if ceilings else None
     return {
-        "article": article,
-        "chars": len(text),
-        "beams": beams,
-        "clients": clients,
         "s_per_article": per_article,
         "latency_s": statistics.median(walls),
         "runs_s": walls,
-        "chunks": summaries[0].chunks,
-        "chunk_tokens": [len(c) for c in chunks],
-        "rounds": summaries[0].rounds,
-        "batches": counted["batches"] / clients,
-        "input_tokens": counted["service_input_tokens_total"] / clients,
-        "generated_tokens": counted["service_generated_tokens_total"] / clients,
+        "chunks": runs[-1]["chunks"],
+        "rounds": runs[-1]["rounds"],
+        "batches": runs[-1]["batches"],
+        "input_tokens": runs[-1]["service_input_tokens_total"],
+        "generated_tokens": runs[-1]["service_generated_tokens_total"],
         "ceiling_s_per_article": ceiling,
         "ceiling_runs_s": ceilings,
         "vs_ceiling": per_article / ceiling if ceiling else None,
     }
 
 
+def _cells(
+    engines: dict[str, Engine], article: str, beams: int, clients: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """One row per variant; the variants take turns, rep by rep, so load on a shared machine
+    falls on all of them alike."""
+    text = (SEEDS / article).read_text(encoding="utf-8")
+    first = next(iter(engines.values()))
+    chunks = chunk_for_model(first.model(SUMMARIZE), text)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in engines}
+    for _ in range(args.reps):
+        for name, engine in engines.items():
+            runs[name].append(_measure(engine, chunks, text, beams, clients, not args.no_ceiling))
+    base = {"article": article, "chars": len(text), "beams": beams, "clients": clients}
+    return [
+        {"variant": name, **base, "chunk_tokens": [len(c) for c in chunks]}
+        | _row(runs[name], clients)
+        for name in engines
+    ]
+
+
+def _variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """Each variant's name and settings: `--variant NAME:A=1,B=2`, or one from `--env`."""
+    common = dict(item.split("=", 1) for item in args.env)
+    if not args.variant:
+        return {",".join(args.env) or "defaults": common}
+    variants = {}
+    for spec in args.variant:
+        name, _, items = spec.partition(":")
+        pairs = [item.split("=", 1) for item in items.split(",") if item]
+        variants[name] = common | dict(pairs)
+    return variants
+
+
 def backend_rows(
     spec: str, model_dir: Path, args: argparse.Namespace, rows: list[dict[str, Any]]
 ) -> None:
     """Time every cell on `spec`, appending to `rows` (and saving them) as each ends."""
-    extra = dict(item.split("=", 1) for item in args.env)
     env = {
         "SUMMARIZE_MODEL": str(model_dir),
         "TRANSLATE_MODELS": "",
@@ -181,34 +228,39 @@ def backend_rows(
         # Four long reports in beam search can take minutes on 2 busy cores: time them all.
         "ITEM_TIMEOUT_S": "1800",
         **_backend_env(spec),
-        **extra,
     }
-    engine = Engine(Settings.from_env(env)).start()
+    variants = _variants(args)
+    engines: dict[str, Engine] = {}
     try:
-        summarize(engine, [(SEEDS / _WARM_UP).read_text(encoding="utf-8")])
+        for name, settings in variants.items():
+            engines[name] = Engine(Settings.from_env(env | settings)).start()
+            summarize(engines[name], [(SEEDS / _WARM_UP).read_text(encoding="utf-8")])
         for article in [a.strip() for a in args.articles.split(",") if a.strip()]:
             for beams in args.beams:
                 for clients in args.clients:
-                    row = {"backend": spec, "settings": extra}
-                    row |= _cell(engine, article, beams, clients, args)
-                    log(
-                        f"{spec} {article} beams={beams} K={clients}: "
-                        f"{row['s_per_article']:.2f} s/article, ceiling "
-                        f"{row['ceiling_s_per_article'] or 0:.2f}"
-                    )
-                    rows.append(row)
+                    for row in _cells(engines, article, beams, clients, args):
+                        row = {"backend": spec, "settings": variants[row["variant"]], **row}
+                        log(
+                            f"{spec} [{row['variant']}] {article} beams={beams} K={clients}: "
+                            f"{row['s_per_article']:.2f} s/article, ceiling "
+                            f"{row['ceiling_s_per_article'] or 0:.2f}"
+                        )
+                        rows.append(row)
                     save(args.out / f"{args.name}.json", {"meta": {"partial": True}, "rows": rows})
     finally:
-        engine.close(timeout=30)
+        for engine in engines.values():
+            engine.close(timeout=30)
 
 
 def summary_table(rows: list[dict[str, Any]]) -> str:
-    headers = ["backend", "article", "beams", "K", "s/article", "ceiling s", "vs ceiling"]
+    headers = ["backend", "variant", "article", "beams", "K", "s/article", "ceiling s"]
+    headers += ["vs ceiling"]
     headers += ["chunks", "rounds", "batches", "in tokens", "gen tokens"]
     return table(
         headers,
         [
-            [r["backend"], r["article"], r["beams"], r["clients"], r["s_per_article"]]
+            [r["backend"], r["variant"], r["article"], r["beams"], r["clients"]]
+            + [r["s_per_article"]]
             + [r["ceiling_s_per_article"], r["vs_ceiling"], r["chunks"], r["rounds"]]
             + [r["batches"], int(r["input_tokens"]), int(r["generated_tokens"])]
             for r in rows
@@ -222,11 +274,10 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for spec in [s.strip() for s in args.backends.split(",") if s.strip()]:
         backend_rows(spec, model_dir, args, rows)
-    settings = ", ".join(args.env) or "defaults"
-    print(f"\nSummaries at distilbart's shape (random weights, 142 tokens), {settings}:\n")
+    print("\nSummaries at distilbart's shape (random weights, decoding to the length limit):\n")
     print(summary_table(rows))
     meta = {
-        "settings": args.env,
+        "variants": _variants(args),
         "seconds": round(time.perf_counter() - began, 1),
         "partial": False,
     }

@@ -109,7 +109,8 @@ def cmd_fetch_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo_models(args: argparse.Namespace, settings: Settings) -> int:
-    from service.demo_models import build_demo_models, news_corpus
+    from service.demo_models import build_demo_models
+    from service.demo_text import news_corpus
 
     corpus = []
     if args.arch == "real" and args.corpus.is_dir():

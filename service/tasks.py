@@ -29,6 +29,7 @@ from service.generation import (  # noqa: F401 - the options are part of the tas
 from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE
 from service.inference.seq2seq import Seq2SeqModel
+from service.summary_partials import partial_params
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
 from service.text.html import HtmlError, extract_all
 from service.text.language import Detection, LanguageDetector
@@ -115,8 +116,9 @@ def summarize(
 
     A text longer than the model's input is split on sentence boundaries into evenly sized
     chunks that each fit; all chunks are summarised in shared batches and the partial summaries
-    joined. While the joined partials are longer than the summary length asked for, they are
-    summarised again (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
+    joined, each as long as SUMMARY_PARTIALS says (see `service.summary_partials`). While the
+    joined partials are longer than the summary length asked for, they are summarised again
+    (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
     """
     deadline = engine.deadline() if deadline is None else deadline
     model = engine.model(SUMMARIZE)
@@ -131,10 +133,11 @@ def summarize(
                 for i, text in _within(deadline, todo.items())
             }
         counts = [len(chunks) for chunks in chunked.values()]
+        mode, defaults = engine.settings.summary_partials, model.generation_defaults()
         submission = engine.submit_many(
             SUMMARIZE,
             [ids for chunks in chunked.values() for ids in chunks],
-            params,
+            [partial_params(params, defaults, n, mode) for n in counts for _ in range(n)],
             deadline=deadline,
         )
         outputs = _split(submission.results(), counts)

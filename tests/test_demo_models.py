@@ -22,8 +22,8 @@ from service.demo_models import (
     build_bart,
     build_marian,
     marian_config,
-    news_corpus,
 )
+from service.demo_text import news_corpus
 
 MODEL_NAMES = ("summarize", "en-fr", "en-ar")
 MODEL_CLASSES = {

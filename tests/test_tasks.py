@@ -19,6 +19,7 @@ from service.inference.batching import Ticket
 from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE, ModelSpec, load_model
 from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
+from service.summary_partials import PARTIAL_MODES, partial_params
 from service.tasks import (
     LENGTH_PRESETS,
     MAX_SUMMARY_ROUNDS,
@@ -139,8 +140,10 @@ class _ScriptedEngine:
         self._model = engine.model("summarize")
         self._answer = answer
         self.rounds: list[list[list[int]]] = []
+        self.params: list[list[GenerationParams]] = []
         self.deadlines: list[float | None] = []
         self.preprocessing = engine.preprocessing
+        self.settings = engine.settings
 
     def model(self, key: str) -> Seq2SeqModel:
         return self._model
@@ -149,9 +152,15 @@ class _ScriptedEngine:
         return time.monotonic() + 60
 
     def submit_many(
-        self, key: str, inputs: list[list[int]], params: GenerationParams, *, deadline: float
+        self,
+        key: str,
+        inputs: list[list[int]],
+        params: GenerationParams | list[GenerationParams],
+        *,
+        deadline: float,
     ) -> Submission:
         self.rounds.append([])
+        self.params.append([])
         self.deadlines.append(deadline)
         return Submission(self, key, inputs, params, deadline)  # type: ignore[arg-type]
 
@@ -159,6 +168,7 @@ class _ScriptedEngine:
         assert len(ids) <= self._model.max_input_tokens
         inputs = self.rounds[-1]
         inputs.append(list(ids))
+        self.params[-1].append(params)
         return _Done(self._answer(len(self.rounds), len(inputs) - 1))
 
 
@@ -182,13 +192,16 @@ def test_every_chunk_s_partial_summary_reaches_the_summary(engine: Engine) -> No
     assert summary.text == " ".join(f"part1x{i}" for i in range(chunks))
 
 
-def test_a_second_round_summarises_every_partial_summary(engine: Engine) -> None:
+@pytest.mark.parametrize("mode", PARTIAL_MODES)
+def test_a_second_round_summarises_every_partial_summary(engine: Engine, mode: str) -> None:
+    """Whatever the partials' length, a join longer than the summary is summarised again."""
     filler = " ".join(TRAINING_TEXT["en"][0].split()[:30])
 
     def answer(round_no: int, i: int) -> str:
         return f"part{i} {filler}" if round_no == 1 else f"final{i}"
 
     tagged = _ScriptedEngine(engine, answer)
+    tagged.settings = engine.settings.replace(summary_partials=mode)
     summary = summarize(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
     chunks = len(tagged.rounds[0])
     assert summary.rounds == 2
@@ -199,6 +212,24 @@ def test_a_second_round_summarises_every_partial_summary(engine: Engine) -> None
     )
     assert summary.text == "final0"
     assert summary.chunks == chunks
+
+
+@pytest.mark.parametrize("mode", PARTIAL_MODES)
+def test_each_partial_gets_the_length_summary_partials_gives_it(engine: Engine, mode: str) -> None:
+    tagged = _ScriptedEngine(engine, lambda round_no, i: f"part{round_no}x{i}")
+    tagged.settings = engine.settings.replace(summary_partials=mode)
+    asked = GenerationOptions(num_beams=2, min_length=30, max_length=100)
+    summary = summarize(tagged, [LONG_ARTICLE], asked)[0]  # type: ignore[arg-type]
+    model = tagged.model("summarize")
+    chunks = summary.chunks
+    assert chunks > 1 and summary.rounds == 1
+    expected = partial_params(asked.params_for(model), model.generation_defaults(), chunks, mode)
+    assert tagged.params == [[expected] * chunks]
+    assert expected.num_beams == 2
+    if mode == "share":
+        assert (expected.min_length, expected.max_length) == (30 // chunks, 100 // chunks)
+    else:
+        assert (expected.min_length, expected.max_length) == (30, 100)
 
 
 def test_a_text_of_exactly_the_model_s_input_is_one_chunk(engine: Engine) -> None:

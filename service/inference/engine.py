@@ -294,13 +294,14 @@ class Engine:
         self,
         key: str,
         inputs: Sequence[list[int]],
-        params: GenerationParams,
+        params: GenerationParams | Sequence[GenerationParams],
         *,
         deadline: float | None = None,
     ) -> Submission:
         """Queue a request's inputs for one model, all due by `deadline` (default: ITEM_TIMEOUT_S
         from now): the first `window` now (Overloaded if they do not all fit, with none left
-        queued), the rest as `Submission.results` collects."""
+        queued), the rest as `Submission.results` collects. `params` is for every input, or one
+        per input (inputs with equal params may share a batch)."""
         deadline = self.deadline() if deadline is None else deadline
         return Submission(self, key, inputs, params, deadline)
 
@@ -353,18 +354,20 @@ class Submission:
         engine: Engine,
         key: str,
         inputs: Sequence[list[int]],
-        params: GenerationParams,
+        params: GenerationParams | Sequence[GenerationParams],
         deadline: float,
     ) -> None:
         self._engine = engine
         self._key = key
-        self._params = params
+        self._params = [params] * len(inputs) if isinstance(params, GenerationParams) else params
+        if len(self._params) != len(inputs):
+            raise ValueError(f"{len(self._params)} params for {len(inputs)} inputs")
         self._inputs = inputs
         self._deadline = deadline
         self._tickets: list[Ticket[str]] = []
         try:
-            for ids in inputs[: engine.window]:
-                self._tickets.append(engine.submit(key, ids, params, deadline=deadline))
+            for ids, own in zip(inputs[: engine.window], self._params, strict=False):
+                self._tickets.append(engine.submit(key, ids, own, deadline=deadline))
         except BaseException:
             self.cancel()
             raise
@@ -387,10 +390,14 @@ class Submission:
             for i in range(len(self._inputs)):
                 outputs.append(self._tickets[i].result())
                 if len(self._tickets) < len(self._inputs):
-                    ids = self._inputs[len(self._tickets)]
+                    n = len(self._tickets)
                     self._tickets.append(
                         self._engine.submit(
-                            self._key, ids, self._params, deadline=self._deadline, wait=True
+                            self._key,
+                            self._inputs[n],
+                            self._params[n],
+                            deadline=self._deadline,
+                            wait=True,
                         )
                     )
         except BaseException:

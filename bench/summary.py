@@ -10,7 +10,10 @@ the input and generated tokens the engine counted, and the raw ceiling: one `gen
 same first-round chunks (every client's together, each with the length SUMMARY_PARTIALS gives
 it) on the same loaded model, with nothing of the service around it (no queue, no buckets or
 filler rows, no second round). `vs ceiling` is the
-service's seconds over the ceiling's: what the service's own choices cost.
+service's seconds over the ceiling's: what the service's own choices cost. `CPU s` is the
+process's CPU time per article (all its threads): on a machine shared with other work, wall
+time swings with their load, CPU time much less (with one thread, `--torch-threads 1`, it is
+the work done; with more, idle threads spinning count too).
 
 Random weights never stop early: every summary runs to the model's 142-token maximum, as long as
 a real summary may be (real ones often end sooner, so real times are at most these). `--env`
@@ -152,10 +155,16 @@ def _measure(
     summary_params = GenerationOptions(num_beams=beams).params_for(model)
     mode = engine.settings.summary_partials
     params = partial_params(summary_params, model.generation_defaults(), len(chunks), mode)
+    cpu = time.process_time()
     wall, summaries, counted = service_run(engine, text, beams, clients)
+    cpu_service = time.process_time() - cpu
+    cpu = time.process_time()
+    raw = raw_generate(model, chunks * clients, params) if ceiling else None
     return {
         "wall": wall,
-        "ceiling": raw_generate(model, chunks * clients, params) if ceiling else None,
+        "cpu": cpu_service,
+        "ceiling": raw,
+        "ceiling_cpu": time.process_time() - cpu if ceiling else None,
         "chunks": summaries[0].chunks,
         "rounds": summaries[0].rounds,
         **{name: value / clients for name, value in counted.items()},
@@ -167,7 +176,13 @@ def _row(runs: list[dict[str, Any]], clients: int) -> dict[str, Any]:
     ceilings = [r["ceiling"] for r in runs if r["ceiling"] is not None]
     per_article = statistics.median(walls) / clients
     ceiling = statistics.median(ceilings) / clients if ceilings else None
+    cpu = statistics.median(r["cpu"] for r in runs) / clients
+    cpu_ceilings = [r["ceiling_cpu"] for r in runs if r["ceiling_cpu"] is not None]
+    cpu_ceiling = statistics.median(cpu_ceilings) / clients if cpu_ceilings else None
     return {
+        "cpu_s_per_article": cpu,
+        "ceiling_cpu_s_per_article": cpu_ceiling,
+        "cpu_vs_ceiling": cpu / cpu_ceiling if cpu_ceiling else None,
         "s_per_article": per_article,
         "latency_s": statistics.median(walls),
         "runs_s": walls,
@@ -254,14 +269,15 @@ def backend_rows(
 
 def summary_table(rows: list[dict[str, Any]]) -> str:
     headers = ["backend", "variant", "article", "beams", "K", "s/article", "ceiling s"]
-    headers += ["vs ceiling"]
+    headers += ["vs ceiling", "CPU s", "CPU vs ceiling"]
     headers += ["chunks", "rounds", "batches", "in tokens", "gen tokens"]
     return table(
         headers,
         [
             [r["backend"], r["variant"], r["article"], r["beams"], r["clients"]]
-            + [r["s_per_article"]]
-            + [r["ceiling_s_per_article"], r["vs_ceiling"], r["chunks"], r["rounds"]]
+            + [r["s_per_article"], r["ceiling_s_per_article"], r["vs_ceiling"]]
+            + [r["cpu_s_per_article"], r["cpu_vs_ceiling"]]
+            + [r["chunks"], r["rounds"]]
             + [r["batches"], int(r["input_tokens"]), int(r["generated_tokens"])]
             for r in rows
         ],

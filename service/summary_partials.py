@@ -23,7 +23,7 @@ from typing import Any
 from service.inference.seq2seq import GenerationParams
 from service.setting_values import PARTIAL_MODES
 
-__all__ = ["MIN_PARTIAL_TOKENS", "PARTIAL_MODES", "partial_params"]
+__all__ = ["MIN_PARTIAL_TOKENS", "PARTIAL_MODES", "partial_params", "shares_fit"]
 # Below this a partial is too short to say anything; more chunks than the summary length allows
 # at this size make partials this long, and their join is summarised again, as `resummarize`.
 MIN_PARTIAL_TOKENS = 24
@@ -47,3 +47,17 @@ def partial_params(
     max_length = min(longest, max(longest // chunks, MIN_PARTIAL_TOKENS))
     min_length = min(shortest // chunks, max_length)
     return dataclasses.replace(params, max_length=max_length, min_length=min_length)
+
+
+def shares_fit(
+    params: GenerationParams, defaults: Mapping[str, Any], chunks: int, mode: str
+) -> bool:
+    """Whether the partials `partial_params` gives fit the summary joined, by their limits
+    (`share`, with shares above the floor): their join is then the summary, with no second
+    round, whatever its text tokenises to again (a partial's decoded text can tokenise to a few
+    more tokens than were generated)."""
+    if mode != "share" or chunks <= 1:
+        return False
+    longest = params.max_length or int(defaults.get("max_length") or 142)
+    shared = partial_params(params, defaults, chunks, mode).max_length or longest
+    return shared * chunks <= longest

@@ -29,7 +29,7 @@ from service.generation import (  # noqa: F401 - the options are part of the tas
 from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE
 from service.inference.seq2seq import Seq2SeqModel
-from service.summary_partials import partial_params
+from service.summary_partials import partial_params, shares_fit
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
 from service.text.html import HtmlError, extract_all
 from service.text.language import Detection, LanguageDetector
@@ -140,6 +140,7 @@ def summarize(
             [partial_params(params, defaults, n, mode) for n in counts for _ in range(n)],
             deadline=deadline,
         )
+        fitted = {i: shares_fit(params, defaults, len(c), mode) for i, c in chunked.items()}
         outputs = _split(submission.results(), counts)
         batch_ids = _flat_batch_ids(submission, counts)
         next_todo = {}
@@ -151,7 +152,7 @@ def summarize(
             joined = " ".join(partials)
             summary.text = joined
             if len(partials) > 1 and round_no < MAX_SUMMARY_ROUNDS:
-                if model.count_tokens([joined])[0] > target:
+                if model.count_tokens([joined])[0] > target and not fitted[i]:
                     next_todo[i] = joined
         todo = next_todo
         if not todo:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from service.inference.seq2seq import GenerationParams
-from service.summary_partials import MIN_PARTIAL_TOKENS, PARTIAL_MODES, partial_params
+from service.summary_partials import (
+    MIN_PARTIAL_TOKENS,
+    PARTIAL_MODES,
+    partial_params,
+    shares_fit,
+)
 
 DEFAULTS = {"min_length": 56, "max_length": 142, "num_beams": 4}
 
@@ -47,3 +52,14 @@ def test_a_floor_never_exceeds_the_summary_length_asked_for() -> None:
     shared = partial_params(GenerationParams(min_length=5, max_length=10), DEFAULTS, 3, "share")
     assert shared.max_length == 10
     assert shared.min_length == 1
+
+
+@pytest.mark.parametrize("chunks", [2, 3, 5])
+def test_shares_above_the_floor_fit_the_summary_by_their_limits(chunks: int) -> None:
+    assert shares_fit(GenerationParams(), DEFAULTS, chunks, "share")
+
+
+def test_shares_at_the_floor_or_resummarize_or_one_chunk_do_not_fit_by_construction() -> None:
+    assert not shares_fit(GenerationParams(max_length=60), DEFAULTS, 10, "share")
+    assert not shares_fit(GenerationParams(), DEFAULTS, 2, "resummarize")
+    assert not shares_fit(GenerationParams(), DEFAULTS, 1, "share")

@@ -175,6 +175,7 @@ class _ScriptedEngine:
 def test_summary_rounds_stop_at_the_limit(engine: Engine) -> None:
     # Every answer is longer than the summary asked for: only the round limit stops it.
     verbose = _ScriptedEngine(engine, lambda round_no, i: " ".join(TRAINING_TEXT["en"]))
+    verbose.settings = engine.settings.replace(summary_partials="resummarize")
     summary = summarize(verbose, [LONG_ARTICLE])[0]  # type: ignore[arg-type]
     assert summary.rounds == MAX_SUMMARY_ROUNDS
     assert len(verbose.rounds) == MAX_SUMMARY_ROUNDS
@@ -194,7 +195,8 @@ def test_every_chunk_s_partial_summary_reaches_the_summary(engine: Engine) -> No
 
 @pytest.mark.parametrize("mode", PARTIAL_MODES)
 def test_a_second_round_summarises_every_partial_summary(engine: Engine, mode: str) -> None:
-    """Whatever the partials' length, a join longer than the summary is summarised again."""
+    """A join longer than the summary is summarised again: always with `resummarize`, and with
+    `share` when the shares are at their floor (three chunks of a 40-token summary)."""
     filler = " ".join(TRAINING_TEXT["en"][0].split()[:30])
 
     def answer(round_no: int, i: int) -> str:
@@ -230,6 +232,18 @@ def test_each_partial_gets_the_length_summary_partials_gives_it(engine: Engine, 
         assert (expected.min_length, expected.max_length) == (30 // chunks, 100 // chunks)
     else:
         assert (expected.min_length, expected.max_length) == (30, 100)
+
+
+def test_shares_that_fit_by_their_limits_are_the_summary_in_one_round(engine: Engine) -> None:
+    """With `share`, each partial is decoded within its share of the summary length; its text
+    may tokenise again to a little more, which starts no second round."""
+    filler = " ".join(TRAINING_TEXT["en"][0].split()[:60])
+    tagged = _ScriptedEngine(engine, lambda round_no, i: f"part{i} {filler}")
+    tagged.settings = engine.settings.replace(summary_partials="share")
+    summary = summarize(tagged, [LONG_ARTICLE], GREEDY)[0]  # type: ignore[arg-type]
+    chunks = len(tagged.rounds[0])
+    assert chunks > 1 and summary.rounds == 1 and len(tagged.rounds) == 1
+    assert summary.text == " ".join(f"part{i} {filler}" for i in range(chunks))
 
 
 def test_a_text_of_exactly_the_model_s_input_is_one_chunk(engine: Engine) -> None:

@@ -158,10 +158,10 @@ SETTINGS: tuple[Setting, ...] = (
         one_of(PARTIAL_MODES),
         "How an article longer than the summariser's input is summarised. `share`: each of its "
         "n chunks gets 1/n of the summary length and the chunk summaries joined are the "
-        "summary, one round (2-4x faster on 2 CPU cores); every part keeps its share, with "
-        "less detail per part. `resummarize`: each chunk summary is as long as a summary and "
-        "their join is summarised again, a second round that lets the model choose across "
-        "parts (and may drop one).",
+        "summary, one round (2-3x less time in beam search on 2 CPU cores); every part keeps "
+        "its share, with less detail per part. `resummarize`: each chunk summary is as long as "
+        "a summary and their join is summarised again, a second round that lets the model "
+        "choose across parts (and may drop one).",
     ),
     Setting(
         "max_wait_ms",

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         invariance,
         reliability,
         request_path,
+        summary,
         throughput,
     )
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         "front": front,
         "gil": gil,
         "cache": cache,
+        "summary": summary,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

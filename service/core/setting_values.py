@@ -68,6 +68,8 @@ def origins(raw: str) -> tuple[str, ...]:
 
 
 BACKENDS = ("transformers", "ctranslate2")
+# SUMMARY_PARTIALS: see service/summary_partials.py.
+PARTIAL_MODES = ("share", "resummarize")
 COMPUTE_TYPES = (
     "auto",
     "int8",

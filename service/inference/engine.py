@@ -348,28 +348,33 @@ class Engine:
         self,
         key: str,
         inputs: Sequence[list[int]],
-        params: GenerationParams,
+        params: GenerationParams | Sequence[GenerationParams],
         *,
         deadline: float | None = None,
     ) -> Submission:
         """Queue a request's inputs for one model, all due by `deadline` (default: ITEM_TIMEOUT_S
         from now): the first `window` now (Overloaded if they do not all fit, with none left
-        queued), the rest as `Submission.results` collects."""
+        queued), the rest as `Submission.results` collects. `params` is for every input, or one
+        per input (inputs with equal params may share a batch)."""
         deadline = self.deadline() if deadline is None else deadline
+        each = [params] * len(inputs) if isinstance(params, GenerationParams) else list(params)
+        if len(each) != len(inputs):
+            raise ValueError(f"{len(each)} params for {len(inputs)} inputs")
         return Submission(
-            self, key, inputs, params, deadline, cached=self._look_up(key, inputs, params)
+            self, key, inputs, each, deadline, cached=self._look_up(key, inputs, each)
         )
 
     def _look_up(
-        self, key: str, inputs: Sequence[list[int]], params: GenerationParams
+        self, key: str, inputs: Sequence[list[int]], params: Sequence[GenerationParams]
     ) -> list[Cached] | None:
         """Per input, its cache key and output if cached; None when `key`'s outputs are not
         cached (cache off, or the model not loaded: `submit` then says why)."""
         slot = self._slots.get(key)
         if self.cache is None or slot is None or slot.keys is None:
             return None
-        options = params.overrides()
-        digests = [slot.keys.digest(options, ids) for ids in inputs]
+        digests = [
+            slot.keys.digest(own.overrides(), ids) for ids, own in zip(inputs, params, strict=True)
+        ]
         return list(zip(digests, self.cache.lookup(key, digests), strict=True))
 
     @property

@@ -26,34 +26,36 @@ class Submission:
         engine: Engine,
         key: str,
         inputs: Sequence[list[int]],
-        params: GenerationParams,
+        params: Sequence[GenerationParams],
         deadline: float,
         *,
         cached: Sequence[Cached] | None = None,
     ) -> None:
         self._engine = engine
         self._key = key
-        self._params = params
         self._deadline = deadline
         # Per input, its cached output, or the index in `_queued` of the input that answers it.
         self._outputs: list[str | None] = [None] * len(inputs)
         self._source: list[int | None] = []
-        self._queued: list[list[int]] = []
+        # The inputs sent to the model, each with its own params.
+        self._queued: list[tuple[list[int], GenerationParams]] = []
         if cached is None:
-            self._queued = list(inputs)
+            self._queued = list(zip(inputs, params, strict=True))
             self._source = list(range(len(inputs)))
         else:
             first: dict[str, int] = {}
-            for i, (ids, (digest, output)) in enumerate(zip(inputs, cached, strict=True)):
+            for i, (ids, own, (digest, output)) in enumerate(
+                zip(inputs, params, cached, strict=True)
+            ):
                 self._outputs[i] = output
                 if output is None and digest not in first:
                     first[digest] = len(self._queued)
-                    self._queued.append(ids)
+                    self._queued.append((ids, own))
                 self._source.append(None if output is not None else first[digest])
         self._tickets: list[Ticket[str]] = []
         try:
-            for ids in self._queued[: engine.window]:
-                self._tickets.append(engine.submit(key, ids, params, deadline=deadline))
+            for ids, own in self._queued[: engine.window]:
+                self._tickets.append(engine.submit(key, ids, own, deadline=deadline))
         except BaseException:
             self.cancel()
             raise
@@ -77,11 +79,9 @@ class Submission:
             for j in range(len(self._queued)):
                 done.append(self._tickets[j].result())
                 if len(self._tickets) < len(self._queued):
-                    ids = self._queued[len(self._tickets)]
+                    ids, own = self._queued[len(self._tickets)]
                     self._tickets.append(
-                        self._engine.submit(
-                            self._key, ids, self._params, deadline=self._deadline, wait=True
-                        )
+                        self._engine.submit(self._key, ids, own, deadline=self._deadline, wait=True)
                     )
         except BaseException:
             self.cancel()

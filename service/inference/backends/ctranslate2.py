@@ -347,6 +347,14 @@ def _converted(source: str, path: Path, revision: str, placement: Placement) -> 
             _converter(path).convert(
                 str(work / "model"), quantization=placement.compute_type, force=True
             )
+        except ValueError as exc:
+            # What the model spec's checks raise on files that disagree with each other, e.g.
+            # a tokenizer with fewer tokens than the model's vocab_size: the model is at fault.
+            raise ModelLoadError(
+                f"CTranslate2 cannot convert {source!r}: its files do not agree ({exc}); fix "
+                "the model (its tokenizer must have as many tokens as config.json's vocab_size) "
+                "or set BACKEND=transformers to serve it with PyTorch"
+            ) from None
         except (AttributeError, NotImplementedError, RuntimeError) as exc:
             # What the converter raises on a model it does not handle: a start-up error with
             # the way out, not a traceback.

@@ -4,7 +4,7 @@ the misses fed to the model's queue a window at a time (see `Engine.submit_many`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from service.inference.batching import Ticket
@@ -72,21 +72,33 @@ class Submission:
         ran = [ticket.batch_id for ticket in self._tickets]
         return [None if j is None or j >= len(ran) else ran[j] for j in self._source]
 
-    def results(self) -> list[str]:
-        """One output per input, in order. Raises the first failure, withdrawing the rest."""
-        done = []
+    def ready(self) -> Iterator[tuple[int, str]]:
+        """(input index, output) for every input, each as soon as its output is known: the
+        cached ones first, then the others as the model answers them, in queue order. Raises the
+        first failure; a failure, or a caller that stops iterating early, withdraws the rest."""
+        waiting: dict[int, list[int]] = {}
         try:
+            for i, (output, j) in enumerate(zip(self._outputs, self._source, strict=True)):
+                if j is None:
+                    yield i, str(output)
+                else:
+                    waiting.setdefault(j, []).append(i)
             for j in range(len(self._queued)):
-                done.append(self._tickets[j].result())
+                output = self._tickets[j].result()
                 if len(self._tickets) < len(self._queued):
                     ids, own = self._queued[len(self._tickets)]
                     self._tickets.append(
                         self._engine.submit(self._key, ids, own, deadline=self._deadline, wait=True)
                     )
+                for i in waiting[j]:
+                    yield i, output
         except BaseException:
             self.cancel()
             raise
-        answers = []
-        for output, j in zip(self._outputs, self._source, strict=True):
-            answers.append(done[j] if j is not None else str(output))
+
+    def results(self) -> list[str]:
+        """One output per input, in order. Raises the first failure, withdrawing the rest."""
+        answers = [""] * len(self._outputs)
+        for i, output in self.ready():
+            answers[i] = output
         return answers

@@ -3,7 +3,7 @@ all targets queued at once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
 from service.core.errors import InvalidRequest, UnsupportedLanguage
@@ -13,7 +13,7 @@ from service.tasks.context import TaskContext
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.steps import withdrawn_on_failure
-from service.tasks.summarize import Summary, summarize_texts
+from service.tasks.summarize import Progress, Summary, finish, summary_events
 from service.tasks.translate import AUTO, Translation, resolve_pair, submit_translation
 from service.text.language import Detection
 
@@ -64,6 +64,14 @@ def check_summary_language(source: str, detected: Detection | None = None) -> No
 def article(ctx: TaskContext, request: ArticleRequest) -> Article:
     """The article operation: the article's language (detected with `source: auto`), a pair
     for each target, the limits on the text, then the summary and its translations."""
+    return finish(article_progress(ctx, request))
+
+
+def article_progress(
+    ctx: TaskContext, request: ArticleRequest
+) -> Generator[Progress, None, Article]:
+    """The article operation, reporting the summary's progress (see `summarize_progress`):
+    every check is done at the first step, before any event."""
     source, detected = request.source, None
     if source == AUTO:
         check_texts([request.text], ctx.limits, request.field)
@@ -81,8 +89,8 @@ def article(ctx: TaskContext, request: ArticleRequest) -> Article:
                 exc.field = f"{request.targets_field}.{index}"
             raise
     check_texts([request.text], ctx.limits, request.field)
-    result = summarize_and_translate(
-        ctx.engine, request.text, pairs, request.options, deadline=ctx.started()
+    result = yield from article_events(
+        ctx.engine, request.text, pairs, request.options, ctx.started()
     )
     result.detected = detected
     return result
@@ -98,7 +106,18 @@ def summarize_and_translate(
 ) -> Article:
     """Summarise one article, then translate the summary with each pair at once."""
     deadline = engine.deadline() if deadline is None else deadline
-    summary = summarize_texts(engine, [text], options, deadline=deadline)[0]
+    return finish(article_events(engine, text, pairs, options, deadline))
+
+
+def article_events(
+    engine: Engine,
+    text: str,
+    pairs: Sequence[LanguagePair],
+    options: GenerationOptions | None,
+    deadline: float,
+) -> Generator[Progress, None, Article]:
+    """`summarize_and_translate` as a generator of the summary's Progress events."""
+    summary = (yield from summary_events(engine, [text], options, deadline))[0]
     with withdrawn_on_failure() as submitted:
         pending = {}
         for pair in pairs:

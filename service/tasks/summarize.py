@@ -1,6 +1,11 @@
 """Summarise: split each text into chunks that fit the summariser, summarise every chunk in
 shared batches, join the partial summaries (and summarise them again while too long).
 
+The work reports its progress as it goes (`Progress`: chunks done of chunks, and each partial
+summary as it is ready): `summarize_progress` and `summary_events` are generators of those
+events that return the result, so a surface can stream them; `summarize` and `summarize_texts`
+run them to the end.
+
 All pieces of a request go to the engine as one submission (`Engine.submit_many`), so a request's
 own chunks share batches with each other and with other requests; a request has one deadline for
 all its chunks, rounds and its preprocessing (splitting and tokenising check it as they go), and
@@ -9,17 +14,18 @@ large inputs are preprocessed one request at a time (`Engine.preprocessing`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from service.core.errors import InvalidRequest
-from service.inference.engine import Engine
+from service.inference.engine import Engine, Submission
 from service.inference.registry import SUMMARIZE
 from service.inference.seq2seq import Seq2SeqModel
 from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
-from service.tasks.steps import ENCODE_SLICE, batch_ids_per_run, encode, split_runs, within
+from service.tasks.steps import ENCODE_SLICE, batch_ids_per_run, encode, within
 from service.tasks.summary_partials import partial_params, shares_fit
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
 
@@ -34,6 +40,24 @@ class Summary:
     chunks: int
     rounds: int
     batch_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the summary of the request's text number `text` stands: in summary round `round`,
+    `done` of its `chunks` chunks are summarised. The event that opens a round has `done` 0 and
+    no chunk; every later one names the chunk just finished (`chunk`, from 0) and its summary
+    (`partial`). A text that fits the model is one chunk, and its partial is its summary."""
+
+    text: int
+    round: int
+    done: int
+    chunks: int
+    chunk: int | None = None
+    partial: str | None = None
+
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -53,9 +77,34 @@ class Summaries(PerText[Summary]):
 
 def summarize(ctx: TaskContext, request: SummarizeRequest) -> Summaries:
     """The summarise operation: the limits on texts, then a summary of each."""
+    return finish(summarize_progress(ctx, request))
+
+
+def summarize_progress(
+    ctx: TaskContext, request: SummarizeRequest
+) -> Generator[Progress, None, Summaries]:
+    """The summarise operation, reporting its progress: checks the limits on texts at the first
+    step (so a caller that takes one event before answering still answers a refusal as one),
+    then yields Progress events as each round is planned and each chunk is summarised, and
+    returns what `summarize` returns. Closing it early withdraws the work still queued."""
     check_texts(request.texts, ctx.limits, request.field)
     deadline = ctx.started()
-    return Summaries(summarize_texts(ctx.engine, request.texts, request.options, deadline=deadline))
+    summaries = yield from summary_events(ctx.engine, request.texts, request.options, deadline)
+    return Summaries(summaries)
+
+
+def finish(
+    events: Generator[Progress, None, R], progress: Callable[[Progress], object] | None = None
+) -> R:
+    """Run an operation that reports progress to its end: each event to `progress` (None:
+    dropped), then its result."""
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as done:
+            return done.value
+        if progress is not None:
+            progress(event)
 
 
 def summarize_texts(
@@ -64,8 +113,9 @@ def summarize_texts(
     options: GenerationOptions | None = None,
     *,
     deadline: float | None = None,
+    progress: Callable[[Progress], object] | None = None,
 ) -> list[Summary]:
-    """One summary per text, in order.
+    """One summary per text, in order; each Progress event to `progress` as the work goes.
 
     A text longer than the model's input is split on sentence boundaries into evenly sized
     chunks that each fit; all chunks are summarised in shared batches and the partial summaries
@@ -74,6 +124,13 @@ def summarize_texts(
     (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
     """
     deadline = engine.deadline() if deadline is None else deadline
+    return finish(summary_events(engine, texts, options, deadline), progress)
+
+
+def summary_events(
+    engine: Engine, texts: Sequence[str], options: GenerationOptions | None, deadline: float
+) -> Generator[Progress, None, list[Summary]]:
+    """`summarize_texts` as a generator of its Progress events, returning the summaries."""
     model = engine.model(SUMMARIZE)
     params = (options or GenerationOptions()).params_for(model)
     target = params.max_length or int(model.generation_defaults()["max_length"] or 142)
@@ -94,7 +151,7 @@ def summarize_texts(
             deadline=deadline,
         )
         fitted = {i: shares_fit(params, defaults, len(c), mode) for i, c in chunked.items()}
-        outputs = split_runs(submission.results(), counts)
+        outputs = yield from _partials(submission, list(chunked), counts, round_no)
         batch_ids = batch_ids_per_run(submission, counts)
         next_todo = {}
         for i, partials, ran_in in zip(chunked, outputs, batch_ids, strict=True):
@@ -111,6 +168,25 @@ def summarize_texts(
         if not todo:
             break
     return summaries
+
+
+def _partials(
+    submission: Submission, texts: list[int], counts: list[int], round_no: int
+) -> Generator[Progress, None, list[list[str]]]:
+    """The round's partial summaries, per text (`texts`: their numbers in the request; `counts`:
+    their chunks), yielding a Progress event as the round opens for each text and as each chunk
+    is summarised. Closing it early withdraws the round's queued chunks."""
+    owner = [(t, k) for t, n in enumerate(counts) for k in range(n)]
+    outputs: list[list[str]] = [[""] * n for n in counts]
+    done = [0] * len(counts)
+    for t, n in enumerate(counts):
+        yield Progress(texts[t], round_no, 0, n)
+    for index, output in submission.ready():
+        t, k = owner[index]
+        outputs[t][k] = output
+        done[t] += 1
+        yield Progress(texts[t], round_no, done[t], counts[t], k, output)
+    return outputs
 
 
 def chunk_for_model(

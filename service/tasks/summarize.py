@@ -25,7 +25,13 @@ from service.inference.seq2seq import Seq2SeqModel
 from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
-from service.tasks.steps import ENCODE_SLICE, batch_ids_per_run, encode, within
+from service.tasks.steps import (
+    ENCODE_SLICE,
+    batch_ids_per_run,
+    encode,
+    withdrawn_on_failure,
+    within,
+)
 from service.tasks.summary_partials import partial_params, shares_fit
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
 
@@ -179,13 +185,15 @@ def _partials(
     owner = [(t, k) for t, n in enumerate(counts) for k in range(n)]
     outputs: list[list[str]] = [[""] * n for n in counts]
     done = [0] * len(counts)
-    for t, n in enumerate(counts):
-        yield Progress(texts[t], round_no, 0, n)
-    for index, output in submission.ready():
-        t, k = owner[index]
-        outputs[t][k] = output
-        done[t] += 1
-        yield Progress(texts[t], round_no, done[t], counts[t], k, output)
+    with withdrawn_on_failure() as submitted:
+        submitted.append(submission)
+        for t, n in enumerate(counts):
+            yield Progress(texts[t], round_no, 0, n)
+        for index, output in submission.ready():
+            t, k = owner[index]
+            outputs[t][k] = output
+            done[t] += 1
+            yield Progress(texts[t], round_no, done[t], counts[t], k, output)
     return outputs
 
 

@@ -718,3 +718,59 @@ def test_large_inputs_are_preprocessed_one_at_a_time(engine: Engine) -> None:
         assert time.monotonic() - started < 5
     with engine.preprocessing(large, time.monotonic() + 1):
         pass
+
+
+def test_a_summary_reports_each_chunk_as_it_is_ready(engine: Engine) -> None:
+    """Progress: per text, an event that opens the round (0 done), then one per chunk with its
+    partial summary; the partials of a one-round summary are the summary."""
+    brief = TRAINING_TEXT["en"][0]
+    events: list[tasks.Progress] = []
+    long, short = summarize_texts(
+        engine, [LONG_ARTICLE, brief], QUICK_SUMMARY, progress=events.append
+    )
+    first = [e for e in events if e.text == 0 and e.round == 1]
+    assert [e.done for e in first] == list(range(long.chunks + 1))
+    assert {e.chunks for e in first} == {long.chunks} and long.chunks > 1
+    assert sorted(e.chunk for e in first[1:]) == list(range(long.chunks))
+    if long.rounds == 1:
+        partials = sorted((e.chunk, e.partial) for e in first[1:])
+        assert " ".join(p for _, p in partials) == long.text
+    assert [(e.done, e.chunks, e.partial) for e in events if e.text == 1] == [
+        (0, 1, None),
+        (1, 1, short.text),
+    ]
+
+
+def test_a_summary_given_up_midway_withdraws_its_chunks(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that stops taking events (a streaming client that left) withdraws the chunks
+    still queued."""
+    model = engine.model(SUMMARIZE)
+    real_generate, entered, opened = model.generate, threading.Event(), threading.Event()
+
+    def held(batch: list[list[int]], params: GenerationParams, **kw: Any) -> Generated:
+        entered.set()
+        opened.wait(30)
+        return real_generate(batch, params, **kw)
+
+    monkeypatch.setattr(model, "generate", held)
+    ctx = TaskContext(engine, TextLimits(max_items=1, max_text_chars=10**9))
+    try:
+        blocker = engine.submit_many(
+            SUMMARIZE,
+            [model.encode(["Heavy rain."])[0]],
+            GenerationParams(num_beams=1, max_length=20),
+        )
+        assert entered.wait(10)
+        events = tasks.summarize_progress(
+            ctx, tasks.SummarizeRequest([LONG_ARTICLE], QUICK_SUMMARY)
+        )
+        opening = next(events)
+        batcher = engine._slots[SUMMARIZE].batcher
+        assert (opening.done, batcher.depth) == (0, opening.chunks)
+        events.close()
+        assert batcher.depth == 0
+    finally:
+        opened.set()
+    assert blocker.results()[0]

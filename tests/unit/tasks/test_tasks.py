@@ -757,11 +757,8 @@ def test_a_summary_given_up_midway_withdraws_its_chunks(
     monkeypatch.setattr(model, "generate", held)
     ctx = TaskContext(engine, TextLimits(max_items=1, max_text_chars=10**9))
     try:
-        blocker = engine.submit_many(
-            SUMMARIZE,
-            [model.encode(["Heavy rain."])[0]],
-            GenerationParams(num_beams=1, max_length=20),
-        )
+        blocker = threading.Thread(target=summarize_texts, args=(engine, ["Heavy rain."], GREEDY))
+        blocker.start()
         assert entered.wait(10)
         events = tasks.summarize_progress(
             ctx, tasks.SummarizeRequest([LONG_ARTICLE], QUICK_SUMMARY)
@@ -773,4 +770,4 @@ def test_a_summary_given_up_midway_withdraws_its_chunks(
         assert batcher.depth == 0
     finally:
         opened.set()
-    assert blocker.results()[0]
+    blocker.join(30)

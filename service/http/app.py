@@ -11,6 +11,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -73,23 +75,42 @@ def _install_request_hooks(app: Flask, metrics: Metrics, settings: Settings) -> 
 
     @app.after_request
     def finish(response: Response) -> Response:
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         response.headers["X-Request-ID"] = g.get("request_id", "")
         metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(elapsed)
-        if endpoint != "/metrics":
-            log.info(
-                "request",
-                extra={
-                    "request_id": g.get("request_id"),
-                    "method": request.method,
-                    "endpoint": endpoint,
-                    "status": response.status_code,
-                    "latency_ms": round(elapsed * 1000, 1),
-                    "items": g.get("items"),
-                    "batch_ids": g.get("batch_ids"),
-                    "key": g.get("key_name"),
-                },
-            )
+        # A streamed answer (service.http.events) is logged when its last event has gone, with
+        # the batches it ran in and the error that ended it, if one did.
+        seen = g._get_current_object()  # type: ignore[attr-defined]
+        done = _logger(metrics, seen, request.method, endpoint, response.status_code)
+        if g.get("streamed"):
+            response.call_on_close(done)
+        else:
+            done()
         return response
+
+
+def _logger(
+    metrics: Metrics, seen: Any, method: str, endpoint: str, status: int
+) -> Callable[[], None]:
+    """What writes the request's log line and its latency, from what `seen` (its `g`) holds."""
+
+    def done() -> None:
+        elapsed = time.perf_counter() - seen.get("started", time.perf_counter())
+        metrics.latency.labels(endpoint).observe(elapsed)
+        if endpoint == "/metrics":
+            return
+        line = {
+            "request_id": seen.get("request_id"),
+            "method": method,
+            "endpoint": endpoint,
+            "status": status,
+            "latency_ms": round(elapsed * 1000, 1),
+            "items": seen.get("items"),
+            "batch_ids": seen.get("batch_ids"),
+            "key": seen.get("key_name"),
+        }
+        if seen.get("stream_error"):
+            line["error"] = seen.get("stream_error")
+        log.info("request", extra=line)
+
+    return done

@@ -1,11 +1,12 @@
 """What the views read from the running app, typed: the engine, the settings, the language
 detector, the metrics (`create_app` puts them there; no view indexes `current_app` by string),
-the request's JSON body within MAX_BODY_BYTES, and `run`, which every surface calls an operation
-through, so each request's log line has its items and batches."""
+the request's JSON body within MAX_BODY_BYTES, and `run` (`run_events` for a streamed answer),
+which every surface calls an operation through, so each request's log line has its items and
+batches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from flask import current_app, g
@@ -46,6 +47,7 @@ def json_body() -> Any:
 
 Q = TypeVar("Q", bound=Request)
 R = TypeVar("R", bound=Outcome)
+E = TypeVar("E")
 
 
 def run(operation: Callable[[TaskContext, Q], R], request: Q) -> R:
@@ -54,5 +56,17 @@ def run(operation: Callable[[TaskContext, Q], R], request: Q) -> R:
     g.items = request.items
     ctx = TaskContext(engine(), limits(), detector(), g.get("deadline"))
     result = operation(ctx, request)
+    g.batch_ids = sorted(set(result.batch_ids))
+    return result
+
+
+def run_events(
+    operation: Callable[[TaskContext, Q], Generator[E, None, R]], request: Q
+) -> Generator[E, None, R]:
+    """`run` for an operation that reports progress (a generator of events that returns its
+    result): the same request log, filled as the events are taken (see `service.http.events`)."""
+    g.items = request.items
+    ctx = TaskContext(engine(), limits(), detector(), g.get("deadline"))
+    result = yield from operation(ctx, request)
     g.batch_ids = sorted(set(result.batch_ids))
     return result

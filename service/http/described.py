@@ -39,7 +39,8 @@ PairKey = Annotated[str, _marked("pair")]
 class Doc:
     """What the OpenAPI document says of one route. `request` and `response` are pydantic
     models (or None: no JSON body / a plain JSON value); `errors` maps a status to what it
-    means here; `style` is "nested" (the /v1 error shape) or "flat" (`{"error": "..."}`)."""
+    means here; `style` is "nested" (the /v1 error shape) or "flat" (`{"error": "..."}`);
+    `events` describes the Server-Sent Events the route answers instead, when asked."""
 
     summary: str
     tag: str
@@ -50,6 +51,8 @@ class Doc:
     style: str = "nested"
     example: dict[str, Any] | None = None
     media_type: str = "application/json"
+    # What the route streams with `Accept: text/event-stream` (see service.http.events); "" none.
+    events: str = ""
     path_parameters: dict[str, str] = field(default_factory=dict)  # name -> marker
 
 

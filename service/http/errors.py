@@ -118,6 +118,18 @@ def _quote_id(message: str) -> str:
     return f"{message}; quote request id {g.get('request_id')} when reporting it"
 
 
+def error_event(exc: Exception) -> dict[str, Any]:
+    """The /v1 error body, with its `status`, for an error raised after a streamed answer's 200
+    went out (see `service.http.events`): what the JSON answer would have carried."""
+    if isinstance(exc, ServiceError):
+        message = _quote_id(exc.message) if exc.status >= 500 else exc.message
+        status, code, field = exc.status, exc.code, exc.field
+    else:
+        log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
+        status, code, message, field = 500, "internal_error", _quote_id("internal error"), None
+    return {"error": {"code": code, "message": message, "field": field}, "status": status}
+
+
 def install(app: Flask, settings: Settings) -> None:
     """Register the handlers that turn every exception a view raises into its surface's error
     shape; the only place a status, an error body or Retry-After is decided."""

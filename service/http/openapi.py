@@ -15,6 +15,7 @@ from service.core.pairs import LanguagePair
 from service.http import context
 from service.http.access import open_blueprint
 from service.http.described import MARK, ROUTES, Doc, Route, route
+from service.http.events import EVENT_STREAM
 from service.http.v1.schemas import ErrorResponse
 from service.tasks import AUTO, LENGTH_PRESETS, SUMMARY_LANGUAGE
 
@@ -93,6 +94,9 @@ def _operation(doc: Doc) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": "Success.", "content": {doc.media_type: {"schema": body}}}
     }
+    if doc.events:
+        responses["200"]["description"] = f"Success. With `Accept: {EVENT_STREAM}`: {doc.events}"
+        responses["200"]["content"][EVENT_STREAM] = {"schema": {"type": "string"}}
     for status, meaning in doc.errors.items():
         schema = _ERROR_SCHEMAS[doc.style]
         responses[status] = {

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from service import tasks
 from service.core.errors import UnsupportedMediaType
-from service.http import context
+from service.http import context, events
 from service.http.access import open_to_all
 from service.http.bodies import parse
 from service.http.described import Doc, route
@@ -49,6 +49,16 @@ ERRORS = {
     "504": "The request did not finish within ITEM_TIMEOUT_S (`timeout`).",
 }
 
+# What the summarising routes stream when asked (`Accept: text/event-stream`).
+STREAM_EVENTS = (
+    "Server-Sent Events as the summary is made. `progress` opens each summary round of each "
+    "text: `{index, round, done: 0, chunks}` (`index`: the text's place in the request, 0 for "
+    "`text`). `partial` as each chunk is summarised: `{index, round, done, chunks, chunk, "
+    "summary}` (`done` of `chunks` ready; `chunk` counts from 0; `summary` is that chunk's "
+    "partial summary). A refusal before the work starts is the JSON error with its status; an "
+    "error after that ends the stream with an `error` event: the JSON error body plus `status`."
+)
+
 
 def _language(found: Detection) -> dict[str, Any]:
     return {"language": found.language, "confidence": found.confidence}
@@ -58,6 +68,14 @@ def _body() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     return context.json_body()
+
+
+def _progress_event(event: tasks.Progress) -> tuple[str, dict[str, Any]]:
+    """`progress` as a summary round opens, `partial` as each chunk's summary is ready."""
+    at = {"index": event.text, "round": event.round, "done": event.done, "chunks": event.chunks}
+    if event.partial is None:
+        return "progress", at
+    return "partial", at | {"chunk": event.chunk, "summary": event.partial}
 
 
 def _one_or_many(single: bool, one: str, many: str, values: list[Any]) -> dict[str, Any]:
@@ -80,6 +98,7 @@ def _one_or_many(single: bool, one: str, many: str, values: list[Any]) -> dict[s
         SummarizeRequest,
         SummaryResponse,
         ERRORS,
+        events=STREAM_EVENTS + " Then `summary`: the JSON answer's body.",
         example={
             "text": "Syria's army routed rebels from the town of Qusayr ...",
             "length": "short",
@@ -88,12 +107,18 @@ def _one_or_many(single: bool, one: str, many: str, values: list[Any]) -> dict[s
 )
 def summarize() -> Response:
     req: SummarizeRequest = parse(SummarizeRequest, _body())
-    result = context.run(
-        tasks.summarize, tasks.SummarizeRequest(req.items(), req.options(), field=req.field())
-    )
-    body = {"model": result.model, "chunks": [s.chunks for s in result.summaries]}
-    texts = [s.text for s in result.summaries]
-    return jsonify(body | _one_or_many(req.text is not None, "summary", "summaries", texts))
+    operation = tasks.SummarizeRequest(req.items(), req.options(), field=req.field())
+    single = req.text is not None
+
+    def answer(result: tasks.Summaries) -> dict[str, Any]:
+        body = {"model": result.model, "chunks": [s.chunks for s in result.summaries]}
+        texts = [s.text for s in result.summaries]
+        return body | _one_or_many(single, "summary", "summaries", texts)
+
+    if events.wanted():
+        progress = context.run_events(tasks.summarize_progress, operation)
+        return events.stream(progress, _progress_event, "summary", answer)
+    return jsonify(answer(context.run(tasks.summarize, operation)))
 
 
 @route(
@@ -167,24 +192,29 @@ def detect() -> Response:
         ArticleRequest,
         ArticleResponse,
         ERRORS,
+        events=STREAM_EVENTS + " Then `article`: the JSON answer's body, once the summary is "
+        "translated.",
         example={"text": "Syria's army routed rebels ...", "translate_to": ["ar", "fr"]},
     ),
 )
 def articles() -> Response:
     req: ArticleRequest = parse(ArticleRequest, _body())
     operation = tasks.ArticleRequest(req.text, req.translate_to, req.source, req.options())
-    result = context.run(tasks.article, operation)
+    if events.wanted():
+        progress = context.run_events(tasks.article_progress, operation)
+        return events.stream(progress, _progress_event, "article", _article_body)
+    return jsonify(_article_body(context.run(tasks.article, operation)))
+
+
+def _article_body(result: tasks.Article) -> dict[str, Any]:
     translations = result.translations
-    return jsonify(
-        {
-            "summary": result.summary.text,
-            "translations": {lang: t.text for lang, t in translations.items()},
-            "models": {"summarize": result.summary.model}
-            | {lang: t.model for lang, t in translations.items()},
-            "chunks": result.summary.chunks,
-        }
-        | ({"detected": _language(result.detected)} if result.detected else {})
-    )
+    return {
+        "summary": result.summary.text,
+        "translations": {lang: t.text for lang, t in translations.items()},
+        "models": {"summarize": result.summary.model}
+        | {lang: t.model for lang, t in translations.items()},
+        "chunks": result.summary.chunks,
+    } | ({"detected": _language(result.detected)} if result.detected else {})
 
 
 @route(

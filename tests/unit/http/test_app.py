@@ -263,3 +263,22 @@ def test_an_input_too_big_for_device_memory_is_503_without_retry_after(
     assert "Retry-After" not in response.headers  # the same input would not fit again
     (line,) = _lines(request_log, "oom-1")
     assert (line["status"], line["items"]) == (503, 1)
+
+
+def test_a_streamed_answer_is_logged_once_its_stream_ends(
+    client: FlaskClient, request_log: list[logging.LogRecord]
+) -> None:
+    """With `Accept: text/event-stream`, the line waits for the last event: it has the items
+    and the batches the summary ran in."""
+    response = client.post(
+        "/v1/summarize",
+        json={"texts": [TEXT, "Talks resumed."], "max_length": 16},
+        headers={"X-Request-ID": "log-sse", "Accept": "text/event-stream"},
+    )
+    assert response.status_code == 200
+    assert "event: summary" in response.get_data(as_text=True)
+    response.close()
+    (line,) = _lines(request_log, "log-sse")
+    assert (line["endpoint"], line["status"], line["items"]) == ("/v1/summarize", 200, 2)
+    assert line["batch_ids"] and line["batch_ids"] == sorted(set(line["batch_ids"]))
+    assert "error" not in line

@@ -111,6 +111,45 @@ def test_an_article_gets_its_summary_and_both_translations(watched: Watched) -> 
     assert watched.errors == []
 
 
+# Every text the status line is given, in order (each assignment is a record of its own, also
+# when several events arrive in one read and are shown within one task).
+RECORD_STATUS = """() => {
+  window.statusSeen = [];
+  const status = document.getElementById("status");
+  new MutationObserver((records) => {
+    for (const record of records) {
+      for (const node of record.addedNodes) window.statusSeen.push(node.textContent);
+    }
+  }).observe(status, { childList: true });
+}"""
+
+
+@pytest.mark.parametrize("mode", ["Summary, then translate the summary", "Summary only"])
+def test_a_long_article_shows_chunk_progress_while_it_is_summarised(
+    watched: Watched, mode: str
+) -> None:
+    """The page asks for the summary's events (text/event-stream) and says "chunk k of n done"
+    as each chunk's summary arrives, counting up to n; then the result as before."""
+    page = watched.page
+    _open_page(page)
+    page.evaluate(RECORD_STATUS)
+    page.get_by_label(mode).check()
+    page.get_by_test_id("article-input").fill(SEED)
+    page.get_by_test_id("run-button").click()
+    page.get_by_test_id("summary-output").wait_for(timeout=60_000)
+    seen = page.evaluate("window.statusSeen")
+    counts = [
+        (int(m[1]), int(m[2]))
+        for m in (re.search(r"^Summarising: chunk (\d+) of (\d+) done", t) for t in seen)
+        if m
+    ]
+    n = counts[-1][1]
+    assert n > 1 and {done for done, _ in counts} == set(range(n + 1)), seen
+    assert re.fullmatch(r"Done in \d+\.\d s\.", page.locator("#status").inner_text())
+    assert page.get_by_test_id("summary-progress").is_hidden()
+    assert watched.errors == []
+
+
 def test_a_text_over_the_server_limit_shows_the_error(watched: Watched) -> None:
     page = watched.page
     _open_page(page)

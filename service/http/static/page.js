@@ -6,7 +6,7 @@ const RTL_LANGUAGES = new Set(["ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd",
 const names = new Intl.DisplayNames(["en"], { type: "language" });
 const numbers = new Intl.NumberFormat("en");
 
-const state = { maxChars: null, busy: false };
+const state = { maxChars: null, busy: false, progress: "" };
 
 function $(id) {
   return document.getElementById(id);
@@ -74,8 +74,11 @@ async function describeFailure(response) {
   } catch {
     // Not JSON (e.g. a proxy's HTML page): the status says enough.
   }
-  const status = response.status;
-  const retry = response.headers.get("Retry-After");
+  return explain(response.status, code, message, response.headers.get("Retry-After"));
+}
+
+// An API error (its status, code, message and any Retry-After) as a sentence.
+function explain(status, code, message, retry) {
   const retryText = retry ? ` Try again in ${retry} s.` : " Try again shortly.";
   if (status === 413) {
     const limit = state.maxChars === null ? "" : ` of ${numbers.format(state.maxChars)} characters`;
@@ -109,22 +112,80 @@ async function describeFailure(response) {
   return `The request was refused (${status}): ${message}.`;
 }
 
-async function postJson(path, body) {
+function requestHeaders(accept) {
+  const headers = { "Content-Type": "application/json", Accept: accept };
+  const key = $("api-key").value.trim();
+  if (key) {
+    headers["X-API-Key"] = key;
+  }
+  return headers;
+}
+
+async function send(path, body, accept) {
   let response;
   try {
-    const headers = { "Content-Type": "application/json" };
-    const key = $("api-key").value.trim();
-    if (key) {
-      headers["X-API-Key"] = key;
-    }
-    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+    response = await fetch(path, { method: "POST", headers: requestHeaders(accept), body: JSON.stringify(body) });
   } catch (error) {
     throw new Error(`Could not reach the service: ${error.message}. Is it running?`);
   }
   if (!response.ok) {
     throw new Error(await describeFailure(response));
   }
-  return response.json();
+  return response;
+}
+
+async function postJson(path, body) {
+  return (await send(path, body, "application/json")).json();
+}
+
+// POST asking for Server-Sent Events (see the API docs): each `progress` or `partial` event to
+// `onProgress`, and the answer of the final event (`final`); an `error` event is thrown as the
+// same sentence as a JSON error. An answer that is plain JSON is taken as the answer.
+async function postStreamed(path, body, final, onProgress) {
+  const response = await send(path, body, "text/event-stream");
+  if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+    return response.json();
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += value;
+    let end;
+    while ((end = buffered.indexOf("\n\n")) >= 0) {
+      const event = parseEvent(buffered.slice(0, end));
+      buffered = buffered.slice(end + 2);
+      if (event.name === final) return event.data;
+      if (event.name === "error") {
+        const error = event.data.error || {};
+        throw new Error(explain(event.data.status, error.code || "", error.message || "no details", null));
+      }
+      onProgress(event.name, event.data);
+    }
+  }
+  throw new Error("The service ended the answer early. Try again.");
+}
+
+function parseEvent(block) {
+  const fields = {};
+  for (const line of block.split("\n")) {
+    const colon = line.indexOf(": ");
+    if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 2);
+  }
+  return { name: fields.event, data: JSON.parse(fields.data || "null") };
+}
+
+// "chunk k of n" while the summary is made: chunks done of chunks, and a progress bar.
+function showProgress(data) {
+  const bar = $("progress");
+  bar.max = data.chunks;
+  bar.value = data.done;
+  bar.hidden = false;
+  const what = data.round > 1 ? "Combining the chunk summaries" : "Summarising";
+  state.progress = data.chunks > 1 || data.round > 1
+    ? `${what}: chunk ${data.done} of ${data.chunks} done`
+    : "Summarising";
 }
 
 function copyText(text, button) {
@@ -195,8 +256,14 @@ async function run(event) {
   }
   const started = performance.now();
   const status = $("status");
+  state.progress = "Working";
+  $("progress").hidden = true;
   const tick = () => {
-    status.textContent = `Working… ${((performance.now() - started) / 1000).toFixed(1)} s`;
+    status.textContent = `${state.progress}… ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  };
+  const onProgress = (_name, data) => {
+    showProgress(data);
+    tick();
   };
   tick();
   const timer = setInterval(tick, 100);
@@ -205,13 +272,14 @@ async function run(event) {
   try {
     const options = length ? { length } : {};
     if (mode === "article") {
-      const answer = await postJson("/v1/articles", { text, translate_to: targets, ...options });
+      const body = { text, translate_to: targets, ...options };
+      const answer = await postStreamed("/v1/articles", body, "article", onProgress);
       addOutput("Summary", answer.summary, "summary-output", "en");
       for (const target of targets) {
         addOutput(`${languageName(target)} translation`, answer.translations[target], `translation-${target}`, target);
       }
     } else if (mode === "summary") {
-      const answer = await postJson("/v1/summarize", { text, ...options });
+      const answer = await postStreamed("/v1/summarize", { text, ...options }, "summary", onProgress);
       addOutput("Summary", answer.summary, "summary-output", "en");
     } else {
       const answers = await Promise.allSettled(
@@ -231,6 +299,7 @@ async function run(event) {
   } finally {
     clearInterval(timer);
     setBusy(false);
+    $("progress").hidden = true;
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (failures.length) {

@@ -139,14 +139,19 @@ def server(
 
 @pytest.fixture
 def start_server(demo_env: dict[str, str], tmp_path: Path):
-    """Factory: start_server(env_overrides=None, args=None) -> a ready Server; stopped after.
+    """Factory: start_server(env_overrides=None, args=None, front=False) -> a ready Server;
+    stopped after.
 
-    The server is harness.server's: gunicorn started as users start it, on a free 127.0.0.1 port.
+    The server is harness.server's: gunicorn started as users start it, on a free 127.0.0.1 port
+    (with `front`, the production front, nginx before gunicorn, whose options `args` then are).
     """
     servers: list[Server] = []
 
-    def start(env: dict[str, str] | None = None, args: list[str] | None = None) -> Server:
-        server = Server("test", {**demo_env, **(env or {})}, log_dir=tmp_path, args=args or [])
+    def start(
+        env: dict[str, str] | None = None, args: list[str] | None = None, *, front: bool = False
+    ) -> Server:
+        env = {**demo_env, **(env or {})}
+        server = Server("test", env, log_dir=tmp_path, args=args or [], front=front)
         servers.append(server)
         server.wait_ready(timeout=120)
         return server
@@ -154,6 +159,22 @@ def start_server(demo_env: dict[str, str], tmp_path: Path):
     yield start
     for server in servers:
         server.stop()
+
+
+# Short news sentences; `long_news` repeats them into a text longer than the tiny summariser's
+# input (1,024 tokens), so it is summarised in several chunks.
+NEWS_SENTENCES = [
+    "The council approved the new bridge on Tuesday.",
+    "Farmers fear the drought will ruin the harvest.",
+    "The museum reopened after a long renovation.",
+]
+
+
+def long_news(repeats: int = 50) -> str:
+    """The sentences `repeats` times each, numbered so that no two are alike."""
+    return " ".join(
+        f"{s} Witnesses counted {i} convoys." for i, s in enumerate(NEWS_SENTENCES * repeats)
+    )
 
 
 def post_json(url: str, body: object, timeout: float = 60) -> tuple[int, dict, dict[str, str]]:

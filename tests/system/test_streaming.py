@@ -12,7 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -20,15 +20,11 @@ import pytest
 
 from harness.server import Server
 from service.ops.front import find_nginx
+from tests.conftest import NEWS_SENTENCES, long_news
 
 SERVER_ENV = {"MAX_BATCH_SIZE": "1"}
-SENTENCES = [
-    "The council approved the new bridge on Tuesday.",
-    "Farmers fear the drought will ruin the harvest.",
-    "The museum reopened after a long renovation.",
-]
-# Several chunks for the tiny summariser (1,024 input tokens).
-LONG = " ".join(f"{s} Witnesses counted {i} convoys." for i, s in enumerate(SENTENCES * 60))
+# Several chunks for the tiny summariser.
+LONG = long_news(60)
 BODY = {"text": LONG, "num_beams": 4, "max_length": 60}
 
 
@@ -66,24 +62,6 @@ def stream(
     return response.status, dict(response.headers), events
 
 
-@pytest.fixture(scope="module")
-def front(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if find_nginx() is None:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx)")
-    started = Server(
-        "stream-front",
-        {**demo_env, **SERVER_ENV},
-        log_dir=tmp_path_factory.mktemp("front-logs"),
-        args=["--drain-delay", "0"],
-        front=True,
-    )
-    try:
-        started.wait_ready(timeout=120)
-        yield started
-    finally:
-        started.stop()
-
-
 def _check_streamed(status: int, headers: dict[str, str], events: list[Event]) -> None:
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     opening, *partials, last = events
@@ -101,14 +79,17 @@ def test_gunicorn_streams_each_partial_as_it_is_ready(server: Server) -> None:
     _check_streamed(*stream(server.url, BODY))
 
 
-def test_the_front_passes_each_event_on_unbuffered(front: Server) -> None:
+def test_the_front_passes_each_event_on_unbuffered(start_server: Callable[..., Server]) -> None:
+    if find_nginx() is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx)")
+    front = start_server(SERVER_ENV, ["--drain-delay", "0"], front=True)
     status, headers, events = stream(front.url, BODY)
     assert headers.get("X-Accel-Buffering") is None  # nginx consumes it
     _check_streamed(status, headers, events)
 
 
 def test_the_request_log_has_the_streams_items_and_batches(server: Server) -> None:
-    status, _, events = stream(server.url, {"text": SENTENCES[0], "max_length": 16})
+    status, _, events = stream(server.url, {"text": NEWS_SENTENCES[0], "max_length": 16})
     assert status == 200 and events[-1].name == "summary"
     time.sleep(0.2)
     lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]

@@ -11,16 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.inference.engine import Engine
-from tests.conftest import Faults
+from tests.conftest import NEWS_SENTENCES, Faults, long_news
 
 STREAM = {"Accept": "text/event-stream"}
-SENTENCES = [
-    "The council approved the new bridge on Tuesday.",
-    "Farmers fear the drought will ruin the harvest.",
-    "The museum reopened after a long renovation.",
-]
-# More than the tiny summariser's 1,024 input tokens: several chunks.
-LONG = " ".join(f"{s} Witnesses counted {i} convoys." for i, s in enumerate(SENTENCES * 50))
+SENTENCES = NEWS_SENTENCES
+LONG = long_news()
 QUICK = {"max_length": 16}
 
 

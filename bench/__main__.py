@@ -20,7 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers.utils import logging as transformers_logging
 
-    from bench import batching, front, gil, invariance, reliability, request_path, throughput
+    from bench import (
+        batching,
+        extraction,
+        front,
+        gil,
+        invariance,
+        reliability,
+        request_path,
+        throughput,
+    )
 
     commands = {
         "throughput": throughput,
@@ -30,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "request-path": request_path,
         "front": front,
         "gil": gil,
+        "extraction": extraction,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

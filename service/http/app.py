@@ -21,6 +21,7 @@ from service.http import access, docs, errors, openapi, page, probes
 from service.http.compat import huggingface, libretranslate
 from service.http.v1 import routes as v1
 from service.inference.engine import Engine
+from service.sources import fetcher_for
 from service.text.language import LanguageDetector
 
 log = logging.getLogger("service.request")
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = LanguageDetector()
+    app.extensions["fetcher"] = fetcher_for(settings)
     blueprints = (v1.bp, probes.bp, openapi.bp, docs.bp, page.bp, libretranslate.bp, huggingface.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -5,7 +5,7 @@ Below `tasks`, beside `text`: it imports only `service.core`, never Flask or a m
 """
 
 from service.sources.addresses import AddressPolicy, AddressRefused, Target, parse_target
-from service.sources.fetch import MAX_REDIRECTS, Fetcher, FetchLimits, Page
+from service.sources.fetch import MAX_REDIRECTS, Fetcher, FetchLimits, Page, fetcher_for
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -15,5 +15,6 @@ __all__ = [
     "Fetcher",
     "Page",
     "Target",
+    "fetcher_for",
     "parse_target",
 ]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin
 
+from service.core.config import Settings
 from service.core.errors import (
     FetchFailed,
     FetchRefused,
@@ -122,6 +123,15 @@ class Fetcher:
         for address in addresses:
             self.policy.check(target.host, address)
         return addresses[0]
+
+
+def fetcher_for(settings: Settings) -> Fetcher | None:
+    """The fetcher FETCH_URLS, FETCH_ALLOW, FETCH_MAX_BYTES and FETCH_TIMEOUT_S describe; None
+    when fetching is off."""
+    if not settings.fetch_urls:
+        return None
+    policy = AddressPolicy.from_allow_list(settings.fetch_allow)
+    return Fetcher(policy, FetchLimits(settings.fetch_max_bytes, settings.fetch_timeout_s))
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):

@@ -3,7 +3,8 @@ hostile ones a fetch must refuse in time (a slow page, a huge one, an image, red
 addresses the service must not reach). It listens on loopback only and stops with `close()`.
 
 Routes: `/article` (the classic page), `/fragment`, `/plain` (text/plain), `/image` (image/png),
-`/status/404`, `/redirect?to=URL` (302), `/chain/N` (N redirects in a row, then `/article`),
+`/empty` (HTML with no text), `/status/404`, `/redirect?to=URL` (302), `/chain/N` (N redirects
+in a row, then `/article`),
 `/slow` (the headers, then a byte every 0.2 s), `/slow-headers` (a header byte every 0.2 s),
 `/huge` (a page of `huge_bytes`, streamed without a length) and `/huge-declared` (the same with
 its Content-Length). Each request's headers are kept in `requests`, in order.
@@ -60,6 +61,7 @@ class NewsSite:
             "/fragment": ("text/html", pages.cms_fragment()),
             "/plain": ("text/plain; charset=utf-8", plain),
             "/image": ("image/png", "\x89PNG not really"),
+            "/empty": ("text/html", "<html><body><script>x = 1</script></body></html>"),
         }
         if path in fixed:
             return _send(handler, 200, fixed[path][0], fixed[path][1].encode())

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from service.core.config import Settings
 from service.inference.engine import Engine
 from service.sources import Fetcher
 from service.tasks.limits import TextLimits
@@ -26,7 +27,7 @@ class TaskContext:
     deadline: float | None = None
     fetcher: Fetcher | None = None
     charge: Callable[[int], None] | None = None
-    reading_wpm: int = 230
+    reading_wpm: int = field(default_factory=lambda: Settings.defaults().reading_wpm)
 
     def started(self) -> float:
         """The deadline in force for an operation starting now."""

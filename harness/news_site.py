@@ -3,11 +3,11 @@ hostile ones a fetch must refuse in time (a slow page, a huge one, an image, red
 addresses the service must not reach). It listens on loopback only and stops with `close()`.
 
 Routes: `/article` (the classic page), `/fragment`, `/plain` (text/plain), `/image` (image/png),
-`/empty` (HTML with no text), `/status/404`, `/redirect?to=URL` (302), `/chain/N` (N redirects
-in a row, then `/article`),
-`/slow` (the headers, then a byte every 0.2 s), `/slow-headers` (a header byte every 0.2 s),
-`/huge` (a page of `huge_bytes`, streamed without a length) and `/huge-declared` (the same with
-its Content-Length). Each request's headers are kept in `requests`, in order.
+`/empty` (HTML with no text), `/untyped` (no Content-Type), `/status/404`, `/redirect?to=URL`
+(302), `/chain/N` (N redirects in a row, then `/article`), `/slow` (the headers, then a byte
+every 0.2 s), `/slow-headers` (a header byte every 0.2 s), `/huge` (a page of `huge_bytes`,
+streamed without a length) and `/huge-declared` (the same with its Content-Length). Each
+request's headers are kept in `requests`, in order.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ class NewsSite:
         }
         if path in fixed:
             return _send(handler, 200, fixed[path][0], fixed[path][1].encode())
+        if path == "/untyped":
+            return _send(handler, 200, None, pages.classic().encode())
         if path == "/redirect":
             return _send(handler, 302, "text/plain", b"", {"Location": query["to"][0]})
         if path.startswith("/chain/"):
@@ -114,12 +116,13 @@ class NewsSite:
 def _send(
     handler: BaseHTTPRequestHandler,
     status: int,
-    content_type: str,
+    content_type: str | None,
     body: bytes,
     headers: dict[str, str] | None = None,
 ) -> None:
     handler.send_response(status)
-    handler.send_header("Content-Type", content_type)
+    if content_type is not None:
+        handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(body)))
     for name, value in (headers or {}).items():
         handler.send_header(name, value)

@@ -206,7 +206,8 @@ class _Exchange:
         """The page's type and its text, read in pieces up to `max_bytes`."""
         assert self.response is not None
         message = Message()
-        message["Content-Type"] = self.response.getheader("Content-Type") or ""
+        # No type at all: read as HTML, which extraction also reads plain text from.
+        message["Content-Type"] = self.response.getheader("Content-Type") or "text/html"
         content_type = message.get_content_type()
         if content_type not in HTML_TYPES | TEXT_TYPES:
             raise UnsupportedMediaType(

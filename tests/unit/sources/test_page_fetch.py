@@ -55,6 +55,10 @@ def test_plain_text_is_read_as_it_is(news_site: NewsSite) -> None:
     assert (page.content_type, page.is_html) == ("text/plain", False)
 
 
+def test_a_page_without_a_type_is_read_as_html(news_site: NewsSite) -> None:
+    assert _fetcher().fetch(news_site.url("/untyped")).is_html
+
+
 def test_the_request_carries_the_host_and_nothing_of_the_environment(
     news_site: NewsSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -179,3 +179,88 @@ def test_a_closed_port_is_a_failed_fetch() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(FetchFailed, match="could not fetch"):
         _fetcher().fetch(f"http://127.0.0.1:{port}/")
+
+
+# ----- HTTPS: connected to the checked address, the certificate checked for the URL's host -----
+
+
+@pytest.fixture(scope="module")
+def tls_site(tmp_path_factory: pytest.TempPathFactory):
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate for news.test; yields
+    (port, certificate path)."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from harness import pages
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (it makes the test certificate)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=news.test"]
+        + ["-addext", "subjectAltName=DNS:news.test"],
+        check=True,
+        capture_output=True,
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = pages.classic().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], cert
+    server.shutdown()
+    server.server_close()
+
+
+def _trusting(monkeypatch: pytest.MonkeyPatch, cert) -> None:  # noqa: ANN001
+    import ssl
+
+    from service.sources import fetch
+
+    real = ssl.create_default_context
+    monkeypatch.setattr(fetch.ssl, "create_default_context", lambda: real(cafile=str(cert)))
+
+
+def test_https_goes_to_the_checked_address_with_the_hosts_certificate(
+    tls_site, monkeypatch: pytest.MonkeyPatch, connections: list[tuple[str, int]]
+) -> None:
+    port, cert = tls_site
+    _trusting(monkeypatch, cert)
+    policy = AddressPolicy.from_allow_list(("news.test",))
+    page = _fetcher(policy, news_test=["127.0.0.1"]).fetch(f"https://news.test:{port}/")
+    assert page.is_html and connections == [("127.0.0.1", port)]
+
+
+def test_https_refuses_a_certificate_for_another_host(
+    tls_site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert = tls_site
+    _trusting(monkeypatch, cert)
+    policy = AddressPolicy.from_allow_list(("other.test",))
+    with pytest.raises(FetchFailed, match="could not fetch"):
+        _fetcher(policy, other_test=["127.0.0.1"]).fetch(f"https://other.test:{port}/")
+
+
+def test_https_refuses_an_untrusted_certificate(tls_site) -> None:
+    port, _ = tls_site
+    policy = AddressPolicy.from_allow_list(("news.test",))
+    with pytest.raises(FetchFailed, match="SSL"):
+        _fetcher(policy, news_test=["127.0.0.1"]).fetch(f"https://news.test:{port}/")

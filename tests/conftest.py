@@ -111,6 +111,16 @@ def make_engine(demo_settings):
         engine.close(timeout=30)
 
 
+@pytest.fixture(scope="session")
+def news_site():
+    """A news site on 127.0.0.1 (harness.news_site): articles and the hostile pages."""
+    from harness.news_site import NewsSite
+
+    site = NewsSite()
+    yield site
+    site.close()
+
+
 @pytest.fixture
 def client(engine):
     """A Flask test client of an app built on the shared engine."""

@@ -26,6 +26,13 @@ from service.tasks.generation import (
     GenerationOptions,
 )
 from service.tasks.limits import TextLimits, check_texts
+from service.tasks.sources import (
+    FORMATS,
+    STYLES,
+    Extracted,
+    ReadingTimes,
+    SourceOptions,
+)
 from service.tasks.summarize import (
     MAX_SUMMARY_ROUNDS,
     Summaries,
@@ -51,6 +58,8 @@ from service.tasks.translate import (
 
 __all__ = [
     "AUTO",
+    "FORMATS",
+    "STYLES",
     "LENGTH_PRESETS",
     "MAX_BEAMS",
     "MAX_SUMMARY_ROUNDS",
@@ -60,10 +69,13 @@ __all__ = [
     "ArticleRequest",
     "DetectRequest",
     "Detections",
+    "Extracted",
     "GenerationOptions",
     "LanguagePair",
     "Outcome",
     "PendingTranslation",
+    "ReadingTimes",
+    "SourceOptions",
     "Summaries",
     "SummarizeRequest",
     "Summary",

@@ -19,6 +19,14 @@ from service.inference.seq2seq import Seq2SeqModel
 from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
+from service.tasks.sources import (
+    Extracted,
+    ReadingTimes,
+    SourceOptions,
+    bullets,
+    read_texts,
+    reading_times,
+)
 from service.tasks.steps import ENCODE_SLICE, batch_ids_per_run, encode, split_runs, within
 from service.tasks.summary_partials import partial_params, shares_fit
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
@@ -34,17 +42,29 @@ class Summary:
     chunks: int
     rounds: int
     batch_ids: list[int] = field(default_factory=list)
+    bullets: list[str] | None = None  # with `style: bullets`: the summary's sentences
+    reading: ReadingTimes | None = None
 
 
 @dataclass(frozen=True)
 class SummarizeRequest(TextsRequest):
-    """Texts to summarise."""
+    """Texts to summarise (or, with `source.url`, the article of that page); `style` is
+    `paragraph` or `bullets`."""
 
     options: GenerationOptions = GenerationOptions()
+    source: SourceOptions = SourceOptions()
+    style: str = "paragraph"
+
+    @property
+    def items(self) -> int:
+        return 1 if self.source.url is not None else len(self.texts)
 
 
+@dataclass
 class Summaries(PerText[Summary]):
-    """One summary per text, in order."""
+    """One summary per text, in order, and what was extracted from each (None: plain text)."""
+
+    extracted: list[Extracted | None] = field(default_factory=list)
 
     @property
     def summaries(self) -> list[Summary]:
@@ -52,10 +72,23 @@ class Summaries(PerText[Summary]):
 
 
 def summarize(ctx: TaskContext, request: SummarizeRequest) -> Summaries:
-    """The summarise operation: the limits on texts, then a summary of each."""
-    check_texts(request.texts, ctx.limits, request.field)
+    """The summarise operation: the texts (fetched or extracted when asked), the limits on
+    them, then a summary of each, styled, with its reading times."""
     deadline = ctx.started()
-    return Summaries(summarize_texts(ctx.engine, request.texts, request.options, deadline=deadline))
+    texts, extracted = read_texts(ctx, request.texts, request.source, request.field, deadline)
+    field_name = "url" if request.source.url is not None else request.field
+    check_texts(texts, ctx.limits, field_name)
+    summaries = summarize_texts(ctx.engine, texts, request.options, deadline=deadline)
+    for summary, text in zip(summaries, texts, strict=True):
+        finish(summary, text, request.style, ctx.reading_wpm)
+    return Summaries(summaries, extracted)
+
+
+def finish(summary: Summary, article: str, style: str, words_per_minute: int) -> None:
+    """Add what every summary answers besides its text: bullets when asked, reading times."""
+    if style == "bullets":
+        summary.bullets = bullets(summary.text)
+    summary.reading = reading_times(article, summary.text, words_per_minute)
 
 
 def summarize_texts(

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import (
         batching,
         cache,
+        extraction,
         front,
         gil,
         invariance,
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "gil": gil,
         "cache": cache,
         "summary": summary,
+        "extraction": extraction,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

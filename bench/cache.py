@@ -22,13 +22,10 @@ import argparse
 import random
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -36,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.report import log, save, table
 from harness.load import latency_summary
 from harness.models import PAIR, pin_generation, prepare_models, tiny_models
+from harness.redis import RedisServer
 from harness.server import Server, get, post
 from harness.workload import text
 from service.inference.seq2seq import GenerationParams
@@ -84,35 +82,6 @@ def posts(count: int, repeat_share: float, zipf: float, *, seed: int, base: int)
         seen.append(" ".join(sentences))
         stream.append(seen[-1])
     return stream
-
-
-class _Redis:
-    """A throwaway redis-server on a free 127.0.0.1 port."""
-
-    def __init__(self, workdir: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def _cache_counts(url: str) -> tuple[float, float]:
@@ -334,7 +303,11 @@ def run(args: argparse.Namespace) -> int:
         "TORCH_THREADS": args.threads,
         "HF_HUB_OFFLINE": "1",
     }
-    redis = _Redis(root / "redis") if shutil.which("redis-server") else None
+    binary = shutil.which("redis-server")
+    redis = RedisServer(binary, root / "redis") if binary else None
+    if redis:
+        (root / "redis").mkdir(parents=True, exist_ok=True)
+        redis.start()
     try:
         rows = [] if args.skip_http else _http(args, env, redis.url if redis else None)
         hit_path = _engine_hit_path(args, env, redis.url if redis else None)

@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.redis import RedisServer
 from harness.server import Server
 
 if TYPE_CHECKING:
@@ -109,6 +107,16 @@ def make_engine(demo_settings):
     yield make
     for engine in engines:
         engine.close(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def news_site():
+    """A news site on 127.0.0.1 (harness.news_site): articles and the hostile pages."""
+    from harness.news_site import NewsSite
+
+    site = NewsSite()
+    yield site
+    site.close()
 
 
 @pytest.fixture
@@ -229,41 +237,6 @@ class Faults:
             if tuple(ids) in self._raise:
                 raise self._raise[tuple(ids)]
         return self._generate(batch, params, **kw)
-
-
-class RedisServer:
-    """A real redis-server (Debian's) on a free 127.0.0.1 port, with no persistence; it can be
-    stopped and started again on the same port."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self._binary = binary
-        self._workdir = workdir
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [self._binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(self._workdir)]
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(10)
-            self._process = None
 
 
 @pytest.fixture

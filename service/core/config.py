@@ -20,6 +20,7 @@ from service.core.setting_values import (
     BACKENDS,
     COMPUTE_TYPES,
     PARTIAL_MODES,
+    allow_list,
     fail_mode,
     key_digests,
     log_level,
@@ -339,6 +340,44 @@ SETTINGS: tuple[Setting, ...] = (
         "5 s.",
     ),
     Setting(
+        "fetch_urls",
+        "FETCH_URLS",
+        "true",
+        parse_bool,
+        "Whether `url` is accepted (the service fetches the page); `false` answers 400. See "
+        "[Articles from a link or a CMS](#articles-from-a-link-or-a-cms).",
+    ),
+    Setting(
+        "fetch_allow",
+        "FETCH_ALLOW",
+        "",
+        allow_list,
+        "Host names and CIDR networks (comma-separated) a `url` may reach although not public "
+        "(loopback, private, link-local, ...), e.g. `intranet.example,10.20.0.0/16`.",
+    ),
+    Setting(
+        "fetch_max_bytes",
+        "FETCH_MAX_BYTES",
+        "5000000",
+        positive_int,
+        "Largest page read for a `url`, in bytes (413 above it; read in pieces, stopped there).",
+    ),
+    Setting(
+        "fetch_timeout_s",
+        "FETCH_TIMEOUT_S",
+        "10",
+        positive_float,
+        "Longest a page fetch may take, redirects and name lookups included (within the "
+        "request's ITEM_TIMEOUT_S); 422 after it.",
+    ),
+    Setting(
+        "reading_wpm",
+        "READING_WPM",
+        "230",
+        positive_int,
+        "Words per minute for the reading times answered with summaries.",
+    ),
+    Setting(
         "models_dir",
         "MODELS_DIR",
         "models",
@@ -387,6 +426,11 @@ class Settings:
     cache_url: str
     cache_ttl_s: float
     cache_timeout_ms: float
+    fetch_urls: bool
+    fetch_allow: tuple[str, ...]
+    fetch_max_bytes: int
+    fetch_timeout_s: float
+    reading_wpm: int
     models_dir: str
 
     @classmethod

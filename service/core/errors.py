@@ -3,11 +3,15 @@ to responses.
 
 ServiceError                 every error a request can end with; carries status and code
 ├── InvalidRequest           400  malformed or wrong-typed input, empty text
-│   └── UnsupportedLanguage  400  no model serves the asked language pair
+│   ├── UnsupportedLanguage  400  no model serves the asked language pair
+│   └── FetchRefused         400  a `url` the service will not fetch: scheme, credentials, an
+│                                 address not public (nor in FETCH_ALLOW), too many redirects
+├── FetchFailed              422  the page could not be read: unreachable, timed out, an error
+│                                 status, no article in it
 ├── Unauthorized             401  API keys are on and the request has none or an unknown one
 ├── RateLimited              429  the caller's rate limit is spent; Retry-After says until when
-├── PayloadTooLarge          413  body, text or item count over a configured limit
-├── UnsupportedMediaType     415  body is not JSON
+├── PayloadTooLarge          413  body, text or item count (or a fetched page) over a limit
+├── UnsupportedMediaType     415  body is not JSON; a fetched page is not HTML or plain text
 ├── Overloaded               503  the model's queue is full; comes with Retry-After
 ├── ModelUnavailable         503  the model is not loaded (yet) or its worker has stopped
 ├── OutOfMemory              503  one item alone does not fit in device memory
@@ -50,6 +54,15 @@ class InvalidRequest(ServiceError):
 
 class UnsupportedLanguage(InvalidRequest):
     code = "unsupported_language"
+
+
+class FetchRefused(InvalidRequest):
+    code = "fetch_refused"
+
+
+class FetchFailed(ServiceError):
+    status = 422
+    code = "fetch_failed"
 
 
 class Unauthorized(ServiceError):

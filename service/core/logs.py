@@ -34,3 +34,7 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
         root.propagate = False
+    # A page without an article is a client's input, answered 400 or 422; the extraction
+    # libraries would log each one as an ERROR on stderr, outside the JSON lines.
+    for library in ("trafilatura", "htmldate", "courlan"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
+import re
 import threading
 from collections.abc import Callable
 
@@ -65,6 +67,21 @@ def origins(raw: str) -> tuple[str, ...]:
         if origin != "*" and "://" not in origin:
             raise ValueError(f"{origin!r} is not an origin like https://example.org")
     return origins
+
+
+_HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}\.?)*[a-z0-9]?$", re.IGNORECASE)
+
+
+def allow_list(raw: str) -> tuple[str, ...]:
+    """Parse FETCH_ALLOW: host names and CIDR networks (or single addresses), by commas."""
+    entries = tuple(e.strip() for e in raw.split(",") if e.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not _HOST_NAME.match(entry):
+                raise ValueError(f"{entry!r} is neither a host name nor a network") from None
+    return entries
 
 
 BACKENDS = ("transformers", "ctranslate2")

@@ -20,6 +20,7 @@ Redis (one limit across every replica). A limited response carries `RateLimit-Li
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import math
@@ -169,6 +170,28 @@ class RateLimits:
                 "the rate-limit store is unreachable; try again shortly"
             ) from None
 
+    def charge(self, identity: str, characters: int) -> None:
+        """Count `characters` more against RATE_LIMIT_CHARS for `identity` (a fetched page);
+        raises RateLimited when that spends the limit."""
+        for item in self._characters:
+            try:
+                spent = characters and not self._limiter.hit(
+                    item, "characters", identity, cost=characters
+                )
+            except Exception as exc:  # the store, as in `check`
+                if self._fail_open:
+                    log.warning("rate-limit store unreachable, page not counted: %r", exc)
+                    return
+                raise LimiterUnavailable("the rate-limit store is unreachable") from None
+            if spent:
+                self._metrics.rate_limited.labels("-", "characters").inc()
+                retry = self._seconds_to_reset(item, "characters", identity)
+                raise RateLimited(
+                    f"rate limit of {item.amount} characters per {_period(item)} reached by the "
+                    f"fetched page; retry in {retry} s",
+                    headers={"Retry-After": str(retry)},
+                )
+
     def _seconds_to_reset(self, item: RateLimitItem, kind: str, identity: str) -> int:
         reset = self._limiter.get_window_stats(item, kind, identity).reset_time
         return max(1, math.ceil(reset - time.time()))
@@ -231,6 +254,9 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
             identity = f"key:{key.name}" if key else f"addr:{request.remote_addr}"
             characters = _body_characters() if limits.counts_characters else 0
             g.rate_headers = limits.check(identity, key, characters)
+            if limits.counts_characters:
+                # What the operation reads besides the body (a fetched page) costs the same.
+                g.charge_characters = functools.partial(limits.charge, identity)
 
     @app.after_request
     def rate_headers(response: Response) -> Response:

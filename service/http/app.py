@@ -22,6 +22,7 @@ from service.core.metrics import Metrics
 from service.http import access, errors, openapi
 from service.http.surfaces import BLUEPRINTS
 from service.inference.engine import Engine
+from service.sources import fetcher_for
 from service.text.language import LanguageDetector
 
 log = logging.getLogger("service.request")
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = LanguageDetector()
+    app.extensions["fetcher"] = fetcher_for(settings)
     for blueprint in (*BLUEPRINTS, openapi.bp):
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics, settings)

@@ -15,6 +15,7 @@ from service.core.config import Settings
 from service.core.metrics import Metrics
 from service.http import bodies
 from service.inference.engine import Engine
+from service.sources import Fetcher
 from service.tasks.context import Outcome, Request, TaskContext
 from service.tasks.limits import TextLimits
 from service.text.language import LanguageDetector
@@ -30,6 +31,11 @@ def settings() -> Settings:
 
 def detector() -> LanguageDetector:
     return current_app.extensions["detector"]
+
+
+def fetcher() -> Fetcher | None:
+    """The page fetcher for `url`; None when FETCH_URLS is off."""
+    return current_app.extensions.get("fetcher")
 
 
 def metrics() -> Metrics:
@@ -54,7 +60,15 @@ def run(operation: Callable[[TaskContext, Q], R], request: Q) -> R:
     """Run an operation for this request, within its deadline; the request log line records
     the request's items (failures too) and the batches it ran in."""
     g.items = request.items
-    ctx = TaskContext(engine(), limits(), detector(), g.get("deadline"))
+    ctx = TaskContext(
+        engine(),
+        limits(),
+        detector(),
+        g.get("deadline"),
+        fetcher=fetcher(),
+        charge=g.get("charge_characters"),
+        reading_wpm=settings().reading_wpm,
+    )
     result = operation(ctx, request)
     g.batch_ids = sorted(set(result.batch_ids))
     return result

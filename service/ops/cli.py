@@ -53,7 +53,7 @@ def _context(settings: Settings, source: str, targets: list[str]):  # noqa: ANN2
     engine = Engine(settings.replace(translate_models=models, translate_prefixes=prefixes)).start()
     # A file is one text of any length: the command line has no request limits.
     limits = TextLimits(max_items=1, max_text_chars=2**62)
-    return TaskContext(engine, limits, LanguageDetector())
+    return TaskContext(engine, limits, LanguageDetector(), reading_wpm=settings.reading_wpm)
 
 
 def _print(result: dict[str, object], as_json: bool) -> None:

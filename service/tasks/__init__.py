@@ -27,6 +27,13 @@ from service.tasks.generation import (
     GenerationOptions,
 )
 from service.tasks.limits import TextLimits, check_texts
+from service.tasks.sources import (
+    FORMATS,
+    STYLES,
+    Extracted,
+    ReadingTimes,
+    SourceOptions,
+)
 from service.tasks.summarize import (
     MAX_SUMMARY_ROUNDS,
     Progress,
@@ -34,7 +41,7 @@ from service.tasks.summarize import (
     SummarizeRequest,
     Summary,
     chunk_for_model,
-    finish,
+    run_to_end,
     summarize,
     summarize_progress,
     summarize_texts,
@@ -55,6 +62,8 @@ from service.tasks.translate import (
 
 __all__ = [
     "AUTO",
+    "FORMATS",
+    "STYLES",
     "LENGTH_PRESETS",
     "MAX_BEAMS",
     "MAX_SUMMARY_ROUNDS",
@@ -64,11 +73,14 @@ __all__ = [
     "ArticleRequest",
     "DetectRequest",
     "Detections",
+    "Extracted",
     "GenerationOptions",
     "LanguagePair",
     "Outcome",
     "PendingTranslation",
     "Progress",
+    "ReadingTimes",
+    "SourceOptions",
     "Summaries",
     "SummarizeRequest",
     "Summary",
@@ -84,7 +96,7 @@ __all__ = [
     "chunk_for_model",
     "detect",
     "detect_pair",
-    "finish",
+    "run_to_end",
     "resolve_pair",
     "submit_translation",
     "summarize",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from service.core.config import Settings
 from service.inference.engine import Engine
+from service.sources import Fetcher
 from service.tasks.limits import TextLimits
 from service.text.language import LanguageDetector
 
@@ -14,13 +16,18 @@ from service.text.language import LanguageDetector
 @dataclass(frozen=True)
 class TaskContext:
     """The engine, the limits on texts, the language detector (None: `source: auto` is
-    refused) and the request's one deadline (time.monotonic(); None: ITEM_TIMEOUT_S from the
-    operation's start)."""
+    refused), the request's one deadline (time.monotonic(); None: ITEM_TIMEOUT_S from the
+    operation's start), the page fetcher (None: `url` is refused), what charges a fetched
+    page's characters to the caller's rate limit (None: nothing counts them) and the reading
+    speed for reading times."""
 
     engine: Engine
     limits: TextLimits
     detector: LanguageDetector | None = None
     deadline: float | None = None
+    fetcher: Fetcher | None = None
+    charge: Callable[[int], None] | None = None
+    reading_wpm: int = field(default_factory=lambda: Settings.defaults().reading_wpm)
 
     def started(self) -> float:
         """The deadline in force for an operation starting now."""

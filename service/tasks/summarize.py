@@ -25,6 +25,14 @@ from service.inference.seq2seq import Seq2SeqModel
 from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
+from service.tasks.sources import (
+    Extracted,
+    ReadingTimes,
+    SourceOptions,
+    bullets,
+    read_texts,
+    reading_times,
+)
 from service.tasks.steps import (
     ENCODE_SLICE,
     batch_ids_per_run,
@@ -46,6 +54,8 @@ class Summary:
     chunks: int
     rounds: int
     batch_ids: list[int] = field(default_factory=list)
+    bullets: list[str] | None = None  # with `style: bullets`: the summary's sentences
+    reading: ReadingTimes | None = None
 
 
 @dataclass(frozen=True)
@@ -68,13 +78,23 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class SummarizeRequest(TextsRequest):
-    """Texts to summarise."""
+    """Texts to summarise (or, with `source.url`, the article of that page); `style` is
+    `paragraph` or `bullets`."""
 
     options: GenerationOptions = GenerationOptions()
+    source: SourceOptions = SourceOptions()
+    style: str = "paragraph"
+
+    @property
+    def items(self) -> int:
+        return 1 if self.source.url is not None else len(self.texts)
 
 
+@dataclass
 class Summaries(PerText[Summary]):
-    """One summary per text, in order."""
+    """One summary per text, in order, and what was extracted from each (None: plain text)."""
+
+    extracted: list[Extracted | None] = field(default_factory=list)
 
     @property
     def summaries(self) -> list[Summary]:
@@ -82,24 +102,37 @@ class Summaries(PerText[Summary]):
 
 
 def summarize(ctx: TaskContext, request: SummarizeRequest) -> Summaries:
-    """The summarise operation: the limits on texts, then a summary of each."""
-    return finish(summarize_progress(ctx, request))
+    """The summarise operation: the texts (fetched or extracted when asked), the limits on
+    them, then a summary of each, styled, with its reading times."""
+    return run_to_end(summarize_progress(ctx, request))
 
 
 def summarize_progress(
     ctx: TaskContext, request: SummarizeRequest
 ) -> Generator[Progress, None, Summaries]:
-    """The summarise operation, reporting its progress: checks the limits on texts at the first
-    step (so a caller that takes one event before answering still answers a refusal as one),
-    then yields Progress events as each round is planned and each chunk is summarised, and
-    returns what `summarize` returns. Closing it early withdraws the work still queued."""
-    check_texts(request.texts, ctx.limits, request.field)
+    """The summarise operation, reporting its progress: reads the texts and checks their limits
+    at the first step (so a caller that takes one event before answering still answers a
+    refusal as one), then yields Progress events as each round is planned and each chunk is
+    summarised, and returns what `summarize` returns. Closing it early withdraws the work still
+    queued."""
     deadline = ctx.started()
-    summaries = yield from summary_events(ctx.engine, request.texts, request.options, deadline)
-    return Summaries(summaries)
+    texts, extracted = read_texts(ctx, request.texts, request.source, request.field, deadline)
+    field_name = "url" if request.source.url is not None else request.field
+    check_texts(texts, ctx.limits, field_name)
+    summaries = yield from summary_events(ctx.engine, texts, request.options, deadline)
+    for summary, text in zip(summaries, texts, strict=True):
+        finish(summary, text, request.style, ctx.reading_wpm)
+    return Summaries(summaries, extracted)
 
 
-def finish(
+def finish(summary: Summary, article: str, style: str, words_per_minute: int) -> None:
+    """Add what every summary answers besides its text: bullets when asked, reading times."""
+    if style == "bullets":
+        summary.bullets = bullets(summary.text)
+    summary.reading = reading_times(article, summary.text, words_per_minute)
+
+
+def run_to_end(
     events: Generator[Progress, None, R], progress: Callable[[Progress], object] | None = None
 ) -> R:
     """Run an operation that reports progress to its end: each event to `progress` (None:
@@ -130,7 +163,7 @@ def summarize_texts(
     (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
     """
     deadline = engine.deadline() if deadline is None else deadline
-    return finish(summary_events(engine, texts, options, deadline), progress)
+    return run_to_end(summary_events(engine, texts, options, deadline), progress)
 
 
 def summary_events(

@@ -19,6 +19,7 @@ from service.inference.seq2seq import Seq2SeqModel
 from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
+from service.tasks.sources import Extracted, SourceOptions, read_texts
 from service.tasks.steps import (
     batch_ids_per_run,
     check_deadline,
@@ -49,16 +50,25 @@ class Translation:
 @dataclass(frozen=True)
 class TranslateRequest(TextsRequest):
     """Texts to translate into `target` from `source` (a code, or AUTO to detect each text's);
-    `format` "html" keeps tags."""
+    `format` "html" keeps tags. With `url`, the article of that page is the one text (its
+    extracted text, translated as text)."""
 
     target: str
     source: str = "en"
     format: str = "text"
     options: GenerationOptions = GenerationOptions()
+    url: str | None = None
+
+    @property
+    def items(self) -> int:
+        return 1 if self.url is not None else len(self.texts)
 
 
+@dataclass
 class Translations(PerText[Translation]):
-    """One translation per text, in order."""
+    """One translation per text, in order, and what was extracted when a `url` was fetched."""
+
+    extracted: Extracted | None = None
 
     @property
     def translations(self) -> list[Translation]:
@@ -75,18 +85,23 @@ def translate(ctx: TaskContext, request: TranslateRequest) -> Translations:
     each text translated (its language detected first with `source: auto`)."""
     if request.source != AUTO:
         resolve_pair(ctx.engine, request.source, request.target)
-    check_texts(request.texts, ctx.limits, request.field)
+    deadline = ctx.started()
+    texts, text_format, extracted, field_name = request.texts, request.format, None, request.field
+    if request.url is not None:
+        found, [extracted] = read_texts(ctx, (), SourceOptions(request.url), "url", deadline)
+        texts, text_format, field_name = found, "text", "url"
+    check_texts(texts, ctx.limits, field_name)
     translations = translate_texts(
         ctx.engine,
-        request.texts,
+        texts,
         target=request.target,
         source=request.source,
         options=request.options,
-        deadline=ctx.started(),
-        text_format=request.format,
+        deadline=deadline,
+        text_format=text_format,
         detector=ctx.detector,
     )
-    return Translations(translations)
+    return Translations(translations, extracted)
 
 
 def _code(language: str) -> str:

@@ -186,7 +186,7 @@ def test_requirements_install_and_serve_in_a_fresh_venv(tmp_path: Path) -> None:
         brief = (SEEDS / "short-brief.txt").read_text(encoding="utf-8")
         status, body, _ = post_json(url + "/v1/summarize", {"text": brief})
         assert status == 200, body
-        assert set(body) == {"model", "chunks", "summary"}
+        assert set(body) == {"model", "chunks", "summary", "reading_minutes"}
         assert body["chunks"] == [1] and isinstance(body["summary"], str)
 
         assert _get(url + "/healthz") == 200

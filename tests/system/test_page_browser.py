@@ -31,7 +31,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-SERVER_ENV = {"MAX_TEXT_CHARS": str(MAX_TEXT_CHARS)}
+# The tests' loopback news site is the one non-public host the server may fetch from.
+SERVER_ENV = {"MAX_TEXT_CHARS": str(MAX_TEXT_CHARS), "FETCH_ALLOW": "127.0.0.1/32"}
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +149,42 @@ def test_a_long_article_shows_chunk_progress_while_it_is_summarised(
     assert re.fullmatch(r"Done in \d+\.\d s\.", page.locator("#status").inner_text())
     assert page.get_by_test_id("summary-progress").is_hidden()
     assert watched.errors == []
+
+
+def test_a_link_gets_its_article_summarised_as_bullets(watched: Watched, news_site) -> None:
+    from harness import pages
+
+    page = watched.page
+    _open_page(page)
+    page.get_by_test_id("url-input").fill(news_site.url("/redirect?to=/article"))
+    page.get_by_test_id("bullets-checkbox").check()
+    page.get_by_label("Length").select_option("short")
+    page.get_by_test_id("target-ar").check()
+    page.get_by_test_id("target-fr").uncheck()
+    page.get_by_test_id("run-button").click()
+    arabic = page.get_by_test_id("translation-ar")
+    arabic.wait_for(timeout=60_000)
+    summary = page.get_by_test_id("summary-output")
+    assert summary.evaluate("e => e.tagName") == "UL"
+    points = summary.locator("li").all_inner_texts()
+    assert points and all(p.strip() for p in points)
+    assert arabic.locator("li").count() == len(points)
+    info = page.get_by_test_id("source-info").inner_text()
+    assert pages.TITLE in info and pages.BYLINE in info, info
+    assert f"from {news_site.url('/article')}" in info and "reading time" in info
+    assert page.get_by_test_id("error-message").is_hidden()
+    assert watched.errors == []
+
+
+def test_a_link_that_cannot_be_fetched_shows_why(watched: Watched, news_site) -> None:
+    page = watched.page
+    _open_page(page)
+    page.get_by_test_id("url-input").fill(news_site.url("/image"))
+    page.get_by_test_id("run-button").click()
+    error = page.get_by_test_id("error-message")
+    error.wait_for()
+    assert "could not be read (415)" in error.inner_text(), error.inner_text()
+    assert all("status of 415" in text for text in watched.errors), watched.errors
 
 
 def test_a_text_over_the_server_limit_shows_the_error(watched: Watched) -> None:

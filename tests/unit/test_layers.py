@@ -1,4 +1,5 @@
-"""The package's layers, read from its imports: `http` -> `tasks` -> `inference`, `text` a leaf.
+"""The package's layers, read from its imports: `http` -> `tasks` -> `inference`; `text` and
+`sources` (fetching a client's URL) are leaves below `tasks`.
 
 A newcomer finds each thing in the folder that names its layer only if the imports keep to it,
 so this reads every module's imports (without running them) and checks the one-way flow.
@@ -46,14 +47,19 @@ FORBIDDEN = {
     "service.http.v1": {"service.http.compat"},
     "service.http.compat": {"service.http.v1"},
     "service.tasks": WEB_LIBRARIES | MODEL_LIBRARIES | _BELOW_HTTP,
-    "service.inference": WEB_LIBRARIES | _BELOW_HTTP | {"service.tasks"},
+    "service.inference": WEB_LIBRARIES | _BELOW_HTTP | {"service.tasks", "service.sources"},
     "service.text": WEB_LIBRARIES
     | MODEL_LIBRARIES
     | _BELOW_HTTP
-    | {"service.tasks", "service.inference", "service.core.metrics"},
+    | {"service.tasks", "service.inference", "service.sources", "service.core.metrics"},
+    # Fetching a client's URL: below the operations, beside text; it reads only core.
+    "service.sources": WEB_LIBRARIES
+    | MODEL_LIBRARIES
+    | _BELOW_HTTP
+    | {"service.tasks", "service.inference", "service.text", "service.core.metrics"},
     "service.core": WEB_LIBRARIES | MODEL_LIBRARIES | _BELOW_HTTP | {"service.tasks"},
     "service.core.metrics": {"service.inference"},
-    "service.core.config": {"service.inference", "service.text"},
+    "service.core.config": {"service.inference", "service.text", "service.sources"},
     "service.core.errors": {"service"},
 }
 
@@ -72,7 +78,7 @@ def test_imports_flow_one_way(path: Path) -> None:
 
 
 def test_the_layers_are_folders_with_their_modules() -> None:
-    for layer in ("core", "tasks", "text", "inference", "http", "ops"):
+    for layer in ("core", "tasks", "text", "sources", "inference", "http", "ops"):
         folder = PACKAGE / layer
         assert (folder / "__init__.py").is_file(), layer
         assert len(list(folder.glob("*.py"))) > 1, layer

@@ -100,6 +100,9 @@ function explain(status, code, message, retry) {
   if (status === 400) {
     return `The request was refused (400): ${message}.`;
   }
+  if (status === 415 || status === 422) {
+    return `The page at the link could not be read (${status}): ${message}.`;
+  }
   if (status === 401 || status === 403) {
     return `This service needs an API key (${status}): ${message}. Enter your key above.`;
   }
@@ -200,7 +203,10 @@ function copyText(text, button) {
   showError("This browser does not allow copying here; select the text and copy it.");
 }
 
+// `text` is a string, or a list of bullet points (shown as a list, copied one a line).
 function addOutput(title, text, testid, lang) {
+  const bullets = Array.isArray(text);
+  const copied = bullets ? text.join("\n") : text;
   const card = document.createElement("article");
   card.className = "output";
   const heading = document.createElement("h3");
@@ -211,14 +217,22 @@ function addOutput(title, text, testid, lang) {
   button.className = "copy";
   button.textContent = "Copy";
   button.setAttribute("aria-label", `Copy the ${title.toLowerCase()}`);
-  button.addEventListener("click", () => copyText(text, button));
+  button.addEventListener("click", () => copyText(copied, button));
   heading.append(label, button);
-  const body = document.createElement("p");
+  const body = document.createElement(bullets ? "ul" : "p");
   body.className = "text";
   body.lang = lang;
   body.dir = direction(lang);
   body.dataset.testid = testid;
-  body.textContent = text;
+  if (bullets) {
+    for (const point of text) {
+      const item = document.createElement("li");
+      item.textContent = point;
+      body.append(item);
+    }
+  } else {
+    body.textContent = text;
+  }
   card.append(heading, body);
   $("outputs").append(card);
 }
@@ -235,18 +249,42 @@ function setBusy(busy) {
   $("results").setAttribute("aria-busy", busy ? "true" : "false");
 }
 
+// What was read and how long it takes to read, above the results.
+function showSource(answer) {
+  const info = $("source-info");
+  const parts = [];
+  const found = answer.extracted;
+  if (found) {
+    if (found.title) parts.push(`“${found.title}”`);
+    if (found.byline) parts.push(`by ${found.byline}`);
+    if (found.published) parts.push(found.published);
+    if (found.source_url) parts.push(`from ${found.source_url}`);
+    parts.push(`${numbers.format(found.characters)} characters read`);
+  }
+  const reading = answer.reading_minutes;
+  if (reading) {
+    parts.push(`reading time: ${reading.article} min for the article, ${reading.summary} min for the summary`);
+  }
+  info.textContent = parts.join(" · ");
+  info.hidden = parts.length === 0;
+}
+
 async function run(event) {
   event.preventDefault();
   if (state.busy) return;
   clearError();
   $("outputs").replaceChildren();
   $("results").hidden = true;
+  $("source-info").hidden = true;
   const text = $("article").value;
+  const url = $("article-url").value.trim();
+  const source = url ? { url } : { text };
+  const style = $("bullets").checked ? { style: "bullets" } : {};
   const mode = document.querySelector("input[name=mode]:checked").value;
   const targets = selectedTargets();
   const length = $("length").value;
-  if (!text.trim()) {
-    showError("Paste or type an article first.");
+  if (!url && !text.trim()) {
+    showError("Paste or type an article, or give a link to one, first.");
     $("article").focus();
     return;
   }
@@ -272,18 +310,22 @@ async function run(event) {
   try {
     const options = length ? { length } : {};
     if (mode === "article") {
-      const body = { text, translate_to: targets, ...options };
+      const body = { ...source, translate_to: targets, ...options, ...style };
       const answer = await postStreamed("/v1/articles", body, "article", onProgress);
-      addOutput("Summary", answer.summary, "summary-output", "en");
+      showSource(answer);
+      addOutput("Summary", answer.bullets || answer.summary, "summary-output", "en");
+      const bullets = answer.translated_bullets || {};
       for (const target of targets) {
-        addOutput(`${languageName(target)} translation`, answer.translations[target], `translation-${target}`, target);
+        addOutput(`${languageName(target)} translation`, bullets[target] || answer.translations[target], `translation-${target}`, target);
       }
     } else if (mode === "summary") {
-      const answer = await postStreamed("/v1/summarize", { text, ...options }, "summary", onProgress);
-      addOutput("Summary", answer.summary, "summary-output", "en");
+      const body = { ...source, ...options, ...style };
+      const answer = await postStreamed("/v1/summarize", body, "summary", onProgress);
+      showSource(answer);
+      addOutput("Summary", answer.bullets || answer.summary, "summary-output", "en");
     } else {
       const answers = await Promise.allSettled(
-        targets.map((target) => postJson("/v1/translate", { text, target })),
+        targets.map((target) => postJson("/v1/translate", { ...source, target })),
       );
       answers.forEach((answer, i) => {
         const target = targets[i];
@@ -346,7 +388,8 @@ function showTargets(pairs) {
 
 function showLimits(spec) {
   const article = spec.components.schemas.ArticleRequest.properties;
-  state.maxChars = article.text.maxLength ?? null;
+  const textSchemas = article.text.anyOf || [article.text];
+  state.maxChars = textSchemas.map((schema) => schema.maxLength).find((n) => n !== undefined) ?? null;
   const presets = (article.length.anyOf || [article.length]).flatMap((s) => s.enum || []);
   const select = $("length");
   for (const preset of presets) {
@@ -362,6 +405,7 @@ function showLimits(spec) {
 function showMode() {
   const mode = document.querySelector("input[name=mode]:checked").value;
   $("length").disabled = mode === "translate";
+  $("bullets").disabled = mode === "translate";
   for (const box of document.querySelectorAll("#targets input")) {
     box.disabled = mode === "summary";
   }

@@ -4,6 +4,7 @@ what they raise."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -31,13 +32,18 @@ bp = Blueprint("api", __name__)
 # What each status means on the /v1 routes that use a model (the error shape is ErrorResponse).
 ERRORS = {
     "400": "Malformed JSON, a missing, unknown or wrong-typed field, empty text, an unsupported "
-    "language (the message lists the pairs served), or a `min_length` above `max_length`. "
-    "`field` names the field at fault.",
+    "language (the message lists the pairs served), a `min_length` above `max_length`, an HTML "
+    "text with no article, or a `url` refused (`fetch_refused`: not http(s), credentials in it, "
+    "an address that is not public, too many redirects, fetching off). `field` names the field "
+    "at fault.",
     "401": "API keys are on (API_KEYS, API_KEYS_FILE) and the request has no key or an unknown "
     "one; `WWW-Authenticate` says how to send one.",
-    "413": "The body, a text or the number of texts is over the configured limit (see the "
-    "limits above); the message names the limit.",
-    "415": "The body is not sent as application/json.",
+    "413": "The body, a text, the number of texts or the page at `url` (FETCH_MAX_BYTES) is "
+    "over the configured limit (see the limits above); the message names the limit.",
+    "415": "The body is not sent as application/json, or the page at `url` is neither HTML nor "
+    "plain text.",
+    "422": "The page at `url` could not be read (`fetch_failed`): unreachable, not within "
+    "FETCH_TIMEOUT_S, an error status, or no article in it.",
     "429": "A rate limit (RATE_LIMIT, RATE_LIMIT_CHARS or the key's own) is spent; Retry-After "
     "says when to try again.",
     "500": "The model failed (`generation_failed`) or a bug (`internal_error`); the message "
@@ -83,6 +89,33 @@ def _one_or_many(single: bool, one: str, many: str, values: list[Any]) -> dict[s
     return {one: values[0]} if single else {many: values}
 
 
+def _extracted(found: tasks.Extracted | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {
+        "characters": found.characters,
+        "source_url": found.source_url,
+        "title": found.title,
+        "byline": found.byline,
+        "published": found.published,
+    }
+
+
+def _summary_extras(summaries: list[tasks.Summary], found: list[Any], single: bool) -> dict:
+    """Bullets (when asked), reading times and what was extracted, mirroring text/texts."""
+    extras: dict[str, list[Any]] = {
+        "bullets": [s.bullets for s in summaries],
+        "reading_minutes": [asdict(s.reading) if s.reading else None for s in summaries],
+        "extracted": [_extracted(f) for f in found],
+    }
+    present = {
+        name: values
+        for name, values in extras.items()
+        if any(v is not None for v in values) or name == "reading_minutes"
+    }
+    return {name: values[0] if single else values for name, values in present.items()}
+
+
 @route(
     bp,
     "/v1/summarize",
@@ -93,8 +126,10 @@ def _one_or_many(single: bool, one: str, many: str, values: list[Any]) -> dict[s
         "Long texts are split into chunks on sentence boundaries; the chunk summaries are "
         "combined (and summarised again while too long). `length`, `min_length` and "
         "`max_length` bound the summary in tokens (see the introduction), `num_beams` sets beam "
-        "search. The answer has `summary` for `text`, `summaries` (in order) for `texts`, and "
-        "`chunks`: a list, one count per text.",
+        "search. `url` fetches a page and `format: html` reads a page or CMS body: the article "
+        "is extracted first and `extracted` says what was read. `style: bullets` adds "
+        "`bullets`. The answer has `summary` for `text` or `url`, `summaries` (in order) for "
+        "`texts`, `chunks` (a list, one count per text) and `reading_minutes`.",
         SummarizeRequest,
         SummaryResponse,
         ERRORS,
@@ -107,13 +142,16 @@ def _one_or_many(single: bool, one: str, many: str, values: list[Any]) -> dict[s
 )
 def summarize() -> Response:
     req: SummarizeRequest = parse(SummarizeRequest, _body())
-    operation = tasks.SummarizeRequest(req.items(), req.options(), field=req.field())
-    single = req.text is not None
+    operation = tasks.SummarizeRequest(
+        req.items(), req.options(), req.page(), req.style, field=req.field()
+    )
+    single = req.texts is None
 
     def answer(result: tasks.Summaries) -> dict[str, Any]:
         body = {"model": result.model, "chunks": [s.chunks for s in result.summaries]}
         texts = [s.text for s in result.summaries]
-        return body | _one_or_many(single, "summary", "summaries", texts)
+        body |= _one_or_many(single, "summary", "summaries", texts)
+        return body | _summary_extras(result.summaries, result.extracted, single)
 
     if events.wanted():
         progress = context.run_events(tasks.summarize_progress, operation)
@@ -131,7 +169,7 @@ def summarize() -> Response:
         "Each text is split into sentences, translated sentence by sentence (none is truncated) "
         "and put back with its paragraph breaks. `source: auto` detects each text's language "
         "first and answers `detected`; `format: html` translates the text between tags and "
-        "keeps every tag and attribute.",
+        "keeps every tag and attribute; `url` translates the article of that page (as text).",
         TranslateRequest,
         TranslationResponse,
         ERRORS,
@@ -141,16 +179,24 @@ def summarize() -> Response:
 def translate() -> Response:
     req: TranslateRequest = parse(TranslateRequest, _body())
     operation = tasks.TranslateRequest(
-        req.items(), req.target, req.source, req.format, req.options(), field=req.field()
+        req.items(),
+        req.target,
+        req.source,
+        req.format,
+        req.options(),
+        url=req.url,
+        field=req.field(),
     )
     result = context.run(tasks.translate, operation)
-    single = req.text is not None
+    single = req.texts is None
     texts = [t.text for t in result.translations]
     body = {"source": req.source, "target": req.target, "model": result.model}
     body |= _one_or_many(single, "translation", "translations", texts)
     detected = [_language(d) for d in result.detected]
     if detected:
         body["detected"] = detected[0] if single else detected
+    if result.extracted is not None:
+        body["extracted"] = _extracted(result.extracted)
     return jsonify(body)
 
 
@@ -188,7 +234,8 @@ def detect() -> Response:
         "One call for the summary and its translations (`translate_to`, none for the summary "
         "alone). The summary options are those of `/v1/summarize`; `chunks` is one integer "
         "here, as an article is one text. `source: auto` checks that the article is English and "
-        "answers `detected`.",
+        "answers `detected`. `url` and `format: html` read the article from a page, as on "
+        "`/v1/summarize`; with `style: bullets`, `translated_bullets` keeps the bullets.",
         ArticleRequest,
         ArticleResponse,
         ERRORS,
@@ -199,7 +246,15 @@ def detect() -> Response:
 )
 def articles() -> Response:
     req: ArticleRequest = parse(ArticleRequest, _body())
-    operation = tasks.ArticleRequest(req.text, req.translate_to, req.source, req.options())
+    operation = tasks.ArticleRequest(
+        req.text or "",
+        req.translate_to,
+        req.source,
+        req.options(),
+        field="url" if req.url is not None else "text",
+        page=req.page(),
+        style=req.style,
+    )
     if events.wanted():
         progress = context.run_events(tasks.article_progress, operation)
         return events.stream(progress, _progress_event, "article", _article_body)
@@ -208,13 +263,19 @@ def articles() -> Response:
 
 def _article_body(result: tasks.Article) -> dict[str, Any]:
     translations = result.translations
-    return {
+    body = {
         "summary": result.summary.text,
         "translations": {lang: t.text for lang, t in translations.items()},
         "models": {"summarize": result.summary.model}
         | {lang: t.model for lang, t in translations.items()},
         "chunks": result.summary.chunks,
-    } | ({"detected": _language(result.detected)} if result.detected else {})
+    }
+    if result.detected:
+        body["detected"] = _language(result.detected)
+    body |= _summary_extras([result.summary], [result.extracted], single=True)
+    if result.summary.bullets is not None:
+        body["translated_bullets"] = {t: result.translated_bullets(t) for t in translations}
+    return body
 
 
 @route(

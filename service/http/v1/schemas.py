@@ -8,7 +8,7 @@ schema is built.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from service.tasks import (
     MAX_BEAMS,
     MIN_MAX_LENGTH,
     GenerationOptions,
+    SourceOptions,
 )
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
@@ -37,19 +38,27 @@ def _whole_number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+_TEXT = {"properties": {"text": {"type": "string"}}, "required": ["text"]}
+_TEXTS = {"properties": {"texts": {"type": "array"}}, "required": ["texts"]}
+_URL = {"properties": {"url": {"type": "string"}}, "required": ["url"]}
+# The longest `url` accepted, in characters (browsers and servers stop near here too).
+MAX_URL_CHARS = 2048
+
+
+def _exactly_one(model: BaseModel, names: tuple[str, ...]) -> None:
+    if sum(getattr(model, name) is not None for name in names) != 1:
+        raise ValueError("give exactly one of " + " or ".join(f"`{name}`" for name in names))
+
+
 class _Texts(BaseModel):
     """Either `text` (one string) or `texts` (a list); answers mirror the choice."""
 
     model_config = ConfigDict(
         **_STRICT,
         # `_one_of` as JSON Schema, so the spec rejects what the validator rejects.
-        json_schema_extra={
-            "oneOf": [
-                {"properties": {"text": {"type": "string"}}, "required": ["text"]},
-                {"properties": {"texts": {"type": "array"}}, "required": ["texts"]},
-            ]
-        },
+        json_schema_extra={"oneOf": [_TEXT, _TEXTS]},
     )
+    _ALTERNATIVES: ClassVar[tuple[str, ...]] = ("text", "texts")
     text: Text | None = Field(None, description="One text. The answer has a single result.")
     texts: Texts | None = Field(
         None, description="Several texts; results come back as a list in the same order."
@@ -57,8 +66,7 @@ class _Texts(BaseModel):
 
     @model_validator(mode="after")
     def _one_of(self) -> _Texts:
-        if (self.text is None) == (self.texts is None):
-            raise ValueError("give exactly one of `text` or `texts`")
+        _exactly_one(self, self._ALTERNATIVES)
         return self
 
     def items(self) -> list[str]:
@@ -106,11 +114,48 @@ class _Generation(BaseModel):
         )
 
 
-class SummarizeRequest(_Generation, _Texts):
-    """Summarise one text or a list of texts."""
+def _url_field() -> Any:
+    return Field(
+        None,
+        max_length=MAX_URL_CHARS,
+        description="An http(s) link to fetch instead of `text`: the page's article is "
+        "extracted (plain-text pages are read as they are). Public addresses only, unless "
+        "FETCH_ALLOW lists the host; the answer's `extracted` says what was read.",
+    )
 
 
-class TranslateRequest(_Texts):
+class _TextsOrUrl(_Texts):
+    """`text`, `texts` or `url` (one page, answered like `text`)."""
+
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"oneOf": [_TEXT, _TEXTS, _URL]})
+    _ALTERNATIVES: ClassVar[tuple[str, ...]] = ("text", "texts", "url")
+    url: str | None = _url_field()
+
+    def field(self) -> str:
+        return "url" if self.url is not None else super().field()
+
+
+_STYLE = Field(
+    "paragraph",
+    description="`bullets`: the summary's sentences also as a list, `bullets` in the answer.",
+)
+
+
+class SummarizeRequest(_Generation, _TextsOrUrl):
+    """Summarise one text, a list of texts, or the article at a URL."""
+
+    format: Literal["text", "html"] = Field(
+        "text",
+        description="`html`: each text is a web page or a CMS body; its article (no "
+        "navigation, ads, comments or footer) is summarised, and `extracted` says what it was.",
+    )
+    style: Literal["paragraph", "bullets"] = _STYLE
+
+    def page(self) -> SourceOptions:
+        return SourceOptions(self.url, self.format)
+
+
+class TranslateRequest(_TextsOrUrl):
     """Translate one text or a list of texts; paragraph breaks are kept."""
 
     source: SourceOrAuto = Field(
@@ -131,9 +176,15 @@ class TranslateRequest(_Texts):
 
 
 class ArticleRequest(_Generation):
-    """Summarise one article and translate the summary."""
+    """Summarise one article (its text, its HTML, or its URL) and translate the summary."""
 
-    text: Text = Field(description="The article.")
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"oneOf": [_TEXT, _URL]})
+    text: Text | None = Field(None, description="The article (its HTML with `format: html`).")
+    url: str | None = _url_field()
+    format: Literal["text", "html"] = Field(
+        "text", description="`html`: `text` is a web page or a CMS body; its article is used."
+    )
+    style: Literal["paragraph", "bullets"] = _STYLE
     source: SummarySource = Field(
         "en", pattern=_SOURCE, description="Language of the article, or `auto` to detect it."
     )
@@ -142,6 +193,14 @@ class ArticleRequest(_Generation):
         max_length=8,
         description='Languages to translate the summary into, e.g. `["ar", "fr"]`.',
     )
+
+    @model_validator(mode="after")
+    def _text_or_url(self) -> ArticleRequest:
+        _exactly_one(self, ("text", "url"))
+        return self
+
+    def page(self) -> SourceOptions:
+        return SourceOptions(self.url, self.format)
 
 
 class DetectRequest(_Texts):
@@ -178,6 +237,23 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class Extracted(BaseModel):
+    """What was read when the text was a page (`url`, or `format: html`)."""
+
+    characters: int = Field(description="Length of the extracted article text.")
+    source_url: str | None = Field(None, description="The page's URL after redirects (`url`).")
+    title: str | None = Field(None, description="The page's title, when it names one.")
+    byline: str | None = Field(None, description="The author, when the page names one.")
+    published: str | None = Field(None, description="Publication date (YYYY-MM-DD), if found.")
+
+
+class ReadingMinutes(BaseModel):
+    """Minutes to read, at READING_WPM words a minute."""
+
+    article: float = Field(description="The article (as summarised).")
+    summary: float = Field(description="The summary.")
+
+
 class SummaryResponse(BaseModel):
     summary: str | None = Field(None, description="Present when the request gave `text`.")
     summaries: list[str] | None = Field(None, description="Present when it gave `texts`.")
@@ -185,6 +261,15 @@ class SummaryResponse(BaseModel):
     chunks: list[int] = Field(
         description="How many chunks each text was split into: a list, one count per text, "
         "also for `text` (`/v1/articles` answers one integer)."
+    )
+    bullets: list[str] | list[list[str]] | None = Field(
+        None, description="With `style: bullets`: the summary's sentences (a list per text)."
+    )
+    reading_minutes: ReadingMinutes | list[ReadingMinutes] = Field(
+        description="Reading times (a list for `texts`)."
+    )
+    extracted: Extracted | list[Extracted | None] | None = Field(
+        None, description="With `url` or `format: html`: what was read (a list for `texts`)."
     )
 
 
@@ -197,6 +282,7 @@ class TranslationResponse(BaseModel):
     detected: Language | list[Language] | None = Field(
         None, description="With `source: auto`: the language found (a list for `texts`)."
     )
+    extracted: Extracted | None = Field(None, description="With `url`: what was read.")
 
 
 class ArticleResponse(BaseModel):
@@ -208,3 +294,13 @@ class ArticleResponse(BaseModel):
         "is one text (`/v1/summarize` answers a list, one count per text)."
     )
     detected: Language | None = Field(None, description="With `source: auto`: what was found.")
+    bullets: list[str] | None = Field(
+        None, description="With `style: bullets`: the summary's sentences."
+    )
+    translated_bullets: dict[str, list[str]] | None = Field(
+        None, description="With `style: bullets`: each translation as its bullets."
+    )
+    reading_minutes: ReadingMinutes = Field(description="Reading times.")
+    extracted: Extracted | None = Field(
+        None, description="With `url` or `format: html`: what was read."
+    )

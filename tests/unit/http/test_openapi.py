@@ -57,7 +57,8 @@ VALIDATORS = {
 def app(demo_settings):
     threads = torch.get_num_threads()
     engine = Engine(demo_settings.replace(torch_threads=1, **LIMITS)).start()
-    yield create_app(engine=engine)
+    # No page is fetched: a generated `url` is refused before any lookup (no network in tests).
+    yield create_app(engine.settings.replace(fetch_urls=False), engine=engine)
     engine.close(timeout=30)
     torch.set_num_threads(threads)
 
@@ -98,11 +99,16 @@ def _costly(case) -> bool:
 
 
 def _refusal_allowed(body: dict, error: dict | str) -> bool:
-    """What a schema-valid request may still be refused for, with 400: a CROSS_FIELD rule, or
-    `source: auto` finding a language no model serves (the spec cannot know the text's)."""
+    """What a schema-valid request may still be refused for, with 400: a CROSS_FIELD rule,
+    `source: auto` finding a language no model serves (the spec cannot know the text's), a
+    `url` (fetching is off here), or an HTML text with no article in it."""
     if isinstance(error, dict):  # the /v1 shape
-        return error["field"] in CROSS_FIELD or (
-            body.get("source") == "auto" and error["field"] == "source"
+        field = error["field"] or ""
+        return (
+            field in CROSS_FIELD
+            or (body.get("source") == "auto" and field == "source")
+            or field == "url"
+            or (body.get("format") == "html" and field.split(".")[0] in ("text", "texts"))
         )
     return any(name in error for name in CROSS_FIELD) or (
         body.get("source") == "auto" and "looks like" in error

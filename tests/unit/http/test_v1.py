@@ -89,7 +89,7 @@ def test_summarize_one_text(client: FlaskClient) -> None:
     response = client.post("/v1/summarize", json={"text": SENTENCES[0], **QUICK})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"summary", "model", "chunks"}
+    assert set(body) == {"summary", "model", "chunks", "reading_minutes"}
     assert isinstance(body["summary"], str) and body["summary"].strip()
     assert body["chunks"] == [1]
     assert body["model"] == "summarize"  # the directory's name, not its path
@@ -105,7 +105,7 @@ def test_summarize_list_answers_in_order_as_each_alone(client: FlaskClient) -> N
     response = client.post("/v1/summarize", json={"texts": texts, **QUICK})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"summaries", "model", "chunks"}
+    assert set(body) == {"summaries", "model", "chunks", "reading_minutes"}
     by_text = dict(zip(SENTENCES, alone, strict=True))
     assert body["summaries"] == [by_text[text] for text in texts]
     assert body["chunks"] == [1] * len(texts)
@@ -181,7 +181,7 @@ def test_article_summary_and_translations_match_the_single_endpoints(client: Fla
     )
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"summary", "translations", "models", "chunks"}
+    assert set(body) == {"summary", "translations", "models", "chunks", "reading_minutes"}
     assert set(body["translations"]) == {"ar", "fr"}
     assert set(body["models"]) == {"summarize", "ar", "fr"}
     assert body["chunks"] == 1
@@ -425,7 +425,7 @@ def test_errors_carry_the_request_id_too(client: FlaskClient) -> None:
         ("/v1/translate", {"text": "a", "target": 7}, "target"),
         ("/v1/translate", {"text": "a", "target": "ar", "length": "short"}, "length"),
         ("/v1/translate", {"texts": [], "target": "ar"}, "texts"),
-        ("/v1/articles", {"translate_to": ["ar"]}, "text"),
+        ("/v1/articles", {"translate_to": ["ar"]}, None),  # neither text nor url
         ("/v1/articles", {"text": "a", "translate_to": "ar"}, "translate_to"),
         ("/v1/articles", {"texts": ["a"]}, None),
     ],

@@ -59,17 +59,7 @@ E = TypeVar("E")
 def run(operation: Callable[[TaskContext, Q], R], request: Q) -> R:
     """Run an operation for this request, within its deadline; the request log line records
     the request's items (failures too) and the batches it ran in."""
-    g.items = request.items
-    ctx = TaskContext(
-        engine(),
-        limits(),
-        detector(),
-        g.get("deadline"),
-        fetcher=fetcher(),
-        charge=g.get("charge_characters"),
-        reading_wpm=settings().reading_wpm,
-    )
-    result = operation(ctx, request)
+    result = operation(_task_context(request), request)
     g.batch_ids = sorted(set(result.batch_ids))
     return result
 
@@ -79,8 +69,20 @@ def run_events(
 ) -> Generator[E, None, R]:
     """`run` for an operation that reports progress (a generator of events that returns its
     result): the same request log, filled as the events are taken (see `service.http.events`)."""
-    g.items = request.items
-    ctx = TaskContext(engine(), limits(), detector(), g.get("deadline"))
-    result = yield from operation(ctx, request)
+    result = yield from operation(_task_context(request), request)
     g.batch_ids = sorted(set(result.batch_ids))
     return result
+
+
+def _task_context(request: Request) -> TaskContext:
+    """What an operation runs with for this request; notes its items for the log line."""
+    g.items = request.items
+    return TaskContext(
+        engine(),
+        limits(),
+        detector(),
+        g.get("deadline"),
+        fetcher=fetcher(),
+        charge=g.get("charge_characters"),
+        reading_wpm=settings().reading_wpm,
+    )

@@ -81,4 +81,5 @@ class PerText(Generic[P]):
 
     @property
     def model(self) -> str:
-        return self.each[0].model
+        """The model that answered: the first part's that ran one ("" when none ran)."""
+        return next((part.model for part in self.each if part.model), "")

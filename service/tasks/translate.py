@@ -17,6 +17,7 @@ from service.core.pairs import LanguagePair
 from service.inference.engine import Engine, Submission
 from service.inference.seq2seq import Seq2SeqModel
 from service.tasks.context import PerText, TaskContext, TextsRequest
+from service.tasks.detect import served_languages
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.steps import (
@@ -38,7 +39,7 @@ AUTO = "auto"
 @dataclass
 class Translation:
     text: str
-    model: str
+    model: str  # "" for a text already in the target language (no model ran)
     source: str
     target: str
     sentences: int
@@ -109,10 +110,15 @@ def resolve_pair(engine: Engine, source: str, target: str) -> LanguagePair:
 
 def detect_pair(
     engine: Engine, detector: LanguageDetector, text: str, target: str
-) -> tuple[LanguagePair, Detection]:
-    """The served pair from the detected language of `text` to `target`, and that detection.
-    Raises UnsupportedLanguage naming the language found when no model translates it."""
-    best = detector.detect(text, top=1)[0]
+) -> tuple[LanguagePair | None, Detection]:
+    """The served pair from the detected language of `text` to `target`, and that detection;
+    no pair (None) when the text is already in `target`: it is answered as it is, as DeepL and
+    Google answer it, so one such post does not cost a list its answers. Detection is among
+    the languages served. Raises UnsupportedLanguage naming the language found when no model
+    translates it to `target`."""
+    best = detector.detect(text, top=1, among=served_languages(engine))[0]
+    if best.language == target:
+        return None, best
     try:
         return resolve_pair(engine, best.language, target), best
     except UnsupportedLanguage as exc:
@@ -246,9 +252,9 @@ def _pairs_of(
     source: str,
     target: str,
     detector: LanguageDetector | None,
-) -> list[tuple[LanguagePair, Detection | None]]:
-    """Per text (its translatable pieces), the pair that translates it, and what detection found
-    when the source is AUTO."""
+) -> list[tuple[LanguagePair | None, Detection | None]]:
+    """Per text (its translatable pieces), the pair that translates it (None: it is already in
+    the target language), and what detection found when the source is AUTO."""
     if source != AUTO:
         return [(resolve_pair(engine, source, target), None)] * len(pieces)
     if detector is None:
@@ -285,7 +291,7 @@ def translate_texts(
     check_deadline(deadline)
     with withdrawn_on_failure() as submitted:
         pending: dict[LanguagePair, PendingTranslation] = {}
-        for pair in dict.fromkeys(pairs):
+        for pair in dict.fromkeys(p for p in pairs if p is not None):
             group = [p for k, ps in zip(pairs, pieces, strict=True) if k == pair for p in ps]
             if group:
                 pending[pair] = submit_translation(engine, pair, group, options, deadline=deadline)
@@ -293,6 +299,9 @@ def translate_texts(
         done = {pair: iter(p.results()) for pair, p in pending.items()}
     results = []
     for i, ((pair, detected), own) in enumerate(zip(found, pieces, strict=True)):
+        if pair is None:
+            results.append(_as_it_is(texts[i], target, detected))
+            continue
         parts = [next(done[pair]) for _ in own]
         rebuilt = documents[i].rebuild([p.text for p in parts]) if documents else parts[0].text
         results.append(
@@ -307,3 +316,8 @@ def translate_texts(
             )
         )
     return results
+
+
+def _as_it_is(text: str, target: str, detected: Detection | None) -> Translation:
+    """A text found to be in the target language already: itself, no model, no sentences."""
+    return Translation(text, "", target, target, sentences=0, detected=detected)

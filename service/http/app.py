@@ -18,7 +18,7 @@ from service.core.config import Settings
 from service.core.logs import configure_logging
 from service.core.metrics import Metrics
 from service.http import access, docs, errors, openapi, page, probes
-from service.http.compat import huggingface, libretranslate
+from service.http.compat import deepl, google, huggingface, libretranslate
 from service.http.v1 import routes as v1
 from service.inference.engine import Engine
 from service.text.language import LanguageDetector
@@ -54,7 +54,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = LanguageDetector()
-    blueprints = (v1.bp, probes.bp, openapi.bp, docs.bp, page.bp, libretranslate.bp, huggingface.bp)
+    blueprints = (
+        *(v1.bp, probes.bp, openapi.bp, docs.bp, page.bp),
+        *(libretranslate.bp, huggingface.bp, deepl.bp, google.bp),
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics, settings)

@@ -4,6 +4,7 @@
 #   docker build -t newsroom-nlp:cpu .                          # CPU (default target)
 #   docker build -t newsroom-nlp:cuda --target cuda .           # CUDA torch; run with --gpus
 #   docker build -t newsroom-nlp:cpu --build-arg BAKE_MODELS=1 .  # models inside the image
+#   docker build -t newsroom-nlp:cpu-slim --target cpu-slim .   # no PyTorch (see below)
 #
 # Without BAKE_MODELS=1, mount the models at /models (see deploy/README.md). The image serves
 # /models/summarize, /models/en-fr and /models/en-ar offline; to serve Hub ids instead, set
@@ -29,6 +30,15 @@ RUN python -m venv /opt/venv \
     && pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" \
         "$(grep -E '^torch==' requirements.txt)" \
     && pip install --no-cache-dir -r requirements.txt
+
+# PyTorch only converts models for CTranslate2 (and runs BACKEND=transformers): an image that
+# serves conversions made ahead needs none of it, a third of the cpu image's size.
+FROM base AS venv-slim
+COPY requirements.txt .
+RUN python -m venv /opt/venv \
+    && grep -v -E '^torch==' requirements.txt > /tmp/requirements-slim.txt \
+    && pip install --no-cache-dir -r /tmp/requirements-slim.txt \
+    && rm /tmp/requirements-slim.txt
 
 FROM base AS venv-cuda
 ARG TORCH_CUDA_INDEX_URL=https://download.pytorch.org/whl/cu128
@@ -84,6 +94,17 @@ ENV DEVICE=cuda \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 COPY --from=venv-cuda /opt/venv /opt/venv
 COPY --from=models /models /models
+COPY gunicorn.conf.py ./
+COPY deploy/nginx.conf.template deploy/
+COPY service/ service/
+
+# CTranslate2 on the CPU without PyTorch: it serves the models mounted at /models from their
+# conversions in /models/ctranslate2, made ahead by `fetch-models` with the cpu image (see the
+# README); a model without one stops start-up with a one-line error. No BAKE_MODELS.
+FROM runtime AS cpu-slim
+ENV BACKEND=ctranslate2 \
+    CT2_CACHE_DIR=/models/ctranslate2
+COPY --from=venv-slim /opt/venv /opt/venv
 COPY gunicorn.conf.py ./
 COPY deploy/nginx.conf.template deploy/
 COPY service/ service/

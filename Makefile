@@ -16,7 +16,7 @@ HF_HUB_OFFLINE ?= 1
 DEMO_ENV := SUMMARIZE_MODEL='$(SUMMARIZE_MODEL)' TRANSLATE_MODELS='$(TRANSLATE_MODELS)' \
 	HF_HUB_OFFLINE='$(HF_HUB_OFFLINE)'
 
-.PHONY: install install-dev run serve demo test test-slow mutate bench
+.PHONY: install install-dev run serve demo test test-slow image-test mutate bench
 
 # What serving needs (requirements.txt); install-dev adds the test and benchmark tools.
 install: $(VENV)/.installed
@@ -53,6 +53,11 @@ test: install-dev
 # the long soak when SOAK_SECONDS is set.
 test-slow: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m slow
+
+# The image, built from the Dockerfile with podman and run with the demo models as a user runs
+# it (root; Debian's podman, runc, debootstrap): deploy/image-test.sh. CI runs it.
+image-test: install
+	VENV=$(VENV) deploy/image-test.sh
 
 # Mutation testing of the pure, central modules ([tool.mutmut] in pyproject.toml); not in CI.
 mutate: install-dev

@@ -20,7 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers.utils import logging as transformers_logging
 
-    from bench import batching, front, gil, invariance, reliability, request_path, throughput
+    from bench import (
+        batching,
+        cache,
+        front,
+        gil,
+        invariance,
+        reliability,
+        request_path,
+        summary,
+        throughput,
+    )
 
     commands = {
         "throughput": throughput,
@@ -30,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         "request-path": request_path,
         "front": front,
         "gil": gil,
+        "cache": cache,
+        "summary": summary,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from service.ops.demo_models import build_bart, build_demo_models, build_marian
+from service.ops.demo_text import news_corpus
 
 log = logging.getLogger(__name__)
 
 PAIR = "en-fr"
+# English news the real summariser's tokenizer is trained on.
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 _DEMO_CONFIG = "generation_config.demo.json"
 _CONFIG = "generation_config.json"
 # Settings the pinned config drops: length limits next to *_new_tokens make transformers warn on
@@ -50,7 +53,15 @@ def prepare_models(root: Path) -> BenchModels:
     root.mkdir(parents=True, exist_ok=True)
     return BenchModels(
         translate=_ensure(root / "marian-en-fr-real", lambda p: build_marian(p, arch="real")),
-        summarize=_ensure(root / "bart-real", lambda p: build_bart(p, arch="real")),
+        summarize=prepare_summarizer(root),
+    )
+
+
+def prepare_summarizer(root: Path) -> Path:
+    """Build only the real-shape summariser under `root`, or reuse an earlier run's."""
+    root.mkdir(parents=True, exist_ok=True)
+    return _ensure(
+        root / "bart-real-bpe", lambda p: build_bart(p, arch="real", corpus=news_corpus(SEEDS))
     )
 
 

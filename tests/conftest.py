@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -64,6 +68,9 @@ def demo_env(
         # Tests run servers and CLI processes side by side on 2 cores: one torch thread each
         # avoids oversubscription, which slows tiny models by 10x or more.
         "TORCH_THREADS": "1",
+        # The suite measures the models and their queues: a repeated text must reach the model.
+        # The cache's tests (tests/inference/test_cache*.py) turn it on.
+        "CACHE": "false",
         # `TEST_BACKEND=transformers make test` runs the whole suite on the other backend.
         **({"BACKEND": os.environ["TEST_BACKEND"]} if os.environ.get("TEST_BACKEND") else {}),
     }
@@ -201,3 +208,50 @@ class Faults:
             if tuple(ids) in self._raise:
                 raise self._raise[tuple(ids)]
         return self._generate(batch, params, **kw)
+
+
+class RedisServer:
+    """A real redis-server (Debian's) on a free 127.0.0.1 port, with no persistence; it can be
+    stopped and started again on the same port."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self._binary = binary
+        self._workdir = workdir
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [self._binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self._workdir)]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+            self._process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A started RedisServer of the test's own, stopped after it."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    yield server
+    server.stop()

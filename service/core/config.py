@@ -19,6 +19,7 @@ from service.core.setting_values import (
     _DEFAULT_PREFIXES,
     BACKENDS,
     COMPUTE_TYPES,
+    PARTIAL_MODES,
     fail_mode,
     key_digests,
     log_level,
@@ -32,6 +33,7 @@ from service.core.setting_values import (
     positive_int,
     prefixes_over_defaults,
     rate_limits,
+    redis_url,
     storage_uri,
 )
 
@@ -149,6 +151,18 @@ SETTINGS: tuple[Setting, ...] = (
         "(exact on CPU with transformers, and CTranslate2 int8; see Batch invariance). 0 pads "
         "each batch to its longest input: faster (up to 2x on CPU), but co-batched inputs can "
         "change an output.",
+    ),
+    Setting(
+        "summary_partials",
+        "SUMMARY_PARTIALS",
+        "share",
+        one_of(PARTIAL_MODES),
+        "How an article longer than the summariser's input is summarised. `share`: each of its "
+        "n chunks gets 1/n of the summary length and the chunk summaries joined are the "
+        "summary, one round (2-3x less time in beam search on 2 CPU cores); every part keeps "
+        "its share, with less detail per part. `resummarize`: each chunk summary is as long as "
+        "a summary and their join is summarised again, a second round that lets the model "
+        "choose across parts (and may drop one).",
     ),
     Setting(
         "max_wait_ms",
@@ -285,6 +299,46 @@ SETTINGS: tuple[Setting, ...] = (
         "client address for limits is read that many hops back, never further.",
     ),
     Setting(
+        "cache",
+        "CACHE",
+        "true",
+        parse_bool,
+        "Serve a model input seen before (a sentence, a summary chunk) from the output cache "
+        "instead of the model; `false` keeps no texts at all. See Cache.",
+    ),
+    Setting(
+        "cache_memory_bytes",
+        "CACHE_MEMORY_BYTES",
+        "67108864",
+        non_negative_int,
+        "Bytes of outputs each process keeps in memory, least recently used evicted first; 0 "
+        "for none (Redis alone, if CACHE_URL is set).",
+    ),
+    Setting(
+        "cache_url",
+        "CACHE_URL",
+        "",
+        redis_url,
+        "A Redis (`redis://host:port[/db]`) that replicas share outputs through, as well as "
+        "memory; empty for none. Unreachable or slow: outputs come from the models.",
+        secret=True,
+    ),
+    Setting(
+        "cache_ttl_s",
+        "CACHE_TTL_S",
+        "86400",
+        positive_float,
+        "Longest an output is kept, in memory and in Redis, in seconds.",
+    ),
+    Setting(
+        "cache_timeout_ms",
+        "CACHE_TIMEOUT_MS",
+        "50",
+        positive_float,
+        "Longest one Redis call of the cache may take; after a failure Redis is left alone for "
+        "5 s.",
+    ),
+    Setting(
         "models_dir",
         "MODELS_DIR",
         "models",
@@ -310,6 +364,7 @@ class Settings:
     max_batch_size: int
     max_batch_tokens: int
     batch_bucket_tokens: int
+    summary_partials: str
     max_wait_ms: float
     max_queue: int
     item_timeout_s: float
@@ -327,6 +382,11 @@ class Settings:
     rate_limit_storage: str
     rate_limit_fail: str
     trusted_proxies: int
+    cache: bool
+    cache_memory_bytes: int
+    cache_url: str
+    cache_ttl_s: float
+    cache_timeout_ms: float
     models_dir: str
 
     @classmethod

@@ -116,6 +116,36 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.cache_hits = Counter(
+            "service_cache_hits",
+            "Model inputs answered from the output cache, by store (memory or redis).",
+            ["model", "store"],
+            registry=self.registry,
+        )
+        self.cache_misses = Counter(
+            "service_cache_misses",
+            "Model inputs looked up in the output cache and not found (sent to the model).",
+            ["model"],
+            registry=self.registry,
+        )
+        self.cache_evictions = Counter(
+            "service_cache_evictions",
+            "Outputs evicted from the in-process cache to make room, by the model that made them.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.cache_redis_errors = Counter(
+            "service_cache_redis_errors",
+            "Failed or timed-out Redis calls of the output cache (each leaves Redis alone 5 s).",
+            registry=self.registry,
+        )
+        self.cache_bytes = Gauge(
+            "service_cache_bytes",
+            "Bytes the in-process output cache holds for a model (keys, texts, bookkeeping).",
+            ["model"],
+            registry=self.registry,
+        )
+
         self.model_info = Gauge(
             "service_model_info",
             "1 for each loaded model, labelled with the backend, compute type and device that run "

@@ -68,6 +68,8 @@ def origins(raw: str) -> tuple[str, ...]:
 
 
 BACKENDS = ("transformers", "ctranslate2")
+# SUMMARY_PARTIALS: see service/summary_partials.py.
+PARTIAL_MODES = ("share", "resummarize")
 COMPUTE_TYPES = (
     "auto",
     "int8",
@@ -165,6 +167,12 @@ def storage_uri(raw: str) -> str:
     scheme = raw.partition("://")[0]
     if scheme not in {"memory", "redis", "rediss", "redis+unix"}:
         raise ValueError("expected memory:// or redis://host:port[/db]")
+    return raw
+
+
+def redis_url(raw: str) -> str:
+    if raw and raw.partition("://")[0] not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected redis://host:port[/db] (or rediss://, unix://), or empty")
     return raw
 
 

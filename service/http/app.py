@@ -17,9 +17,8 @@ from flask import Flask, Response, g, request
 from service.core.config import Settings
 from service.core.logs import configure_logging
 from service.core.metrics import Metrics
-from service.http import access, docs, errors, openapi, page, probes
-from service.http.compat import deepl, google, huggingface, libretranslate
-from service.http.v1 import routes as v1
+from service.http import access, errors, openapi
+from service.http.surfaces import BLUEPRINTS
 from service.inference.engine import Engine
 from service.text.language import LanguageDetector
 
@@ -54,11 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = LanguageDetector()
-    blueprints = (
-        *(v1.bp, probes.bp, openapi.bp, docs.bp, page.bp),
-        *(libretranslate.bp, huggingface.bp, deepl.bp, google.bp),
-    )
-    for blueprint in blueprints:
+    for blueprint in (*BLUEPRINTS, openapi.bp):
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics, settings)
     access.install(app, settings, metrics)

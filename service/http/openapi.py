@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+import service.http.surfaces  # noqa: F401 - importing the surfaces registers their routes
 from service.core.config import Settings
 from service.core.pairs import LanguagePair
 from service.http import context
@@ -179,8 +180,6 @@ boundaries. `/v1/summarize` answers `chunks` as a list (one count per text, also
 
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI 3.1 description of every registered route, with this server's limits."""
-    import service.http.app  # noqa: F401 - every surface registers its routes on import
-
     order = [tag["name"] for tag in _TAGS]
     paths: dict[str, Any] = {}
     for described in sorted(ROUTES, key=lambda r: order.index(r.doc.tag)):

@@ -3,6 +3,10 @@
 The choice is a pure function of the settings and of what `probe_accelerators` found, so it can be
 tested for machines we do not have. Probing initialises CUDA; call it only in the serving process
 (after gunicorn forks), never in the gunicorn master.
+
+Without PyTorch installed (the `cpu-slim` image, which serves CTranslate2 conversions made
+ahead), there is only the CPU: the device is a `HostCpu` with the `type` and `index` a
+`torch.device` has, and the dtype is named, `"float32"`.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ import os
 import re
 from dataclasses import dataclass
 
-import torch
-
 from service.core.errors import ConfigError
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+try:
+    import torch
+except ImportError:  # the cpu-slim image: CTranslate2 on the CPU
+    torch = None  # type: ignore[assignment]
+
+_DTYPE_NAMES = ("float32", "float16", "bfloat16")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda)(?::(\d+))?$")
 
 
@@ -28,8 +35,22 @@ class Accelerators:
     mps: bool
 
 
+@dataclass(frozen=True)
+class HostCpu:
+    """The CPU where PyTorch is not installed: what the CTranslate2 backend reads of a device."""
+
+    type: str = "cpu"
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return self.type
+
+
 def probe_accelerators() -> Accelerators:
-    """Ask torch which accelerators are present (initialises CUDA if there is one)."""
+    """Ask torch which accelerators are present (initialises CUDA if there is one); none
+    without PyTorch."""
+    if torch is None:
+        return Accelerators(cuda_count=0, cuda_bf16=False, mps=False)
     cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     mps_backend = getattr(torch.backends, "mps", None)
     return Accelerators(
@@ -39,7 +60,7 @@ def probe_accelerators() -> Accelerators:
     )
 
 
-def choose_device(spec: str, accelerators: Accelerators) -> torch.device:
+def choose_device(spec: str, accelerators: Accelerators) -> torch.device | HostCpu:
     """Resolve a DEVICE value. `auto` prefers CUDA, then MPS, then CPU.
 
     Raises ConfigError for a malformed value or a device that is not present: asking for
@@ -56,7 +77,7 @@ def choose_device(spec: str, accelerators: Accelerators) -> torch.device:
             return torch.device("cuda", 0)
         if accelerators.mps:
             return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device("cpu") if torch is not None else HostCpu()
     if kind == "cuda":
         n = int(index or 0)
         if n >= accelerators.cuda_count:
@@ -73,10 +94,12 @@ def choose_device(spec: str, accelerators: Accelerators) -> torch.device:
         return torch.device("mps")
     if index is not None:
         raise ConfigError(f"DEVICE={spec!r}: cpu takes no index")
-    return torch.device("cpu")
+    return torch.device("cpu") if torch is not None else HostCpu()
 
 
-def choose_dtype(spec: str, device: torch.device, accelerators: Accelerators) -> torch.dtype:
+def choose_dtype(
+    spec: str, device: torch.device | HostCpu, accelerators: Accelerators
+) -> torch.dtype | str:
     """Resolve a DTYPE value for `device`.
 
     `auto` is float32 on CPU and MPS (half precision is slow or unsupported there), bfloat16 on
@@ -85,18 +108,17 @@ def choose_dtype(spec: str, device: torch.device, accelerators: Accelerators) ->
     """
     name = spec.strip().lower()
     if name == "auto":
+        name = "float32"
         if device.type == "cuda":
-            return torch.bfloat16 if accelerators.cuda_bf16 else torch.float16
-        return torch.float32
-    if name not in _DTYPES:
+            name = "bfloat16" if accelerators.cuda_bf16 else "float16"
+    if name not in _DTYPE_NAMES:
         raise ConfigError(f"DTYPE={spec!r}: expected auto, float32, float16 or bfloat16")
-    dtype = _DTYPES[name]
-    if device.type == "cpu" and dtype != torch.float32:
+    if device.type == "cpu" and name != "float32":
         raise ConfigError(
             f"DTYPE={spec!r}: only float32 is supported on CPU; set DTYPE=auto or DTYPE=float32 "
             "(float16 and bfloat16 are for GPUs)"
         )
-    return dtype
+    return getattr(torch, name) if torch is not None else name
 
 
 def configure_cpu_threads(requested: int) -> int:
@@ -106,5 +128,6 @@ def configure_cpu_threads(requested: int) -> int:
     `generate` at a time.
     """
     n = requested or len(os.sched_getaffinity(0))
-    torch.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
     return n

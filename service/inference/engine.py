@@ -14,6 +14,12 @@ request cannot fill the queue ahead of everyone else, and the queue bound holds.
 A worker that dies while serving is not restarted in-process (whatever killed it may have left its
 model or device unusable): `alive` turns false, so /healthz fails and an orchestrator restarts the
 process, and `on_worker_death` (set by gunicorn.conf.py) lets gunicorn replace its worker at once.
+
+In front of the queues sits the output cache (`cache.OutputCache`, keys from `cache_key`):
+`submit_many` looks every input up first and queues only the misses (each distinct one once), so a
+hit takes no queue slot, no batch and no window; a model's worker keeps the outputs it computes
+(every one where outputs are batch-invariant, else only those computed alone; none of a batch cut
+short because nobody waited for it).
 """
 
 from __future__ import annotations
@@ -27,9 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from service.core.config import Settings
 from service.core.errors import ItemTimeout, ModelUnavailable, PayloadTooLarge
@@ -37,6 +41,8 @@ from service.core.metrics import Metrics
 from service.core.pairs import LanguagePair
 from service.inference.backends import backend
 from service.inference.batching import Batcher, Ticket
+from service.inference.cache import OutputCache, model_identity
+from service.inference.cache_key import KeyMaker, batch_invariant, keepable
 from service.inference.devices import (
     Accelerators,
     choose_device,
@@ -46,6 +52,10 @@ from service.inference.devices import (
 )
 from service.inference.registry import TRANSLATE, ModelSpec, load_model, model_specs
 from service.inference.seq2seq import GenerationParams, Placement, Seq2SeqModel
+from service.inference.submission import Cached, Submission
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,10 @@ class _Slot:
     spec: ModelSpec
     batcher: Batcher[list[int], str]
     model: Seq2SeqModel | None = None
+    # Cache keys for the loaded model, when its outputs are cached; and whether every output
+    # may be kept (batch-invariant) or only those computed alone.
+    keys: KeyMaker | None = None
+    invariant: bool = False
 
 
 def resolve_placement(
@@ -116,13 +130,14 @@ class Engine:
         self._slots: dict[str, _Slot] = {}
         self.specs = model_specs(settings)
         self.device: torch.device | None = None
-        self.dtype: torch.dtype | None = None
+        self.dtype: torch.dtype | str | None = None
         self.cpu_threads: int | None = None
         self.backend: ModuleType | None = None
         self.placement: Placement | None = None
         # Called (from the dying worker's thread) with the model key when a worker dies.
         self.on_worker_death: Callable[[str], None] | None = None
         self._large_inputs = threading.Lock()
+        self.cache: OutputCache | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -133,6 +148,14 @@ class Engine:
         self.device, self.dtype = self.placement.device, self.placement.dtype
         self.cpu_threads = self.placement.threads or None
         compute_type = self.placement.compute_type
+        if self.settings.cache:
+            self.cache = OutputCache(
+                memory_bytes=self.settings.cache_memory_bytes,
+                ttl_s=self.settings.cache_ttl_s,
+                redis_url=self.settings.cache_url,
+                timeout_s=self.settings.cache_timeout_ms / 1000,
+                metrics=self.metrics,
+            )
         log.info(
             "engine: %s on %s (%s), %d model(s)",
             self.settings.backend,
@@ -163,11 +186,20 @@ class Engine:
             self.metrics.model_info.labels(
                 spec.key, settings.backend, slot.model.compute_type, str(self.device)
             ).set(1)
+            if self.cache is not None and self.cache.enabled and slot.model.revision:
+                threads = self.placement.threads if self.placement else 0
+                identity = model_identity(slot.model, settings.backend, threads)
+                slot.keys = KeyMaker(identity)
+                slot.invariant = batch_invariant(
+                    identity.backend, identity.device, identity.compute_type, identity.bucket_tokens
+                )
+                self.cache.track(spec.key)
 
         def run_batch(batch: list[list[int]], key: Hashable) -> list[str]:
             assert slot.model is not None and isinstance(key, _BatchKey)
             generated = slot.model.generate(batch, key.params, should_stop=slot.batcher.abandoned)
             self.metrics.generated_tokens.labels(spec.key).inc(generated.new_tokens)
+            self._keep(slot, batch, key.params, generated.texts)
             return generated.texts
 
         batcher: Batcher[list[int], str] = Batcher(
@@ -185,10 +217,27 @@ class Engine:
         slot = _Slot(spec, batcher)
         return slot
 
+    def _keep(
+        self, slot: _Slot, batch: list[list[int]], params: GenerationParams, texts: list[str]
+    ) -> None:
+        """Cache the outputs of a batch that ran to its end, where they may be kept."""
+        if slot.keys is None or self.cache is None or len(texts) != len(batch):
+            return
+        if slot.batcher.abandoned() or not keepable(slot.invariant, len(batch)):
+            return
+        options = params.overrides()
+        entries = [(slot.keys.digest(options, ids), t) for ids, t in zip(batch, texts, strict=True)]
+        try:
+            self.cache.store(slot.spec.key, entries)
+        except Exception:  # the cache is a help: its failure must not fail the batch
+            log.exception("%s: could not cache a batch's outputs", slot.spec.key)
+
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting work, finish queued items, join the workers."""
         for slot in self._slots.values():
             slot.batcher.close(timeout)
+        if self.cache is not None:
+            self.cache.close()
 
     def _worker_died(self, key: str) -> None:
         log.critical("model %r can no longer serve; this process must be restarted", key)
@@ -299,15 +348,34 @@ class Engine:
         self,
         key: str,
         inputs: Sequence[list[int]],
-        params: GenerationParams,
+        params: GenerationParams | Sequence[GenerationParams],
         *,
         deadline: float | None = None,
     ) -> Submission:
         """Queue a request's inputs for one model, all due by `deadline` (default: ITEM_TIMEOUT_S
         from now): the first `window` now (Overloaded if they do not all fit, with none left
-        queued), the rest as `Submission.results` collects."""
+        queued), the rest as `Submission.results` collects. `params` is for every input, or one
+        per input (inputs with equal params may share a batch)."""
         deadline = self.deadline() if deadline is None else deadline
-        return Submission(self, key, inputs, params, deadline)
+        each = [params] * len(inputs) if isinstance(params, GenerationParams) else list(params)
+        if len(each) != len(inputs):
+            raise ValueError(f"{len(each)} params for {len(inputs)} inputs")
+        return Submission(
+            self, key, inputs, each, deadline, cached=self._look_up(key, inputs, each)
+        )
+
+    def _look_up(
+        self, key: str, inputs: Sequence[list[int]], params: Sequence[GenerationParams]
+    ) -> list[Cached] | None:
+        """Per input, its cache key and output if cached; None when `key`'s outputs are not
+        cached (cache off, or the model not loaded: `submit` then says why)."""
+        slot = self._slots.get(key)
+        if self.cache is None or slot is None or slot.keys is None:
+            return None
+        digests = [
+            slot.keys.digest(own.overrides(), ids) for ids, own in zip(inputs, params, strict=True)
+        ]
+        return list(zip(digests, self.cache.lookup(key, digests), strict=True))
 
     @property
     def compute_type(self) -> str | None:
@@ -345,60 +413,17 @@ class Engine:
                         "max_queue": slot.batcher.max_queue,
                         "queue_depth": slot.batcher.depth,
                     },
+                    "cache": self._cache_state(slot),
                 }
             )
         return described
 
-
-class Submission:
-    """A request's inputs to one model, fed to its queue through the engine's window."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        key: str,
-        inputs: Sequence[list[int]],
-        params: GenerationParams,
-        deadline: float,
-    ) -> None:
-        self._engine = engine
-        self._key = key
-        self._params = params
-        self._inputs = inputs
-        self._deadline = deadline
-        self._tickets: list[Ticket[str]] = []
-        try:
-            for ids in inputs[: engine.window]:
-                self._tickets.append(engine.submit(key, ids, params, deadline=deadline))
-        except BaseException:
-            self.cancel()
-            raise
-
-    def cancel(self) -> None:
-        """Withdraw whatever has not run yet."""
-        for ticket in self._tickets:
-            ticket.cancel()
-
-    @property
-    def batch_ids(self) -> list[int | None]:
-        """Per input, the id of the batch it ran in (None while it has not run)."""
-        ids = [ticket.batch_id for ticket in self._tickets]
-        return ids + [None] * (len(self._inputs) - len(ids))
-
-    def results(self) -> list[str]:
-        """One output per input, in order. Raises the first failure, withdrawing the rest."""
-        outputs = []
-        try:
-            for i in range(len(self._inputs)):
-                outputs.append(self._tickets[i].result())
-                if len(self._tickets) < len(self._inputs):
-                    ids = self._inputs[len(self._tickets)]
-                    self._tickets.append(
-                        self._engine.submit(
-                            self._key, ids, self._params, deadline=self._deadline, wait=True
-                        )
-                    )
-        except BaseException:
-            self.cancel()
-            raise
-        return outputs
+    def _cache_state(self, slot: _Slot) -> dict[str, Any]:
+        """The cache as /v1/models shows it for one model: its stores, and which outputs it
+        keeps (`all`, or `alone`: only those computed in a batch of one; see `cache_key`)."""
+        if self.cache is None or not self.cache.enabled:
+            return {"enabled": False}
+        if slot.keys is None:
+            why = "model not loaded" if slot.model is None else "model revision unknown"
+            return {"enabled": False, "reason": why}
+        return self.cache.state(slot.spec.key) | {"keeps": "all" if slot.invariant else "alone"}

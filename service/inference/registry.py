@@ -172,6 +172,13 @@ def _location(spec: ModelSpec) -> str:
 
 
 def _cannot_load(spec: ModelSpec, exc: BaseException) -> ModelLoadError:
+    if _looks_like_path(spec.source):
+        # A local directory: the Hub has nothing to do with it.
+        return ModelLoadError(
+            f"model for {spec.key!r}: cannot load directory {spec.source!r} "
+            f"({_first_line(exc)}); its files are not a complete model this backend reads. "
+            f"Build or fetch it again, or set {_setting_of(spec)} to another directory."
+        )
     return ModelLoadError(
         f"model for {spec.key!r}: cannot load {spec.source!r} ({_first_line(exc)}). If the "
         "Hub is unreachable, fetch it once with `python -m service fetch-models` on a "

@@ -18,9 +18,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
+if TYPE_CHECKING:
+    import torch
+
+    from service.inference.devices import HostCpu
 
 # Above this, tokenizer.model_max_length is transformers' "no limit" sentinel.
 _NO_LIMIT = 1_000_000
@@ -65,14 +68,15 @@ class Generated:
 class Placement:
     """Where and how a backend runs its models, resolved once by the engine from the settings.
 
-    `dtype` is what the transformers backend loads weights in, `compute_type` what CTranslate2
-    computes in (for transformers, the dtype's name); `threads` the CPU threads in force (0 on an
+    `dtype` is what the transformers backend loads weights in (a torch dtype or its name, by
+    default the name, so that no PyTorch is needed), `compute_type` what CTranslate2 computes in
+    (for transformers, the dtype's name); `threads` the CPU threads in force (0 on an
     accelerator); `cache_dir` where CTranslate2 keeps converted models; `bucket_tokens` the
     batch-invariance bucket width (BATCH_BUCKET_TOKENS; 0: pad to the longest input).
     """
 
-    device: torch.device
-    dtype: torch.dtype = torch.float32
+    device: torch.device | HostCpu
+    dtype: torch.dtype | str = "float32"
     compute_type: str = "float32"
     threads: int = 0
     cache_dir: Path | None = None
@@ -112,10 +116,13 @@ class Seq2SeqModel(ABC):
         self.max_output_tokens = int(getattr(config, "max_position_embeddings", 512))
         self.pad_token_id = self._pad_id()
         self.bucket_tokens = bucket_tokens
+        # Which version of the model's files: the Hub commit or a contents hash (the backend's
+        # `load` sets it); "" when unknown, and then nothing of it is cached.
+        self.revision = ""
 
     @property
     @abstractmethod
-    def device(self) -> torch.device:
+    def device(self) -> torch.device | HostCpu:
         """The device the model computes on."""
 
     @property

@@ -118,8 +118,14 @@ def cmd_fetch_models(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo_models(args: argparse.Namespace, settings: Settings) -> int:
     from service.ops.demo_models import build_demo_models
+    from service.ops.demo_text import news_corpus
 
-    paths = build_demo_models(Path(args.dir), arch=args.arch)
+    corpus = []
+    if args.arch == "real" and args.corpus.is_dir():
+        corpus = news_corpus(args.corpus)
+    elif args.arch == "real":
+        print(f"No {args.corpus}: the tokenizer will split news too finely.", file=sys.stderr)
+    paths = build_demo_models(Path(args.dir), arch=args.arch, corpus=corpus)
     print("Built RANDOM-WEIGHT demo models: their output is meaningless text, for smoke tests.")
     print("Use them with:")
     print(f"  export SUMMARIZE_MODEL={paths['summarize']}")
@@ -226,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["tiny", "real"],
         default="tiny",
         help="tiny (fast) or the real models' shapes (for benchmarks)",
+    )
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=_ROOT / "seeds",
+        help="English news (*.txt) the real summariser's tokenizer is trained on (default seeds/)",
     )
     p.set_defaults(run=cmd_demo_models)
     return parser

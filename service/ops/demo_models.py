@@ -13,8 +13,10 @@ token layout, position limits and generation defaults, so the code that serves t
 would in production.
 
 The weights are random and the tokenizers are trained on `TRAINING_TEXT`: every output is
-meaningless text. Each directory carries `demo_model: true` in its `config.json` and a README.md
-that says so.
+meaningless text. The "real" summariser's tokenizer is a byte-level BPE of distilbart's 50,264
+ids that splits English news about as finely as distilbart's own (see `build_bart`), so token
+counts, chunking and the cost of each chunk are the real model's. Each directory carries
+`demo_model: true` in its `config.json` and a README.md that says so.
 """
 
 import io
@@ -22,6 +24,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,63 +42,14 @@ from transformers import (
     MarianTokenizer,
 )
 
+from service.ops.demo_text import TRAINING_TEXT, bart_training_text
+
 logger = logging.getLogger(__name__)
 
 ARCHS = ("tiny", "real")
 
 # Target language -> the token that opus-mt multi-target models expect at the start of the input.
 LANGUAGE_TOKENS = {"fr": ">>fra<<", "ar": ">>ara<<"}
-
-TRAINING_TEXT: dict[str, tuple[str, ...]] = {
-    "en": (
-        "The city council approved a new budget on Tuesday after a long debate about public "
-        "transport, housing and school repairs. Officials said the plan would add two hundred "
-        "buses to the network over the next three years and extend night services on the busiest "
-        "routes. Opposition members argued that the spending was too high while rents continue to "
-        "rise, but the measure passed by a clear majority.",
-        "Heavy rain caused flooding in several northern towns over the weekend, forcing hundreds "
-        "of families to leave their homes. Emergency teams used boats to reach people trapped on "
-        "upper floors, and the regional government opened temporary shelters in schools and sports "
-        "halls. Forecasters expect the weather to improve by Thursday, although rivers may remain "
-        "high for several days.",
-        "Scientists at the national university have published a study showing that coastal "
-        "wetlands store far more carbon than previously estimated. The researchers measured soil "
-        "samples from forty sites and found that protecting these areas could help the country "
-        "meet its climate targets. They called on lawmakers to strengthen the rules against "
-        "draining wetlands for farming and construction.",
-        "Shares in technology companies fell sharply on Monday as investors worried about slowing "
-        "demand for phones and computers. Analysts said the central bank is expected to keep "
-        "interest rates unchanged at its meeting next week, while oil prices rose for a third day "
-        "in a row.",
-    ),
-    "fr": (
-        "Le conseil municipal a approuvé mardi un nouveau budget après un long débat sur les "
-        "transports publics, le logement et la rénovation des écoles. Selon les responsables, le "
-        "plan ajoutera deux cents bus au réseau au cours des trois prochaines années et prolongera "
-        "les services de nuit sur les lignes les plus fréquentées.",
-        "De fortes pluies ont provoqué des inondations dans plusieurs villes du nord pendant le "
-        "week-end, obligeant des centaines de familles à quitter leur domicile. Les équipes de "
-        "secours ont utilisé des bateaux pour atteindre les personnes bloquées aux étages "
-        "supérieurs, et le gouvernement régional a ouvert des abris temporaires dans des écoles et "
-        "des gymnases.",
-        "Des scientifiques de l'université nationale ont publié une étude montrant que les zones "
-        "humides côtières stockent beaucoup plus de carbone qu'on ne le pensait. Les chercheurs "
-        "demandent aux législateurs de renforcer les règles contre l'assèchement de ces zones pour "
-        "l'agriculture et la construction.",
-    ),
-    "ar": (
-        "وافق المجلس البلدي يوم الثلاثاء على ميزانية جديدة بعد نقاش طويل حول النقل العام "
-        "والإسكان وإصلاح المدارس. وقال المسؤولون إن الخطة ستضيف مئتي حافلة إلى الشبكة خلال "
-        "السنوات الثلاث المقبلة، وستمدد الخدمات الليلية على الخطوط الأكثر ازدحاما.",
-        "تسببت الأمطار الغزيرة في فيضانات في عدة مدن شمالية خلال عطلة نهاية الأسبوع، مما أجبر "
-        "مئات العائلات على مغادرة منازلها. واستخدمت فرق الطوارئ القوارب للوصول إلى الأشخاص "
-        "العالقين في الطوابق العليا، وفتحت الحكومة الإقليمية ملاجئ مؤقتة في المدارس والقاعات "
-        "الرياضية.",
-        "نشر علماء في الجامعة الوطنية دراسة تظهر أن الأراضي الرطبة الساحلية تخزن كمية من "
-        "الكربون أكبر بكثير مما كان يعتقد سابقا. ودعا الباحثون المشرعين إلى تشديد القواعد التي "
-        "تمنع تجفيف هذه المناطق من أجل الزراعة والبناء.",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -128,7 +82,11 @@ _BART_SHAPES = {
 
 # Pieces the locally trained tokenizers aim for; small corpora may yield fewer.
 _MARIAN_SPM_PIECES = 300
-_BART_BPE_VOCAB = 512
+_BART_BPE_VOCAB = {"tiny": 512, "real": 10_000}
+# Ids the "real" model may generate are the trained ones: the rest get this logit bias, so its
+# random output decodes to text that tokenises back to about as many tokens (as a real summary
+# does, which decides whether partial summaries need another round).
+_UNTRAINED_LOGIT_BIAS = -1e4
 
 # Marian vocab.json layout, as in opus-mt: `</s>` 0, `<unk>` 1, the language tokens, the
 # sentencepiece pieces, then `<pad>` as the last id (see `_marian_tokens`).
@@ -193,8 +151,8 @@ def bart_config(*, arch: str = "tiny", tokenizer_vocab_size: int) -> BartConfig:
     """The BART config `build_bart` uses for `arch`, without building any weights.
 
     The model's vocab_size is `tokenizer_vocab_size` for "tiny" and the real 50264 for "real"
-    (ids past the tokenizer's vocabulary exist in the model but decode to nothing). Special ids are
-    distilbart's: `<s>` 0, `<pad>` 1, `</s>` 2.
+    (whose tokenizer `build_bart` pads to as many ids). Special ids are distilbart's: `<s>` 0,
+    `<pad>` 1, `</s>` 2.
     """
     shape = _shape(_BART_SHAPES, arch)
     return BartConfig(
@@ -314,11 +272,13 @@ def build_marian(
     return out_dir
 
 
-def _train_byte_level_bpe(paragraphs: list[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+def _train_byte_level_bpe(
+    paragraphs: list[str], vocab_size: int
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=_BART_BPE_VOCAB,
+        vocab_size=vocab_size,
         special_tokens=list(_BART_SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
@@ -328,7 +288,30 @@ def _train_byte_level_bpe(paragraphs: list[str]) -> tuple[dict[str, int], list[t
     return tokenizer.get_vocab(), [tuple(pair) for pair in merges]
 
 
-def build_bart(out_dir: Path, *, arch: str = "tiny", seed: int = 0) -> Path:
+def _bart_vocab(vocab: dict[str, int], size: int) -> dict[str, int]:
+    """`vocab` padded with never-produced fillers to `size` ids, so that the model's vocabulary
+    and the tokenizer's agree (CTranslate2 refuses to convert a model when they differ)."""
+    fillers = (f"<unused{i}>" for i in range(size - len(vocab)))
+    return {**vocab, **{token: len(vocab) + i for i, token in enumerate(fillers)}}
+
+
+def bart_tokenizer(arch: str = "tiny", corpus: Sequence[str] = ()) -> tuple[BartTokenizer, int]:
+    """The byte-level BPE tokenizer `build_bart` saves, and how many of its ids are trained
+    (the rest, for "real", are fillers up to distilbart's 50,264 that no text produces)."""
+    shape = _shape(_BART_SHAPES, arch)
+    vocab, merges = _train_byte_level_bpe(bart_training_text(arch, corpus), _BART_BPE_VOCAB[arch])
+    trained = len(vocab)
+    if shape.vocab_size:
+        vocab = _bart_vocab(vocab, shape.vocab_size)
+    tokenizer = BartTokenizer(
+        vocab=vocab, merges=merges, model_max_length=shape.max_position_embeddings
+    )
+    return tokenizer, trained
+
+
+def build_bart(
+    out_dir: Path, *, arch: str = "tiny", seed: int = 0, corpus: Sequence[str] = ()
+) -> Path:
     """Build a random-weight BART summariser into `out_dir` and return it.
 
     The directory is created if missing (files of the same name are overwritten) and holds
@@ -336,23 +319,22 @@ def build_bart(out_dir: Path, *, arch: str = "tiny", seed: int = 0) -> Path:
     tokenizer_config.json) and a README.md. The tokenizer wraps inputs in `<s> ... </s>` and
     decodes back to the original text, spaces included. Special ids and generation defaults are
     distilbart-cnn-12-6's: 4 beams, min_length 56, max_length 142, no_repeat_ngram_size 3,
-    length_penalty 2.0, early stopping, `<s>` forced first, `</s>` as decoder start. For "real" the
-    model has distilbart's 50264 ids but the tokenizer only a few hundred, so most generated ids
-    decode to nothing and summaries are often empty strings. The same arguments always produce
-    the same weights and tokenizer.
+    length_penalty 2.0, early stopping, `<s>` forced first, `</s>` as decoder start. For "real"
+    the tokenizer is trained on `bart_training_text("real", corpus)` (give it English news for
+    realistic token counts) and padded to distilbart's 50,264 ids; the model generates only the
+    trained ones. The same arguments always produce the same weights and tokenizer.
     """
     shape = _shape(_BART_SHAPES, arch)
     out_dir = Path(out_dir)
-    vocab, merges = _train_byte_level_bpe(list(TRAINING_TEXT["en"]))
-    tokenizer = BartTokenizer(
-        vocab=vocab, merges=merges, model_max_length=shape.max_position_embeddings
-    )
+    tokenizer, trained = bart_tokenizer(arch, corpus)
     tokenizer.save_pretrained(out_dir)
 
-    config = bart_config(arch=arch, tokenizer_vocab_size=len(vocab))
+    config = bart_config(arch=arch, tokenizer_vocab_size=len(tokenizer))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = BartForConditionalGeneration(config)
+    with torch.no_grad():
+        model.final_logits_bias[:, trained:] = _UNTRAINED_LOGIT_BIAS
     model.generation_config = GenerationConfig(
         num_beams=4,
         min_length=56,
@@ -384,15 +366,18 @@ def _write_readme(out_dir: Path, *, kind: str, arch: str, seed: int, mirrors: st
     (out_dir / "README.md").write_text(text, encoding="utf-8")
 
 
-def build_demo_models(out_dir: Path, *, arch: str = "tiny") -> dict[str, Path]:
+def build_demo_models(
+    out_dir: Path, *, arch: str = "tiny", corpus: Sequence[str] = ()
+) -> dict[str, Path]:
     """Build every model the service serves, with random weights, under `out_dir`.
 
     Returns `{"summarize": out_dir/summarize, "en-fr": out_dir/en-fr, "en-ar": out_dir/en-ar}`,
-    each a directory that `from_pretrained` loads (see `build_bart` and `build_marian`).
+    each a directory that `from_pretrained` loads (see `build_bart` and `build_marian`; `corpus`
+    is English news for the "real" summariser's tokenizer).
     """
     out_dir = Path(out_dir)
     return {
-        "summarize": build_bart(out_dir / "summarize", arch=arch),
+        "summarize": build_bart(out_dir / "summarize", arch=arch, corpus=corpus),
         "en-fr": build_marian(out_dir / "en-fr", arch=arch, target_lang="fr"),
         "en-ar": build_marian(out_dir / "en-ar", arch=arch, target_lang="ar"),
     }

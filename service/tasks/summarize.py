@@ -20,6 +20,7 @@ from service.tasks.context import PerText, TaskContext, TextsRequest
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.steps import ENCODE_SLICE, batch_ids_per_run, encode, split_runs, within
+from service.tasks.summary_partials import partial_params, shares_fit
 from service.text import plan_chunks, split_paragraphs, split_sentences, split_to_budget
 
 # Rounds of "summarise the partial summaries" before the partials are returned joined.
@@ -68,8 +69,9 @@ def summarize_texts(
 
     A text longer than the model's input is split on sentence boundaries into evenly sized
     chunks that each fit; all chunks are summarised in shared batches and the partial summaries
-    joined. While the joined partials are longer than the summary length asked for, they are
-    summarised again (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
+    joined, each as long as SUMMARY_PARTIALS says (see `service.tasks.summary_partials`). While
+    the joined partials are longer than the summary length asked for, they are summarised again
+    (chunked again if needed), at most MAX_SUMMARY_ROUNDS rounds in all.
     """
     deadline = engine.deadline() if deadline is None else deadline
     model = engine.model(SUMMARIZE)
@@ -84,12 +86,14 @@ def summarize_texts(
                 for i, text in within(deadline, todo.items())
             }
         counts = [len(chunks) for chunks in chunked.values()]
+        mode, defaults = engine.settings.summary_partials, model.generation_defaults()
         submission = engine.submit_many(
             SUMMARIZE,
             [ids for chunks in chunked.values() for ids in chunks],
-            params,
+            [partial_params(params, defaults, n, mode) for n in counts for _ in range(n)],
             deadline=deadline,
         )
+        fitted = {i: shares_fit(params, defaults, len(c), mode) for i, c in chunked.items()}
         outputs = split_runs(submission.results(), counts)
         batch_ids = batch_ids_per_run(submission, counts)
         next_todo = {}
@@ -101,7 +105,7 @@ def summarize_texts(
             joined = " ".join(partials)
             summary.text = joined
             if len(partials) > 1 and round_no < MAX_SUMMARY_ROUNDS:
-                if model.count_tokens([joined])[0] > target:
+                if model.count_tokens([joined])[0] > target and not fitted[i]:
                     next_todo[i] = joined
         todo = next_todo
         if not todo:

@@ -17,6 +17,7 @@ ARTICLE = (
     "The council approved the new bridge on Tuesday. Farmers fear the drought will ruin the "
     "harvest.\n\nThe museum reopened after a long renovation. Talks on the ceasefire resumed."
 )
+FRENCH = "Le conseil municipal a approuvé le nouveau pont mardi après un long débat."
 
 
 def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -77,6 +78,12 @@ def runs(work: Path, demo_env: dict[str, str]) -> dict[str, subprocess.Completed
         "missing-model": (["summarize", article], missing_model, ""),
         "offline-hub": (["summarize", article], offline_hub, ""),
         "unsupported": (["translate", article, "--target", "de"], demo_env, ""),
+        "auto": (
+            ["translate", "-", "--target", "fr", "--source", "auto", "--json"],
+            demo_env,
+            ARTICLE,
+        ),
+        "auto-french": (["translate", "-", "--target", "ar", "--source", "auto"], demo_env, FRENCH),
     }
     started = {name: start_cli(args, env) for name, (args, env, _) in commands.items()}
     finished = {}
@@ -142,6 +149,20 @@ def test_hub_model_missing_offline_is_one_line_and_exit_2(runs) -> None:
 def test_unsupported_language_lists_the_configured_pairs(runs) -> None:
     line = assert_one_line_error(runs["unsupported"], "'de'")
     assert line.endswith("supported pairs: en-fr, en-ar")
+
+
+def test_source_auto_detects_as_the_api_does(runs, client: FlaskClient) -> None:
+    result = runs["auto"]
+    assert result.returncode == 0, result.stderr
+    body = {"text": ARTICLE, "target": "fr", "source": "auto"}
+    expected = client.post("/v1/translate", json=body).get_json()
+    assert expected["detected"]["language"] == "en"
+    assert json.loads(result.stdout) == {"translation": expected["translation"]}
+
+
+def test_source_auto_names_the_language_it_cannot_translate(runs) -> None:
+    line = assert_one_line_error(runs["auto-french"], "looks like 'fr'")
+    assert "no model translates 'fr' to 'ar'" in line
 
 
 def test_usage_errors_exit_2_with_usage() -> None:

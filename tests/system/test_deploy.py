@@ -36,7 +36,9 @@ KUBERNETES_VERSIONS = ("1.29", "1.37")
 GUNICORN_COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "service:create_app()"]
 # The image runs the production front (nginx in front of gunicorn), not gunicorn alone.
 FRONT_COMMAND = ["python", "-m", "service", "front"]
-TARGETS = ("cpu", "cuda")
+TARGETS = ("cpu", "cuda", "cpu-slim")
+# The targets with PyTorch, each from its PyTorch index; cpu-slim has none.
+TORCH_TARGETS = ("cpu", "cuda")
 
 
 # ----- a small Dockerfile reader ---------------------------------------------------------------
@@ -230,15 +232,37 @@ def test_image_runs_as_a_numeric_non_root_user(dockerfile: Dockerfile, target: s
 
 def test_requirements_pin_the_torch_the_image_installs() -> None:
     """One torch pin, and every place that installs torch takes that pin: both image targets
-    (from their PyTorch index) and the README's CPU-only install command."""
+    with PyTorch (from their PyTorch index) and the README's CPU-only install command."""
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     [pin] = [line.strip() for line in lines if re.match(r"^torch==", line)]
     dockerfile = (ROOT / "Dockerfile").read_text()
     readme = (ROOT / "README.md").read_text()
 
-    assert dockerfile.count("\"$(grep -E '^torch==' requirements.txt)\"") == len(TARGETS)
+    assert dockerfile.count("\"$(grep -E '^torch==' requirements.txt)\"") == len(TORCH_TARGETS)
     assert not re.search(r"torch==[0-9]", dockerfile), "the image must take the pin, not its own"
     assert set(re.findall(r"torch==[0-9][^\s`]*", readme)) == {pin}
+
+
+def test_the_slim_image_serves_conversions_from_the_models_volume_without_torch(
+    dockerfile: Dockerfile,
+) -> None:
+    """cpu-slim installs requirements.txt less torch and serves CTranslate2 from conversions
+    made ahead next to the models (by the cpu image's fetch-models, as the README shows), not
+    from its /tmp."""
+    settings = Settings.from_env(dockerfile.image("cpu-slim").env)
+    stages = {stage.name: stage for stage in dockerfile.stages}
+    installs = " ".join(
+        args for keyword, args in stages["venv-slim"].instructions if keyword == "RUN"
+    )
+    copies = [args for keyword, args in stages["cpu-slim"].instructions if keyword == "COPY"]
+
+    assert settings.backend == "ctranslate2"
+    assert settings.ct2_cache_dir == "/models/ctranslate2"
+    assert "grep -v -E '^torch==' requirements.txt" in installs
+    assert "--from=venv-slim /opt/venv /opt/venv" in copies
+    assert not any("--from=venv-cpu" in args or "--from=models" in args for args in copies)
+    readme = (ROOT / "README.md").read_text()
+    assert "-e CT2_CACHE_DIR=/models/ctranslate2 newsroom-nlp:cpu" in readme
 
 
 def _docker_ignores(patterns: list[str], path: str) -> bool:

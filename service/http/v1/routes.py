@@ -217,7 +217,7 @@ def languages() -> Response:
         "Loaded models and their settings.",
         "v1",
         "Each model: task, source (Hub id or path), device, dtype, state, generation defaults, "
-        "batching settings.",
+        "batching settings, output cache state.",
         errors={"401": ERRORS["401"], "429": ERRORS["429"]},
     ),
 )

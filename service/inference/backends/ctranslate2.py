@@ -33,6 +33,7 @@ batcher still drops abandoned items before a batch starts).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -44,16 +45,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ctranslate2
-import torch
 from ctranslate2.converters import TransformersConverter
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
 from transformers import AutoConfig, GenerationConfig
 
 from service.core.errors import ConfigError, ModelLoadError
+from service.inference.revision import MODEL_FILES, contents_hash
 from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
 
 if TYPE_CHECKING:
+    import torch
+
+    from service.inference.devices import HostCpu
     from service.inference.registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -71,14 +75,12 @@ OUT_OF_MEMORY: tuple[type[BaseException], ...] = (Ct2OutOfMemory,)
 # What COMPUTE_TYPE=auto means per device: int8 is CTranslate2's fast path on CPU; float16 keeps
 # GPU outputs as close to the transformers backend's as half precision allows.
 _AUTO_COMPUTE_TYPE = {"cpu": "int8", "cuda": "float16"}
-# Files the converter reads from a model directory (and the contents hash covers).
-_MODEL_FILES = ("*.json", "*.txt", "*.model", "*.spm", "*.safetensors", "pytorch_model.bin")
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 # Bumped when the conversion itself changes, so older cached conversions are not reused.
 _CONVERSION_VERSION = f"ct2-{ctranslate2.__version__}-1"
 
 
-def compute_type(device: torch.device, dtype: torch.dtype, requested: str) -> str:
+def compute_type(device: torch.device | HostCpu, dtype: torch.dtype | str, requested: str) -> str:
     """Resolve COMPUTE_TYPE for `device`: `auto` is int8 on CPU and float16 on CUDA.
 
     Raises ConfigError on a device CTranslate2 does not run on (MPS) or a compute type the
@@ -139,7 +141,7 @@ def load(spec: ModelSpec, location: str, tokenizer: Any, placement: Placement) -
         intra_threads=placement.threads,
         inter_threads=1,
     )
-    return Ct2Model(
+    model = Ct2Model(
         spec.key,
         spec.source,
         tokenizer,
@@ -152,6 +154,8 @@ def load(spec: ModelSpec, location: str, tokenizer: Any, placement: Placement) -
         prefix=spec.prefix,
         bucket_tokens=placement.bucket_tokens,
     )
+    model.revision = revision
+    return model
 
 
 class Ct2Model(Seq2SeqModel):
@@ -169,7 +173,7 @@ class Ct2Model(Seq2SeqModel):
         *,
         translator: ctranslate2.Translator,
         vocabulary: list[str],
-        device: torch.device,
+        device: torch.device | HostCpu,
         compute_type: str,
         prefix: str = "",
         bucket_tokens: int = 0,
@@ -190,7 +194,7 @@ class Ct2Model(Seq2SeqModel):
         self._compute_type = compute_type
 
     @property
-    def device(self) -> torch.device:
+    def device(self) -> torch.device | HostCpu:
         return self._device
 
     @property
@@ -307,22 +311,12 @@ def _snapshot(location: str) -> tuple[Path, str]:
     snapshot directory is named by it), else the hash of the model files' contents."""
     path = Path(location)
     if path.is_dir():
-        return path, _contents_hash(path)
+        return path, contents_hash(path)
     try:
-        snapshot = Path(snapshot_download(location, allow_patterns=list(_MODEL_FILES)))
+        snapshot = Path(snapshot_download(location, allow_patterns=list(MODEL_FILES)))
     except HfHubHTTPError as exc:
         raise OSError(str(exc)) from None
     return snapshot, snapshot.name
-
-
-def _contents_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted({f for pattern in _MODEL_FILES for f in path.glob(pattern) if f.is_file()})
-    for file in files:
-        digest.update(file.name.encode() + b"\0")
-        with file.open("rb") as stream:
-            digest.update(hashlib.file_digest(stream, "sha256").digest())
-    return digest.hexdigest()
 
 
 def _converted(source: str, path: Path, revision: str, placement: Placement) -> Path:
@@ -338,6 +332,13 @@ def _converted(source: str, path: Path, revision: str, placement: Placement) -> 
     target = placement.cache_dir / f"{slug}-{key[:16]}-{placement.compute_type}"
     if (target / "model.bin").is_file():
         return target
+    if not _pytorch_installed():
+        raise ModelLoadError(
+            f"{source!r} has no CTranslate2 conversion for {placement.compute_type} in "
+            f"{placement.cache_dir}, and converting it needs PyTorch, which is not installed "
+            "(the cpu-slim image): convert it ahead into CT2_CACHE_DIR with `python -m service "
+            "fetch-models` where PyTorch is, e.g. in the cpu image"
+        )
     placement.cache_dir.mkdir(parents=True, exist_ok=True)
     log.info("converting %s for CTranslate2 (%s) into %s", source, placement.compute_type, target)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=placement.cache_dir))
@@ -346,6 +347,14 @@ def _converted(source: str, path: Path, revision: str, placement: Placement) -> 
             _converter(path).convert(
                 str(work / "model"), quantization=placement.compute_type, force=True
             )
+        except ValueError as exc:
+            # What the model spec's checks raise on files that disagree with each other, e.g.
+            # a tokenizer with fewer tokens than the model's vocab_size: the model is at fault.
+            raise ModelLoadError(
+                f"CTranslate2 cannot convert {source!r}: its files do not agree ({exc}); fix "
+                "the model (its tokenizer must have as many tokens as config.json's vocab_size) "
+                "or set BACKEND=transformers to serve it with PyTorch"
+            ) from None
         except (AttributeError, NotImplementedError, RuntimeError) as exc:
             # What the converter raises on a model it does not handle: a start-up error with
             # the way out, not a traceback.
@@ -364,6 +373,11 @@ def _converted(source: str, path: Path, revision: str, placement: Placement) -> 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _pytorch_installed() -> bool:
+    """Whether PyTorch, which the converter needs, is installed (not in the cpu-slim image)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def _vocabulary(converted: Path) -> list[str]:

@@ -15,6 +15,7 @@ alone or co-batched on the CPU (measured in `python -m bench invariance`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -25,6 +26,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from service.inference.revision import contents_hash
 from service.inference.seq2seq import Generated, GenerationParams, Placement, Seq2SeqModel
 
 if TYPE_CHECKING:
@@ -137,7 +139,7 @@ def load(spec: ModelSpec, location: str, tokenizer: Any, placement: Placement) -
     model = AutoModelForSeq2SeqLM.from_pretrained(location, **options)
     model.to(placement.device)
     model.eval()
-    return TransformersModel(
+    loaded = TransformersModel(
         spec.key,
         spec.source,
         tokenizer,
@@ -145,6 +147,12 @@ def load(spec: ModelSpec, location: str, tokenizer: Any, placement: Placement) -
         prefix=spec.prefix,
         bucket_tokens=placement.bucket_tokens,
     )
+    path = Path(location)
+    # A Hub id loads through the Hub cache, which names the snapshot's commit in the config.
+    loaded.revision = (
+        contents_hash(path) if path.is_dir() else getattr(model.config, "_commit_hash", "") or ""
+    )
+    return loaded
 
 
 def prepare(spec: ModelSpec, location: str, placement: Placement) -> None:

@@ -88,12 +88,25 @@ def test_settings_are_frozen_and_replace_copies() -> None:
         ("TRANSLATE_PREFIXES", "en-ar"),
         ("LOG_LEVEL", "LOUD"),
         ("LOG_LEVEL", ""),
+        ("CACHE", "sometimes"),
+        ("CACHE_MEMORY_BYTES", "-1"),
+        ("CACHE_TTL_S", "0"),
+        ("CACHE_TIMEOUT_MS", "0"),
     ],
 )
 def test_a_bad_value_names_its_variable(env: str, value: str) -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({env: value})
     assert str(raised.value).startswith(f"{env}={value!r}")
+
+
+def test_the_cache_is_on_in_memory_by_default_and_a_bad_url_is_not_echoed() -> None:
+    settings = Settings.from_env({})
+    assert (settings.cache, settings.cache_memory_bytes, settings.cache_url) == (True, 2**26, "")
+    assert Settings.from_env({"CACHE_URL": "redis://:pw@cache:6379/2"}).cache_url.endswith("/2")
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"CACHE_URL": "http://user:hunter2@cache"})
+    assert str(raised.value).startswith("CACHE_URL:") and "hunter2" not in str(raised.value)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("debug", "DEBUG"), (" Warning ", "WARNING")])

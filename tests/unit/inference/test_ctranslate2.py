@@ -221,3 +221,39 @@ def test_a_model_the_converter_cannot_handle_is_a_one_line_load_error(
     with pytest.raises(ModelLoadError, match="set BACKEND=transformers") as raised:
         load_model(_spec("en-fr", demo_models), _placement(tmp_path), "ctranslate2")
     assert "\n" not in str(raised.value)
+
+
+def test_without_pytorch_a_conversion_made_ahead_serves_and_a_missing_one_says_how(
+    demo_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cpu-slim image has no PyTorch, which the converter needs: it serves conversions made
+    ahead by fetch-models, and a model without one is a one-line load error naming the way."""
+    spec = _spec("en-fr", demo_models)
+    prepare_model(spec, _placement(tmp_path / "ahead", "int8"), "ctranslate2")
+    monkeypatch.setattr(ct2_backend, "_pytorch_installed", lambda: False)
+
+    model = load_model(spec, _placement(tmp_path / "ahead", "int8"), "ctranslate2")
+    assert len(model.generate(model.encode(TEXTS[:2]), GenerationParams(num_beams=1)).texts) == 2
+    with pytest.raises(ModelLoadError, match="fetch-models") as raised:
+        load_model(spec, _placement(tmp_path / "empty", "int8"), "ctranslate2")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_model_whose_tokenizer_lacks_ids_is_a_load_error_about_the_model(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """A local model whose vocab_size exceeds its tokenizer (as `demo-models --arch real` built
+    it before) cannot be converted: the error says what is wrong with it, not the Hub."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    source = tmp_path / "summarize"
+    shutil.copytree(demo_models["summarize"], source)
+    model = AutoModelForSeq2SeqLM.from_pretrained(source)
+    model.resize_token_embeddings(model.config.vocab_size + 88)
+    model.save_pretrained(source)
+    spec = ModelSpec(SUMMARIZE, SUMMARIZE, str(source))
+    with pytest.raises(ModelLoadError, match="vocab_size") as raised:
+        load_model(spec, _placement(tmp_path / "ct2"), "ctranslate2")
+    message = str(raised.value)
+    assert "Hub" not in message
+    assert "\n" not in message

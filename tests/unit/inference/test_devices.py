@@ -10,11 +10,13 @@ import torch
 
 from service.core.config import Settings
 from service.core.errors import ConfigError
+from service.inference import devices
 from service.inference.devices import (
     Accelerators,
     choose_device,
     choose_dtype,
     configure_cpu_threads,
+    probe_accelerators,
 )
 from service.inference.engine import resolve_placement
 from service.inference.registry import TRANSLATE, ModelSpec, load_model
@@ -132,3 +134,21 @@ def test_auto_on_a_mac_picks_a_device_the_backend_runs_on(backend: str, device: 
     settings = Settings.defaults(backend=backend, torch_threads=1)
     _, placement = resolve_placement(settings, MAC)
     assert placement.device.type == device
+
+
+def test_without_pytorch_there_is_the_cpu_and_a_named_dtype(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cpu-slim image serves CTranslate2 without PyTorch installed: DEVICE=auto is the CPU,
+    DTYPE its name, and a GPU asked for is refused as on any machine without one."""
+    monkeypatch.setattr(devices, "torch", None)
+    threads = torch.get_num_threads()
+
+    assert probe_accelerators() == CPU_ONLY
+    _, placement = resolve_placement(Settings.defaults(backend="ctranslate2", torch_threads=1))
+    device = placement.device
+    assert (device.type, device.index, str(device)) == ("cpu", None, "cpu")
+    assert (placement.dtype, placement.compute_type, placement.threads) == ("float32", "int8", 1)
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ConfigError, match="not available"):
+        choose_device("cuda", probe_accelerators())

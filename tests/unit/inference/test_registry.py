@@ -281,3 +281,12 @@ def test_a_multi_target_model_with_a_prefix_loads(
     copy = _multi_target_copy(demo_models, tmp_path)
     model = load_model(ModelSpec("en-ar", TRANSLATE, str(copy), prefix=">>ara<<"), CPU_FLOAT32)
     assert model.prefix.strip() == ">>ara<<"
+
+
+def test_a_broken_local_model_is_not_blamed_on_the_hub(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    shutil.copy(demo_models["en-fr"] / "config.json", tmp_path / "config.json")
+    with pytest.raises(ModelLoadError, match="cannot load directory") as raised:
+        load_model(ModelSpec("en-fr", TRANSLATE, str(tmp_path)), CPU_FLOAT32)
+    assert "Hub" not in str(raised.value)

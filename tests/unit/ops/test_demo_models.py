@@ -18,10 +18,12 @@ from transformers import (
 from service.ops.demo_models import (
     TRAINING_TEXT,
     bart_config,
+    bart_tokenizer,
     build_bart,
     build_marian,
     marian_config,
 )
+from service.ops.demo_text import news_corpus
 
 MODEL_NAMES = ("summarize", "en-fr", "en-ar")
 MODEL_CLASSES = {
@@ -246,3 +248,25 @@ def test_real_marian_build_pads_vocab_to_the_real_size(tmp_path: Path) -> None:
     assert tokenizer(">>ara<< Rain.")["input_ids"][0] == vocab[">>ara<<"]
     assert model.get_input_embeddings().weight.shape == (59514, 512)
     assert model.generation_config.max_length == 512
+
+
+def test_real_bart_tokenizer_has_distilbart_ids_and_splits_news_like_it() -> None:
+    """The "real" summariser converts for CTranslate2 only when its tokenizer has as many ids
+    as the model, and chunks an article as distilbart does only when it splits news as finely:
+    distilbart's BPE makes 1,090 tokens of the seed article (two chunks of at most 1,024)."""
+    seeds = Path(__file__).resolve().parents[3] / "seeds"
+    tokenizer, trained = bart_tokenizer("real", corpus=news_corpus(seeds))
+    article = (seeds / "qusayr-article.txt").read_text(encoding="utf-8")
+
+    ids = tokenizer(article)["input_ids"]
+
+    assert (
+        len(tokenizer) == bart_config(arch="real", tokenizer_vocab_size=len(tokenizer)).vocab_size
+    )
+    assert len(tokenizer) == 50264
+    assert 5_000 < trained < len(tokenizer)
+    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1, 2)
+    assert max(ids) < trained
+    assert 1024 < len(ids) < 1200
+    assert 4.2 < len(article) / len(ids) < 5.0
+    assert tokenizer.decode(ids, skip_special_tokens=True) == article

@@ -31,6 +31,7 @@ from service.tasks import (
     summarize_texts,
     translate_texts,
 )
+from service.tasks.summary_partials import PARTIAL_MODES, partial_params
 from service.text import split_paragraphs, split_sentences
 from service.text.language import LanguageDetector
 
@@ -153,8 +154,10 @@ class _ScriptedEngine:
         self._model = engine.model("summarize")
         self._answer = answer
         self.rounds: list[list[list[int]]] = []
+        self.params: list[list[GenerationParams]] = []
         self.deadlines: list[float | None] = []
         self.preprocessing = engine.preprocessing
+        self.settings = engine.settings
 
     def model(self, key: str) -> Seq2SeqModel:
         return self._model
@@ -163,9 +166,15 @@ class _ScriptedEngine:
         return time.monotonic() + 60
 
     def submit_many(
-        self, key: str, inputs: list[list[int]], params: GenerationParams, *, deadline: float
+        self,
+        key: str,
+        inputs: list[list[int]],
+        params: GenerationParams | list[GenerationParams],
+        *,
+        deadline: float,
     ) -> Submission:
         self.rounds.append([])
+        self.params.append([])
         self.deadlines.append(deadline)
         return Submission(self, key, inputs, params, deadline)  # type: ignore[arg-type]
 
@@ -173,12 +182,14 @@ class _ScriptedEngine:
         assert len(ids) <= self._model.max_input_tokens
         inputs = self.rounds[-1]
         inputs.append(list(ids))
+        self.params[-1].append(params)
         return _Done(self._answer(len(self.rounds), len(inputs) - 1))
 
 
 def test_summary_rounds_stop_at_the_limit(engine: Engine) -> None:
     # Every answer is longer than the summary asked for: only the round limit stops it.
     verbose = _ScriptedEngine(engine, lambda round_no, i: " ".join(TRAINING_TEXT["en"]))
+    verbose.settings = engine.settings.replace(summary_partials="resummarize")
     summary = summarize_texts(verbose, [LONG_ARTICLE])[0]  # type: ignore[arg-type]
     assert summary.rounds == MAX_SUMMARY_ROUNDS
     assert len(verbose.rounds) == MAX_SUMMARY_ROUNDS
@@ -196,13 +207,17 @@ def test_every_chunk_s_partial_summary_reaches_the_summary(engine: Engine) -> No
     assert summary.text == " ".join(f"part1x{i}" for i in range(chunks))
 
 
-def test_a_second_round_summarises_every_partial_summary(engine: Engine) -> None:
+@pytest.mark.parametrize("mode", PARTIAL_MODES)
+def test_a_second_round_summarises_every_partial_summary(engine: Engine, mode: str) -> None:
+    """A join longer than the summary is summarised again: always with `resummarize`, and with
+    `share` when the shares are at their floor (three chunks of a 40-token summary)."""
     filler = " ".join(TRAINING_TEXT["en"][0].split()[:30])
 
     def answer(round_no: int, i: int) -> str:
         return f"part{i} {filler}" if round_no == 1 else f"final{i}"
 
     tagged = _ScriptedEngine(engine, answer)
+    tagged.settings = engine.settings.replace(summary_partials=mode)
     summary = summarize_texts(tagged, [LONG_ARTICLE], QUICK_SUMMARY)[0]  # type: ignore[arg-type]
     chunks = len(tagged.rounds[0])
     assert summary.rounds == 2
@@ -213,6 +228,36 @@ def test_a_second_round_summarises_every_partial_summary(engine: Engine) -> None
     )
     assert summary.text == "final0"
     assert summary.chunks == chunks
+
+
+@pytest.mark.parametrize("mode", PARTIAL_MODES)
+def test_each_partial_gets_the_length_summary_partials_gives_it(engine: Engine, mode: str) -> None:
+    tagged = _ScriptedEngine(engine, lambda round_no, i: f"part{round_no}x{i}")
+    tagged.settings = engine.settings.replace(summary_partials=mode)
+    asked = GenerationOptions(num_beams=2, min_length=30, max_length=100)
+    summary = summarize_texts(tagged, [LONG_ARTICLE], asked)[0]  # type: ignore[arg-type]
+    model = tagged.model("summarize")
+    chunks = summary.chunks
+    assert chunks > 1 and summary.rounds == 1
+    expected = partial_params(asked.params_for(model), model.generation_defaults(), chunks, mode)
+    assert tagged.params == [[expected] * chunks]
+    assert expected.num_beams == 2
+    if mode == "share":
+        assert (expected.min_length, expected.max_length) == (30 // chunks, 100 // chunks)
+    else:
+        assert (expected.min_length, expected.max_length) == (30, 100)
+
+
+def test_shares_that_fit_by_their_limits_are_the_summary_in_one_round(engine: Engine) -> None:
+    """With `share`, each partial is decoded within its share of the summary length; its text
+    may tokenise again to a little more, which starts no second round."""
+    filler = " ".join(TRAINING_TEXT["en"][0].split()[:60])
+    tagged = _ScriptedEngine(engine, lambda round_no, i: f"part{i} {filler}")
+    tagged.settings = engine.settings.replace(summary_partials="share")
+    summary = summarize_texts(tagged, [LONG_ARTICLE], GREEDY)[0]  # type: ignore[arg-type]
+    chunks = len(tagged.rounds[0])
+    assert chunks > 1 and summary.rounds == 1 and len(tagged.rounds) == 1
+    assert summary.text == " ".join(f"part{i} {filler}" for i in range(chunks))
 
 
 def test_a_text_of_exactly_the_model_s_input_is_one_chunk(engine: Engine) -> None:

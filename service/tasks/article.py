@@ -10,7 +10,6 @@ from service.core.errors import InvalidRequest, UnsupportedLanguage
 from service.core.pairs import LanguagePair
 from service.inference.engine import Engine
 from service.tasks.context import TaskContext
-from service.tasks.detect import served_languages
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.steps import withdrawn_on_failure
@@ -70,7 +69,7 @@ def article(ctx: TaskContext, request: ArticleRequest) -> Article:
         check_texts([request.text], ctx.limits, request.field)
         if ctx.detector is None:
             raise InvalidRequest("language detection is not available here", field="source")
-        among = [SUMMARY_LANGUAGE, *served_languages(ctx.engine)]
+        among = [SUMMARY_LANGUAGE, *ctx.detection_languages()]
         detected = ctx.detector.detect(request.text, top=1, among=among)[0]
         source = detected.language
     check_summary_language(source, detected)

@@ -14,17 +14,31 @@ from service.text.language import LanguageDetector
 @dataclass(frozen=True)
 class TaskContext:
     """The engine, the limits on texts, the language detector (None: `source: auto` is
-    refused) and the request's one deadline (time.monotonic(); None: ITEM_TIMEOUT_S from the
-    operation's start)."""
+    refused), the request's one deadline (time.monotonic(); None: ITEM_TIMEOUT_S from the
+    operation's start) and the languages detection chooses among (None: those the engine
+    serves; the command line, which starts only the models it needs, names the configured)."""
 
     engine: Engine
     limits: TextLimits
     detector: LanguageDetector | None = None
     deadline: float | None = None
+    languages: Sequence[str] | None = None
+
+    def detection_languages(self) -> list[str]:
+        """What detection chooses among: `languages`, else every language served."""
+        return list(self.languages) if self.languages is not None else served_languages(self.engine)
 
     def started(self) -> float:
         """The deadline in force for an operation starting now."""
         return self.engine.deadline() if self.deadline is None else self.deadline
+
+
+def served_languages(engine: Engine) -> list[str]:
+    """Every language a translation model reads or writes, in configuration order: what
+    detection chooses among, so a two-word post is read as one of them rather than as Latin
+    (an engine without translation models: every language)."""
+    pairs = engine.pairs()
+    return list(dict.fromkeys([p.source for p in pairs] + [p.target for p in pairs]))
 
 
 class Request(Protocol):

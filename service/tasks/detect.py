@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from service.core.errors import InvalidRequest
-from service.inference.engine import Engine
-from service.tasks.context import TaskContext, TextsRequest
+from service.tasks.context import TaskContext, TextsRequest, served_languages
 from service.tasks.limits import check_texts
 from service.text.language import Detection
+
+__all__ = ["DetectRequest", "Detections", "detect", "served_languages"]
 
 
 class DetectRequest(TextsRequest):
@@ -28,17 +29,9 @@ class Detections:
         return len(self.languages)
 
 
-def served_languages(engine: Engine) -> list[str]:
-    """Every language a translation model reads or writes, in configuration order: what
-    detection chooses among, so a two-word post is read as one of them rather than as Latin
-    (an engine without translation models: every language)."""
-    pairs = engine.pairs()
-    return list(dict.fromkeys([p.source for p in pairs] + [p.target for p in pairs]))
-
-
 def detect(ctx: TaskContext, request: DetectRequest) -> Detections:
     check_texts(request.texts, ctx.limits, request.field)
     if ctx.detector is None:
         raise InvalidRequest("language detection is not available here", field="source")
-    among = served_languages(ctx.engine)
+    among = ctx.detection_languages()
     return Detections([ctx.detector.detect(text, among=among) for text in request.texts])

@@ -16,8 +16,7 @@ from service.core.errors import InvalidRequest, UnsupportedLanguage
 from service.core.pairs import LanguagePair
 from service.inference.engine import Engine, Submission
 from service.inference.seq2seq import Seq2SeqModel
-from service.tasks.context import PerText, TaskContext, TextsRequest
-from service.tasks.detect import served_languages
+from service.tasks.context import PerText, TaskContext, TextsRequest, served_languages
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.steps import (
@@ -86,6 +85,7 @@ def translate(ctx: TaskContext, request: TranslateRequest) -> Translations:
         deadline=ctx.started(),
         text_format=request.format,
         detector=ctx.detector,
+        among=ctx.detection_languages(),
     )
     return Translations(translations)
 
@@ -109,14 +109,19 @@ def resolve_pair(engine: Engine, source: str, target: str) -> LanguagePair:
 
 
 def detect_pair(
-    engine: Engine, detector: LanguageDetector, text: str, target: str
+    engine: Engine,
+    detector: LanguageDetector,
+    text: str,
+    target: str,
+    among: Sequence[str] | None = None,
 ) -> tuple[LanguagePair | None, Detection]:
     """The served pair from the detected language of `text` to `target`, and that detection;
     no pair (None) when the text is already in `target`: it is answered as it is, as DeepL and
     Google answer it, so one such post does not cost a list its answers. Detection is among
-    the languages served. Raises UnsupportedLanguage naming the language found when no model
-    translates it to `target`."""
-    best = detector.detect(text, top=1, among=served_languages(engine))[0]
+    `among` (default: the languages served). Raises UnsupportedLanguage naming the language
+    found when no model translates it to `target`."""
+    among = served_languages(engine) if among is None else among
+    best = detector.detect(text, top=1, among=among)[0]
     if best.language == target:
         return None, best
     try:
@@ -252,6 +257,7 @@ def _pairs_of(
     source: str,
     target: str,
     detector: LanguageDetector | None,
+    among: Sequence[str] | None = None,
 ) -> list[tuple[LanguagePair | None, Detection | None]]:
     """Per text (its translatable pieces), the pair that translates it (None: it is already in
     the target language), and what detection found when the source is AUTO."""
@@ -259,7 +265,7 @@ def _pairs_of(
         return [(resolve_pair(engine, source, target), None)] * len(pieces)
     if detector is None:
         raise InvalidRequest("language detection is not available here", field="source")
-    return [detect_pair(engine, detector, " ".join(p), target) for p in pieces]
+    return [detect_pair(engine, detector, " ".join(p), target, among) for p in pieces]
 
 
 def translate_texts(
@@ -272,6 +278,7 @@ def translate_texts(
     deadline: float | None = None,
     text_format: str = "text",
     detector: LanguageDetector | None = None,
+    among: Sequence[str] | None = None,
 ) -> list[Translation]:
     """Translate each text, keeping its paragraph layout and sentence order.
 
@@ -286,7 +293,7 @@ def translate_texts(
         where = "text" if len(texts) == 1 else f"texts.{exc.index}"
         raise InvalidRequest(str(exc), field=where) from None
     pieces = [d.texts for d in documents] if documents is not None else [[t] for t in texts]
-    found = _pairs_of(engine, pieces, source, target, detector)
+    found = _pairs_of(engine, pieces, source, target, detector, among)
     pairs = [pair for pair, _ in found]
     check_deadline(deadline)
     with withdrawn_on_failure() as submitted:

@@ -10,6 +10,7 @@ ServiceError                 every error a request can end with; carries status 
 │                                 status, no article in it
 ├── Unauthorized             401  API keys are on and the request has none or an unknown one
 ├── RateLimited              429  the caller's rate limit is spent; Retry-After says until when
+│   └── QuotaExceeded        429  its character limit (RATE_LIMIT_CHARS), which DeepL calls a quota
 ├── PayloadTooLarge          413  body, text or item count (or a fetched page) over a limit
 ├── UnsupportedMediaType     415  body is not JSON; a fetched page is not HTML or plain text
 ├── Overloaded               503  the model's queue is full; comes with Retry-After
@@ -73,6 +74,11 @@ class Unauthorized(ServiceError):
 class RateLimited(ServiceError):
     status = 429
     code = "rate_limited"
+
+
+class QuotaExceeded(RateLimited):
+    """The character limit is spent, not the request limit: the same status and code on every
+    surface but DeepL's, whose clients tell a spent quota (456) from too many requests (429)."""
 
 
 class PayloadTooLarge(ServiceError):

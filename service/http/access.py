@@ -6,7 +6,8 @@ unless its view is marked `open_to_all` or its blueprint `open_blueprint`: the p
 LibreTranslate's `GET /languages`, which clients read before they have a key). A new route is
 guarded unless it says otherwise. A key is accepted as `Authorization: Bearer <key>`,
 `X-API-Key: <key>` or the `api_key` query parameter, and in a surface's own form where it
-registers a reader (`read_keys_with`: LibreTranslate's `api_key` in a form or JSON body).
+registers a reader (`read_keys_with`: LibreTranslate's `api_key` in a form or JSON body,
+DeepL's `Authorization: DeepL-Auth-Key` header and `auth_key` field, Google's `key` parameter).
 Only SHA-256 digests of the keys are held, every known digest is compared in constant time, and
 no key is ever logged: logs and metrics name the key's name.
 
@@ -37,7 +38,13 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.core.config import Settings
-from service.core.errors import ConfigError, LimiterUnavailable, RateLimited, Unauthorized
+from service.core.errors import (
+    ConfigError,
+    LimiterUnavailable,
+    QuotaExceeded,
+    RateLimited,
+    Unauthorized,
+)
 from service.core.metrics import Metrics
 from service.core.setting_values import key_digest, rate_limits
 
@@ -153,7 +160,8 @@ class RateLimits:
                 if not self._limiter.hit(item, kind, identity, cost=cost):
                     self._metrics.rate_limited.labels(label, kind).inc()
                     retry = self._seconds_to_reset(item, kind, identity)
-                    raise RateLimited(
+                    spent = QuotaExceeded if kind == "characters" else RateLimited
+                    raise spent(
                         f"rate limit of {item.amount} {kind} per {_period(item)} reached; "
                         f"retry in {retry} s",
                         headers={"Retry-After": str(retry)} | self._headers(requests, identity),
@@ -192,6 +200,21 @@ class RateLimits:
                     headers={"Retry-After": str(retry)},
                 )
 
+    def characters_used(self, identity: str) -> tuple[int, int] | None:
+        """Characters counted for `identity` and the limit, in the character limit closest to
+        being spent; None without a character limit (or with its store down)."""
+        try:
+            stats = [
+                (self._limiter.get_window_stats(item, "characters", identity), item)
+                for item in self._characters
+            ]
+        except Exception:  # the store: answered as no limit known, as when failing open
+            return None
+        if not stats:
+            return None
+        window, item = min(stats, key=lambda pair: pair[0].remaining)
+        return item.amount - max(0, window.remaining), item.amount
+
     def _seconds_to_reset(self, item: RateLimitItem, kind: str, identity: str) -> int:
         reset = self._limiter.get_window_stats(item, kind, identity).reset_time
         return max(1, math.ceil(reset - time.time()))
@@ -227,6 +250,7 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
     """Check keys and limits before every guarded view; add the RateLimit-* headers after."""
     keys = KeyRing.from_settings(settings)
     limits = RateLimits(settings, metrics)
+    app.extensions["rate_limits"] = limits
     if settings.trusted_proxies:
         # The address the last N proxies saw; anything further left a client could forge.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
@@ -250,8 +274,9 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
                 )
             g.key_name = key.name
             metrics.key_requests.labels(key.name).inc()
+        identity = f"key:{key.name}" if key else f"addr:{request.remote_addr}"
+        g.rate_identity = identity
         if limits.enabled_for(key):
-            identity = f"key:{key.name}" if key else f"addr:{request.remote_addr}"
             characters = _body_characters() if limits.counts_characters else 0
             g.rate_headers = limits.check(identity, key, characters)
             if limits.counts_characters:
@@ -283,6 +308,12 @@ def open_blueprint(bp: Blueprint) -> Blueprint:
 def read_keys_with(bp: Blueprint, reader: Callable[[], str | None]) -> None:
     """Let `bp`'s surface carry a key its own way too; `reader` returns it, or None."""
     _KEY_READERS[bp.name] = reader
+
+
+def characters_used() -> tuple[int, int] | None:
+    """This request's caller's characters counted and the limit (see RateLimits)."""
+    limits: RateLimits = current_app.extensions["rate_limits"]
+    return limits.characters_used(g.get("rate_identity") or f"addr:{request.remote_addr}")
 
 
 def _guarded() -> bool:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import current_app, g, request
 
 from service.core.config import Settings
+from service.core.errors import InvalidRequest
 from service.core.metrics import Metrics
 from service.http import bodies
 from service.inference.engine import Engine
@@ -49,6 +50,26 @@ def limits() -> TextLimits:
 def json_body() -> Any:
     """The request body as JSON, within MAX_BODY_BYTES (see `bodies.json_body`)."""
     return bodies.json_body(settings().max_body_bytes)
+
+
+def parameters(
+    not_an_object: str, *, lists: tuple[str, ...] = (), query_with_json: bool = False
+) -> dict[str, Any]:
+    """A compatibility API's parameters, as LibreTranslate, DeepL and Google read them: the JSON
+    object body (under the query string's values with `query_with_json`), else the query string
+    and the form fields (a GET's form body too), each name in `lists` as all its repeated values.
+    `not_an_object` is the surface's message for a JSON body that is not an object."""
+    query = request.args.to_dict()
+    if request.is_json:
+        body = json_body()
+        if not isinstance(body, dict):
+            raise InvalidRequest(not_an_object)
+        return query | body if query_with_json else body
+    params: dict[str, Any] = query | request.form.to_dict()
+    for name in lists:
+        if name in request.args or name in request.form:
+            params[name] = request.args.getlist(name) + request.form.getlist(name)
+    return params
 
 
 Q = TypeVar("Q", bound=Request)

@@ -29,6 +29,9 @@ Texts = Annotated[list[Text], _marked("texts")]
 SourceOrAuto = Annotated[str, _marked("source-or-auto")]
 Source = Annotated[str, _marked("source")]
 Target = Annotated[str, _marked("target")]
+# The same, as DeepL writes codes (upper case: EN, FR).
+DeepLSource = Annotated[str, _marked("deepl-source")]
+DeepLTarget = Annotated[str, _marked("deepl-target")]
 # What the summariser reads: "en", or "auto" to check.
 SummarySource = Annotated[str, _marked("summary-source")]
 # A pair served, as SRC-TGT.

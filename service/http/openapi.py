@@ -27,11 +27,36 @@ _TAGS = [
     {"name": "operations", "description": "Probes, metrics and this description."},
     {"name": "LibreTranslate", "description": "LibreTranslate's API at its own paths."},
     {"name": "Hugging Face", "description": "Hugging Face Inference API tasks, under /hf."},
+    {"name": "DeepL", "description": "DeepL's API v2 (and DeepLX's body) at their own paths."},
+    {"name": "Google", "description": "Google Cloud Translation v2 (Basic) at its own paths."},
 ]
 _FLAT_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+_DEEPL_ERROR = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}},
+}
+_GOOGLE_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "errors"],
+            "properties": {
+                "code": {"type": "integer"},
+                "message": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "object"}},
+                "status": {"type": "string"},
+            },
+        }
+    },
+}
 _ERROR_SCHEMAS = {
     "nested": {"$ref": "#/components/schemas/ErrorResponse"},
     "flat": _FLAT_ERROR,
+    "deepl": _DEEPL_ERROR,
+    "google": _GOOGLE_ERROR,
     "plain": {"type": "object"},
 }
 # The statuses that come with Retry-After (on LibreTranslate's routes, 500 may: see there).
@@ -55,6 +80,8 @@ def _limits(settings: Settings) -> dict[str, dict[str, Any]]:
         "source-or-auto": {"enum": [*sources, AUTO]},
         "source": {"enum": sources},
         "target": {"enum": targets},
+        "deepl-source": {"enum": [code.upper() for code in sources]},
+        "deepl-target": {"enum": [code.upper() for code in targets]},
         "summary-source": {"enum": [SUMMARY_LANGUAGE, AUTO]},
         "pair": {"enum": [p.key for p in pairs]},
     }
@@ -134,12 +161,15 @@ that has not finished after {settings.item_timeout_s:g} s (`ITEM_TIMEOUT_S`) get
 **Errors**: every `/v1` error is `{{"error": {{"code", "message", "field"}}}}` with the status
 listed under each operation; 503 `overloaded`, `model_unavailable` and `rate_limit_unavailable`
 and 429 carry `Retry-After`. The LibreTranslate and Hugging Face routes answer
-`{{"error": "<message>"}}`, as their clients expect (LibreTranslate's statuses: 400, 403, 429, 500).
+`{{"error": "<message>"}}`, as their clients expect (LibreTranslate's statuses: 400, 403, 429, 500);
+the DeepL routes `{{"message": "..."}}` with DeepL's statuses (403, 456 for a spent character
+limit, 429, 413, 400), the Google routes Google's `{{"error": {{"code", "message", "errors"}}}}`.
 
 **Keys and limits** (off unless configured): with API keys on, every route but the probes,
 `/metrics`, the documentation, the page and the languages served needs a key
-(`Authorization: Bearer <key>`, `X-API-Key`, or LibreTranslate's `api_key`): none or an unknown
-one is 401 (403 on LibreTranslate's routes). A spent rate limit is 429 with `Retry-After`.
+(`Authorization: Bearer <key>`, `X-API-Key`, LibreTranslate's `api_key`, DeepL's
+`DeepL-Auth-Key` or `auth_key`, Google's `key`): none or an unknown one is 401 (403 on the
+LibreTranslate, DeepL and Google routes). A spent rate limit is 429 with `Retry-After`.
 
 **Summary length**: `length` picks a preset of minimum and maximum output tokens ({presets});
 `min_length` and `max_length` override the preset's bounds one by one, and an explicit

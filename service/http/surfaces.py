@@ -3,7 +3,10 @@ compatibility surfaces, the probes, the docs and the page. A new surface is one 
 importing this module registers every route's metadata (`service.http.described.ROUTES`)."""
 
 from service.http import docs, page, probes
-from service.http.compat import huggingface, libretranslate
+from service.http.compat import deepl, google, huggingface, libretranslate
 from service.http.v1 import routes as v1
 
-BLUEPRINTS = (v1.bp, probes.bp, docs.bp, page.bp, libretranslate.bp, huggingface.bp)
+BLUEPRINTS = (
+    *(v1.bp, probes.bp, docs.bp, page.bp),
+    *(libretranslate.bp, huggingface.bp, deepl.bp, google.bp),
+)

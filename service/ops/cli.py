@@ -36,7 +36,7 @@ def _context(settings: Settings, source: str, targets: list[str]):  # noqa: ANN2
     and the pairs from `source` (every pair from a language auto can find) to `targets`. The
     pairs are checked against every configured one first, so an error lists them."""
     from service.inference.engine import Engine
-    from service.tasks import AUTO, TaskContext, TextLimits, resolve_pair
+    from service.tasks import AUTO, TaskContext, TextLimits, resolve_pair, served_languages
     from service.text.language import LanguageDetector
 
     configured = Engine(settings)
@@ -53,7 +53,11 @@ def _context(settings: Settings, source: str, targets: list[str]):  # noqa: ANN2
     engine = Engine(settings.replace(translate_models=models, translate_prefixes=prefixes)).start()
     # A file is one text of any length: the command line has no request limits.
     limits = TextLimits(max_items=1, max_text_chars=2**62)
-    return TaskContext(engine, limits, LanguageDetector(), reading_wpm=settings.reading_wpm)
+    # Detect among the configured languages, as the server does, not only the loaded models'.
+    languages = served_languages(configured)
+    return TaskContext(
+        engine, limits, LanguageDetector(), reading_wpm=settings.reading_wpm, languages=languages
+    )
 
 
 def _print(result: dict[str, object], as_json: bool) -> None:

@@ -19,7 +19,7 @@ from service.tasks.article import (
     summarize_and_translate,
 )
 from service.tasks.context import Outcome, TaskContext
-from service.tasks.detect import Detections, DetectRequest, detect
+from service.tasks.detect import Detections, DetectRequest, detect, served_languages
 from service.tasks.generation import (
     LENGTH_PRESETS,
     MAX_BEAMS,
@@ -98,6 +98,7 @@ __all__ = [
     "detect_pair",
     "run_to_end",
     "resolve_pair",
+    "served_languages",
     "submit_translation",
     "summarize",
     "summarize_and_translate",

@@ -96,7 +96,8 @@ def article_progress(
         check_texts([text], ctx.limits, text_field)
         if ctx.detector is None:
             raise InvalidRequest("language detection is not available here", field="source")
-        detected = ctx.detector.detect(text, top=1)[0]
+        among = [SUMMARY_LANGUAGE, *ctx.detection_languages()]
+        detected = ctx.detector.detect(text, top=1, among=among)[0]
         source = detected.language
     check_summary_language(source, detected)
     pairs = _pairs(ctx, request, source)

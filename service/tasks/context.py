@@ -18,8 +18,9 @@ class TaskContext:
     """The engine, the limits on texts, the language detector (None: `source: auto` is
     refused), the request's one deadline (time.monotonic(); None: ITEM_TIMEOUT_S from the
     operation's start), the page fetcher (None: `url` is refused), what charges a fetched
-    page's characters to the caller's rate limit (None: nothing counts them) and the reading
-    speed for reading times."""
+    page's characters to the caller's rate limit (None: nothing counts them), the reading speed
+    for reading times, and the languages detection chooses among (None: those the engine serves;
+    the command line, which starts only the models it needs, names the configured)."""
 
     engine: Engine
     limits: TextLimits
@@ -28,10 +29,23 @@ class TaskContext:
     fetcher: Fetcher | None = None
     charge: Callable[[int], None] | None = None
     reading_wpm: int = field(default_factory=lambda: Settings.defaults().reading_wpm)
+    languages: Sequence[str] | None = None
+
+    def detection_languages(self) -> list[str]:
+        """What detection chooses among: `languages`, else every language served."""
+        return list(self.languages) if self.languages is not None else served_languages(self.engine)
 
     def started(self) -> float:
         """The deadline in force for an operation starting now."""
         return self.engine.deadline() if self.deadline is None else self.deadline
+
+
+def served_languages(engine: Engine) -> list[str]:
+    """Every language a translation model reads or writes, in configuration order: what
+    detection chooses among, so a two-word post is read as one of them rather than as Latin
+    (an engine without translation models: every language)."""
+    pairs = engine.pairs()
+    return list(dict.fromkeys([p.source for p in pairs] + [p.target for p in pairs]))
 
 
 class Request(Protocol):
@@ -88,4 +102,5 @@ class PerText(Generic[P]):
 
     @property
     def model(self) -> str:
-        return self.each[0].model
+        """The model that answered: the first part's that ran one ("" when none ran)."""
+        return next((part.model for part in self.each if part.model), "")

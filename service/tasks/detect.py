@@ -1,13 +1,16 @@
-"""Detect: the likeliest languages of each text (py3langid; no model queue)."""
+"""Detect: the likeliest languages of each text (py3langid; no model queue), among the
+languages this service serves, as LibreTranslate detects among its installed languages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from service.core.errors import InvalidRequest
-from service.tasks.context import TaskContext, TextsRequest
+from service.tasks.context import TaskContext, TextsRequest, served_languages
 from service.tasks.limits import check_texts
 from service.text.language import Detection
+
+__all__ = ["DetectRequest", "Detections", "detect", "served_languages"]
 
 
 class DetectRequest(TextsRequest):
@@ -30,4 +33,5 @@ def detect(ctx: TaskContext, request: DetectRequest) -> Detections:
     check_texts(request.texts, ctx.limits, request.field)
     if ctx.detector is None:
         raise InvalidRequest("language detection is not available here", field="source")
-    return Detections([ctx.detector.detect(text) for text in request.texts])
+    among = ctx.detection_languages()
+    return Detections([ctx.detector.detect(text, among=among) for text in request.texts])

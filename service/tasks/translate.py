@@ -16,7 +16,7 @@ from service.core.errors import InvalidRequest, UnsupportedLanguage
 from service.core.pairs import LanguagePair
 from service.inference.engine import Engine, Submission
 from service.inference.seq2seq import Seq2SeqModel
-from service.tasks.context import PerText, TaskContext, TextsRequest
+from service.tasks.context import PerText, TaskContext, TextsRequest, served_languages
 from service.tasks.generation import GenerationOptions
 from service.tasks.limits import check_texts
 from service.tasks.sources import Extracted, SourceOptions, read_texts
@@ -39,7 +39,7 @@ AUTO = "auto"
 @dataclass
 class Translation:
     text: str
-    model: str
+    model: str  # "" for a text already in the target language (no model ran)
     source: str
     target: str
     sentences: int
@@ -100,6 +100,7 @@ def translate(ctx: TaskContext, request: TranslateRequest) -> Translations:
         deadline=deadline,
         text_format=text_format,
         detector=ctx.detector,
+        among=ctx.detection_languages(),
     )
     return Translations(translations, extracted)
 
@@ -123,11 +124,21 @@ def resolve_pair(engine: Engine, source: str, target: str) -> LanguagePair:
 
 
 def detect_pair(
-    engine: Engine, detector: LanguageDetector, text: str, target: str
-) -> tuple[LanguagePair, Detection]:
-    """The served pair from the detected language of `text` to `target`, and that detection.
-    Raises UnsupportedLanguage naming the language found when no model translates it."""
-    best = detector.detect(text, top=1)[0]
+    engine: Engine,
+    detector: LanguageDetector,
+    text: str,
+    target: str,
+    among: Sequence[str] | None = None,
+) -> tuple[LanguagePair | None, Detection]:
+    """The served pair from the detected language of `text` to `target`, and that detection;
+    no pair (None) when the text is already in `target`: it is answered as it is, as DeepL and
+    Google answer it, so one such post does not cost a list its answers. Detection is among
+    `among` (default: the languages served). Raises UnsupportedLanguage naming the language
+    found when no model translates it to `target`."""
+    among = served_languages(engine) if among is None else among
+    best = detector.detect(text, top=1, among=among)[0]
+    if best.language == target:
+        return None, best
     try:
         return resolve_pair(engine, best.language, target), best
     except UnsupportedLanguage as exc:
@@ -261,14 +272,15 @@ def _pairs_of(
     source: str,
     target: str,
     detector: LanguageDetector | None,
-) -> list[tuple[LanguagePair, Detection | None]]:
-    """Per text (its translatable pieces), the pair that translates it, and what detection found
-    when the source is AUTO."""
+    among: Sequence[str] | None = None,
+) -> list[tuple[LanguagePair | None, Detection | None]]:
+    """Per text (its translatable pieces), the pair that translates it (None: it is already in
+    the target language), and what detection found when the source is AUTO."""
     if source != AUTO:
         return [(resolve_pair(engine, source, target), None)] * len(pieces)
     if detector is None:
         raise InvalidRequest("language detection is not available here", field="source")
-    return [detect_pair(engine, detector, " ".join(p), target) for p in pieces]
+    return [detect_pair(engine, detector, " ".join(p), target, among) for p in pieces]
 
 
 def translate_texts(
@@ -281,6 +293,7 @@ def translate_texts(
     deadline: float | None = None,
     text_format: str = "text",
     detector: LanguageDetector | None = None,
+    among: Sequence[str] | None = None,
 ) -> list[Translation]:
     """Translate each text, keeping its paragraph layout and sentence order.
 
@@ -295,12 +308,12 @@ def translate_texts(
         where = "text" if len(texts) == 1 else f"texts.{exc.index}"
         raise InvalidRequest(str(exc), field=where) from None
     pieces = [d.texts for d in documents] if documents is not None else [[t] for t in texts]
-    found = _pairs_of(engine, pieces, source, target, detector)
+    found = _pairs_of(engine, pieces, source, target, detector, among)
     pairs = [pair for pair, _ in found]
     check_deadline(deadline)
     with withdrawn_on_failure() as submitted:
         pending: dict[LanguagePair, PendingTranslation] = {}
-        for pair in dict.fromkeys(pairs):
+        for pair in dict.fromkeys(p for p in pairs if p is not None):
             group = [p for k, ps in zip(pairs, pieces, strict=True) if k == pair for p in ps]
             if group:
                 pending[pair] = submit_translation(engine, pair, group, options, deadline=deadline)
@@ -308,6 +321,9 @@ def translate_texts(
         done = {pair: iter(p.results()) for pair, p in pending.items()}
     results = []
     for i, ((pair, detected), own) in enumerate(zip(found, pieces, strict=True)):
+        if pair is None:
+            results.append(_as_it_is(texts[i], target, detected))
+            continue
         parts = [next(done[pair]) for _ in own]
         rebuilt = documents[i].rebuild([p.text for p in parts]) if documents else parts[0].text
         results.append(
@@ -322,3 +338,8 @@ def translate_texts(
             )
         )
     return results
+
+
+def _as_it_is(text: str, target: str, detected: Detection | None) -> Translation:
+    """A text found to be in the target language already: itself, no model, no sentences."""
+    return Translation(text, "", target, target, sentences=0, detected=detected)

@@ -140,12 +140,7 @@ def cors(response: Response) -> Response:
 
 def _params() -> dict[str, Any]:
     """The request's parameters: its JSON object, else its form fields and query string."""
-    if request.is_json:
-        body = context.json_body()
-        if not isinstance(body, dict):
-            raise InvalidRequest("Invalid JSON format")
-        return body
-    return request.values.to_dict()
+    return context.parameters("Invalid JSON format")
 
 
 def _string(params: dict[str, Any], name: str) -> str:

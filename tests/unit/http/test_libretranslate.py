@@ -64,6 +64,39 @@ def test_mastodon_html_list_with_auto_source_and_null_key(server: Server) -> Non
     assert "alternatives" not in body
 
 
+def test_mastodon_short_english_posts_are_each_translated(server: Server) -> None:
+    """Two-word posts once read as Latin (a 400 for the whole list): detection is among the
+    languages served now, and each post keeps its markup and gets its own detectedLanguage."""
+    posts = ["<p>Civilians fled.</p>", "<p>Talks <b>resume</b> today</p>"]
+    status, body, _ = post_json(
+        server.url + "/translate",
+        {"q": posts, "source": "auto", "target": "fr", "format": "html", "api_key": None},
+    )
+    assert status == 200, body
+    assert all(text.startswith("<p>") for text in body["translatedText"])
+    assert "<b>" in body["translatedText"][1]
+    assert [d["language"] for d in body["detectedLanguage"]] == ["en", "en"]
+
+
+def test_a_post_already_in_the_target_comes_back_as_it_is(server: Server) -> None:
+    posts = ["<p>Good morning.</p>", f"<p>{FRENCH}</p>"]
+    status, body, _ = post_json(
+        server.url + "/translate", {"q": posts, "source": "auto", "target": "fr", "format": "html"}
+    )
+    assert status == 200, body
+    assert body["translatedText"][1] == posts[1]
+    assert [d["language"] for d in body["detectedLanguage"]] == ["en", "fr"]
+
+
+def test_a_post_no_model_translates_fails_the_list_as_libretranslate_does(server: Server) -> None:
+    """LibreTranslate answers one translatedText list or a 400: it has no per-item error."""
+    posts = ["<p>Good morning.</p>", "<p>اعتقلت الشرطة رجلين بعد السرقة.</p>"]
+    status, body, _ = post_json(
+        server.url + "/translate", {"q": posts, "source": "auto", "target": "fr", "format": "html"}
+    )
+    assert status == 400 and "'ar'" in body["error"]
+
+
 def test_weblate_json_list_with_empty_key(server: Server) -> None:
     status, body, _ = post_json(
         server.url + "/translate",

@@ -49,7 +49,9 @@ def _request_validator(path: str) -> jsonschema.Draft202012Validator:
 
 
 VALIDATORS = {
-    path: _request_validator(path) for path, ops in SPEC["paths"].items() if "post" in ops
+    path: _request_validator(path)
+    for path, ops in SPEC["paths"].items()
+    if "requestBody" in ops.get("post", {})
 }
 
 
@@ -98,10 +100,19 @@ def _costly(case) -> bool:
     )
 
 
+def _error(answer: dict) -> dict | str:
+    """The error of an answer: /v1's object, or the message of the other surfaces' shapes."""
+    if "error" not in answer:
+        return answer["message"]  # DeepL's
+    error = answer["error"]
+    return error["message"] if isinstance(error, dict) and "errors" in error else error  # Google
+
+
 def _refusal_allowed(body: dict, error: dict | str) -> bool:
-    """What a schema-valid request may still be refused for, with 400: a CROSS_FIELD rule,
-    `source: auto` finding a language no model serves (the spec cannot know the text's), a
-    `url` (fetching is off here), or an HTML text with no article in it."""
+    """What a schema-valid request may still be refused for, with 400: a CROSS_FIELD rule, a
+    detected source (`source: auto`, or none given where that means detect) finding a language no
+    model serves (the spec cannot know the text's), a `url` (fetching is off here), or an HTML
+    text with no article in it."""
     if isinstance(error, dict):  # the /v1 shape
         field = error["field"] or ""
         return (
@@ -110,9 +121,8 @@ def _refusal_allowed(body: dict, error: dict | str) -> bool:
             or field == "url"
             or (body.get("format") == "html" and field.split(".")[0] in ("text", "texts"))
         )
-    return any(name in error for name in CROSS_FIELD) or (
-        body.get("source") == "auto" and "looks like" in error
-    )
+    detected = body.get("source") in ("auto", None) and body.get("source_lang") is None
+    return any(name in error for name in CROSS_FIELD) or (detected and "looks like" in error)
 
 
 def _check_accepted(response, case) -> None:
@@ -126,7 +136,7 @@ def _check_accepted(response, case) -> None:
         return
     if response.status_code == 200:
         return
-    error = response.json()["error"]
+    error = _error(response.json())
     assert response.status_code == 400 and _refusal_allowed(case.body, error), (
         f"schema-valid request refused: {response.status_code} {error} for {case.body!r}"
     )

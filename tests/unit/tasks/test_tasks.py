@@ -33,6 +33,7 @@ from service.tasks import (
 )
 from service.tasks.summary_partials import PARTIAL_MODES, partial_params
 from service.text import split_paragraphs, split_sentences
+from service.text.language import LanguageDetector
 
 EN_FR = LanguagePair("en", "fr")
 
@@ -771,3 +772,44 @@ def test_a_summary_given_up_midway_withdraws_its_chunks(
     finally:
         opened.set()
     blocker.join(30)
+
+
+# ----- source: auto and detection, among the languages served -----------------------------------
+
+
+def _detecting(engine: Engine) -> TaskContext:
+    return TaskContext(engine, TextLimits(max_items=8, max_text_chars=10**4), LanguageDetector())
+
+
+def test_short_html_posts_are_read_as_a_served_language(engine: Engine) -> None:
+    """Mastodon's case: two-word posts that py3langid reads as Latin among every language."""
+    posts = ["<p>Civilians fled.</p>", "<p>Talks <b>resume</b> today</p>"]
+    request = tasks.TranslateRequest(posts, "fr", tasks.AUTO, "html")
+    result = tasks.translate(_detecting(engine), request)
+    assert [t.detected.language for t in result.translations] == ["en", "en"]
+    assert all(t.text.startswith("<p>") for t in result.translations)
+    assert "<b>" in result.translations[1].text
+
+
+def test_a_text_already_in_the_target_comes_back_as_it_is(engine: Engine) -> None:
+    texts = ["Le conseil a approuvé le nouveau pont mardi.", "Good morning."]
+    result = tasks.translate(_detecting(engine), tasks.TranslateRequest(texts, "fr", tasks.AUTO))
+    same, translated = result.translations
+    assert (same.text, same.model, same.sentences) == (texts[0], "", 0)
+    assert same.detected.language == "fr" and same.source == "fr"
+    assert translated.source == "en" and translated.model and result.model == translated.model
+
+
+def test_a_text_no_model_translates_to_the_target_fails_the_request(engine: Engine) -> None:
+    texts = ["Good morning.", "اعتقلت الشرطة رجلين بعد السرقة."]
+    with pytest.raises(UnsupportedLanguage, match="'ar'") as raised:
+        tasks.translate(_detecting(engine), tasks.TranslateRequest(texts, "fr", tasks.AUTO))
+    assert raised.value.field == "source"
+
+
+def test_detect_answers_among_the_languages_served(engine: Engine) -> None:
+    request = tasks.DetectRequest(["Civilians fled.", "Vote delayed"])
+    result = tasks.detect(_detecting(engine), request)
+    assert [found[0].language for found in result.languages] == ["en", "en"]
+    assert {d.language for found in result.languages for d in found} <= {"en", "fr", "ar"}
+    assert tasks.served_languages(engine) == ["en", "fr", "ar"]

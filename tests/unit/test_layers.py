@@ -1,5 +1,6 @@
-"""The package's layers, read from its imports: `http` -> `tasks` -> `inference`; `text` and
-`sources` (fetching a client's URL) are leaves below `tasks`.
+"""The package's layers, read from its imports: `http` -> `jobs` -> `tasks` -> `inference`;
+`text`, `sources` (fetching a client's URL) and `documents` (file formats) are leaves below
+`tasks`. `jobs` (long work in the background) runs operations; only `http` and `ops` start it.
 
 A newcomer finds each thing in the folder that names its layer only if the imports keep to it,
 so this reads every module's imports (without running them) and checks the one-way flow.
@@ -42,22 +43,35 @@ def _within(name: str, packages: set[str]) -> bool:
 # Which parts of the service (and which libraries) each layer must not import. `ops` runs the
 # service (CLI, front, fetching, demo models): nothing in the request path imports it.
 _BELOW_HTTP = {"service.http", "service.ops"}
+_UPPER = {"service.jobs", "service.documents"}
 FORBIDDEN = {
     "service.http": MODEL_LIBRARIES | {"service.ops"},
+    "service.jobs": WEB_LIBRARIES | MODEL_LIBRARIES | _BELOW_HTTP,
+    # File formats: read and write documents; they know nothing of models or requests.
+    "service.documents": WEB_LIBRARIES
+    | MODEL_LIBRARIES
+    | _BELOW_HTTP
+    | {"service.tasks", "service.inference", "service.jobs", "service.sources"}
+    | {"service.core.metrics"},
     "service.http.v1": {"service.http.compat"},
     "service.http.compat": {"service.http.v1"},
-    "service.tasks": WEB_LIBRARIES | MODEL_LIBRARIES | _BELOW_HTTP,
-    "service.inference": WEB_LIBRARIES | _BELOW_HTTP | {"service.tasks", "service.sources"},
+    "service.tasks": WEB_LIBRARIES | MODEL_LIBRARIES | _BELOW_HTTP | {"service.jobs"},
+    "service.inference": WEB_LIBRARIES
+    | _BELOW_HTTP
+    | _UPPER
+    | {"service.tasks", "service.sources"},
     "service.text": WEB_LIBRARIES
     | MODEL_LIBRARIES
     | _BELOW_HTTP
+    | _UPPER
     | {"service.tasks", "service.inference", "service.sources", "service.core.metrics"},
     # Fetching a client's URL: below the operations, beside text; it reads only core.
     "service.sources": WEB_LIBRARIES
     | MODEL_LIBRARIES
     | _BELOW_HTTP
+    | _UPPER
     | {"service.tasks", "service.inference", "service.text", "service.core.metrics"},
-    "service.core": WEB_LIBRARIES | MODEL_LIBRARIES | _BELOW_HTTP | {"service.tasks"},
+    "service.core": WEB_LIBRARIES | MODEL_LIBRARIES | _BELOW_HTTP | _UPPER | {"service.tasks"},
     "service.core.metrics": {"service.inference"},
     "service.core.config": {"service.inference", "service.text", "service.sources"},
     "service.core.errors": {"service"},
@@ -78,7 +92,7 @@ def test_imports_flow_one_way(path: Path) -> None:
 
 
 def test_the_layers_are_folders_with_their_modules() -> None:
-    for layer in ("core", "tasks", "text", "sources", "inference", "http", "ops"):
+    for layer in ("core", "tasks", "text", "sources", "inference", "http", "ops", "jobs"):
         folder = PACKAGE / layer
         assert (folder / "__init__.py").is_file(), layer
         assert len(list(folder.glob("*.py"))) > 1, layer

@@ -74,6 +74,7 @@ def test_a_null_id_is_no_id() -> None:
 def test_an_id_with_a_lone_surrogate_is_refused() -> None:
     exc = refusal(from_lines, b'{"id": "a\\ud800", "text": "x"}\n')
     assert exc.message == "the id of line 1 holds invalid Unicode (a lone surrogate)"
+    assert exc.field == "items"
 
 
 def test_duplicate_ids_name_both_lines() -> None:
@@ -159,6 +160,7 @@ def test_a_line_that_is_not_utf8_names_its_line_and_byte() -> None:
     body = lines({"text": "a"}) + b'{"text": "caf\xe9"}\n'
     exc = refusal(from_lines, body)
     assert exc.message == "line 2 is not UTF-8 (byte 14 of the line)"
+    assert exc.field == "items"
 
 
 def test_crlf_line_ends_and_a_byte_order_mark_are_accepted() -> None:
@@ -215,6 +217,7 @@ def test_an_upload_over_the_byte_limit_is_too_large_before_it_is_read() -> None:
     assert caught.value.message == (
         f"an upload of {len(body) + 8} bytes; the limit is {len(body)} bytes"
     )
+    assert caught.value.field == "items"
 
 
 # ----- result lines --------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from service.core.setting_values import (
     rate_limits,
     redis_url,
     storage_uri,
+    unit_fraction,
 )
 
 
@@ -384,6 +385,61 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Where `python -m service fetch-models` saves the configured models.",
     ),
+    Setting(
+        "data_dir",
+        "DATA_DIR",
+        "data",
+        str,
+        "Where the service keeps its own files: the jobs' SQLite file (`jobs.db`) unless "
+        "`JOBS_STORE` says otherwise.",
+    ),
+    Setting(
+        "jobs",
+        "JOBS",
+        "true",
+        parse_bool,
+        "Run background jobs' items in every serving process (a worker thread next to the "
+        "models); `false` runs none here (another process may).",
+    ),
+    Setting(
+        "jobs_store",
+        "JOBS_STORE",
+        "",
+        str,
+        "Where jobs live: `sqlite:///path/jobs.db` or a plain path (one file, shared by every "
+        "process on the host); empty means `DATA_DIR/jobs.db`.",
+        secret=True,
+    ),
+    Setting(
+        "jobs_lease_s",
+        "JOBS_LEASE_S",
+        "300",
+        positive_float,
+        "How long a worker holds the items it claimed; a worker that dies loses them after "
+        "this and another runs them. An item must finish within it (longer than ITEM_TIMEOUT_S).",
+    ),
+    Setting(
+        "jobs_retention_s",
+        "JOBS_RETENTION_S",
+        "604800",
+        positive_float,
+        "How long a finished job (status and results) is kept before it is purged (7 days).",
+    ),
+    Setting(
+        "jobs_queue_share",
+        "JOBS_QUEUE_SHARE",
+        "0.5",
+        unit_fraction,
+        "The most of a model's queue (MAX_QUEUE) that job items may hold; requests are never "
+        "refused because of them, and go before them into every batch.",
+    ),
+    Setting(
+        "jobs_worker_items",
+        "JOBS_WORKER_ITEMS",
+        "16",
+        positive_int,
+        "How many items each serving process claims and runs at once.",
+    ),
 )
 
 
@@ -432,6 +488,13 @@ class Settings:
     fetch_timeout_s: float
     reading_wpm: int
     models_dir: str
+    data_dir: str
+    jobs: bool
+    jobs_store: str
+    jobs_lease_s: float
+    jobs_retention_s: float
+    jobs_queue_share: float
+    jobs_worker_items: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -452,6 +515,8 @@ class Settings:
         if not values["ct2_cache_dir"]:
             hf_home = env.get("HF_HOME") or str(Path("~/.cache/huggingface").expanduser())
             values["ct2_cache_dir"] = str(Path(hf_home) / "ctranslate2")
+        if not values["jobs_store"]:
+            values["jobs_store"] = f"sqlite:///{Path(values['data_dir']).resolve() / 'jobs.db'}"
         return cls(**values)
 
     @classmethod

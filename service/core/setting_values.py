@@ -148,6 +148,14 @@ def positive_float(raw: str) -> float:
     return value
 
 
+def unit_fraction(raw: str) -> float:
+    """A share of something: more than 0, at most 1."""
+    value = finite_float(raw)
+    if not 0 < value <= 1:
+        raise ValueError(f"must be > 0 and <= 1, got {value}")
+    return value
+
+
 def non_negative_float(raw: str) -> float:
     value = finite_float(raw)
     if not value >= 0:

@@ -3,6 +3,7 @@ of the output cache."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -44,6 +45,15 @@ class RedisServer:
                 if time.monotonic() > deadline:
                     raise TimeoutError("redis-server did not start") from None
                 time.sleep(0.05)
+
+    def pause(self) -> None:
+        """SIGSTOP: Redis hangs; connections open, nothing answers (until `resume`)."""
+        assert self._process is not None, "not started"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None, "not started"
+        self._process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL, as a crash: no shutdown save, clients cut mid-conversation."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.jobs.store import Item, ItemError, Job, JobSpec, Outcome
+from service.jobs.store import ItemError, Job, JobSpec, Outcome
 
 DEFAULT_PREFIX = "{nlp-jobs}"
 _STREAM_ID = re.compile(r"\d+-\d+")
@@ -111,12 +111,6 @@ def outcome_fields(outcome: Outcome) -> list[str]:
     if outcome.error is not None:
         return ["code", outcome.error.code, "message", outcome.error.message]
     return ["result", json.dumps(outcome.result, separators=(",", ":"))]
-
-
-def upload_error_fields(item: Item) -> list[str]:
-    """An item that arrived with an error, as the fields of its failed outcome."""
-    assert item.error is not None, "only items with an upload error are written at create"
-    return outcome_fields(Outcome(item.id, error=item.error))
 
 
 def read_outcome(fields: Mapping[str, str]) -> Outcome:

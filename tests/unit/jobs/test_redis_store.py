@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from harness.redis import RedisServer
 from service.jobs.redis_store import RedisJobStore
@@ -245,6 +246,35 @@ def test_a_cancelled_jobs_items_held_by_a_dead_worker_are_not_run_again(
     assert store.claim("alive", 5, 0.2) == []
 
 
+def test_the_queue_keeps_only_items_that_wait_or_are_leased(
+    store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    raw = redis.Redis.from_url(redis_server.url)
+    done = store.create(SPEC, _items(3))
+    for claim in store.claim("w", 3, LONG):
+        store.finish(claim, _ok(claim))
+    cancelled = store.create(SPEC, _items(500))
+    store.claim("w", 2, LONG)
+    assert raw.xlen(store.keys.queue) == 500
+    store.cancel(cancelled.id)
+    assert raw.xlen(store.keys.queue) == 0
+    assert _status(store, done.id) == DONE
+    raw.close()
+
+
+def test_items_read_just_before_their_job_was_cancelled_are_dropped(
+    store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    """The claim reads entries, then takes them in a script: a cancel in between (here its
+    status alone, as if it landed between the two) wins."""
+    raw = redis.Redis.from_url(redis_server.url)
+    job = store.create(SPEC, _items(2))
+    raw.hset(store.keys.job(job.id), "status", CANCELLED)
+    assert store.claim("w", 5, LONG) == []
+    assert raw.xlen(store.keys.queue) == 0
+    raw.close()
+
+
 # -- results -------------------------------------------------------------------------------------
 
 
@@ -348,14 +378,17 @@ def test_two_replicas_drain_one_job_with_no_item_run_twice(
     job = replicas[0].create(SPEC, _items(60))
     claimed: list[tuple[str, str]] = []
     written: list[bool] = []
+    both = threading.Barrier(2)
 
     def work(store: RedisJobStore, name: str) -> None:
+        both.wait(10)
         while True:
             claims = store.claim(name, 4, LONG)
             if not claims:
                 return
             for claim in claims:
                 claimed.append((name, claim.item_id))
+                time.sleep(0.005)  # the model's work, so that both replicas get some
                 written.append(store.finish(claim, _ok(claim)))
 
     threads = [
@@ -455,3 +488,24 @@ def test_redis_killed_mid_job_then_restarted_resumes_with_each_item_once(
     finally:
         store.close()
         other.close()
+
+
+def test_a_hung_redis_makes_every_call_unavailable_within_the_timeout(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisJobStore.from_url(redis_server.url, timeout_s=0.3)
+    try:
+        job = store.create(SPEC, _items(2))
+        [claim] = store.claim("w1", 1, LONG)
+        redis_server.pause()
+        try:
+            _every_call_is_unavailable(store, job.id, claim)
+        finally:
+            redis_server.resume()
+        # What Redis read before it hung it runs now (the caller saw StoreUnavailable and
+        # will retry): the outcome is written once whichever attempt lands first.
+        store.finish(claim, _ok(claim))
+        assert not store.finish(claim, _ok(claim))
+        assert [o.item_id for o in store.results(job.id).outcomes] == ["i0"]
+    finally:
+        store.close()

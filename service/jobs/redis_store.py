@@ -60,8 +60,17 @@ _RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000
 # How often one claim reads again after entries it had to skip (cancelled or purged jobs).
 _CLAIM_ROUNDS = 8
 _PURGE_BATCH = 500
-# Replies with which Redis refuses a command for a while (it is not a bug of ours).
-_UNAVAILABLE_REPLIES = ("LOADING", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "BUSY")
+# Redis out of reach, or refusing commands for a while (not a bug of ours): loading its data,
+# out of memory, a read-only replica, a cluster down, failing to save, running a long script.
+_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
+_UNAVAILABLE_REPLIES = ("MISCONF ", "BUSY ", "NOREPLICAS ")
 
 # KEYS: job, active, queue, written, results, finished, entries.
 # ARGV: job id, spec, now, max in flight ("" for none), total, n to run, then (item id, text)
@@ -414,12 +423,8 @@ def _reachable() -> Iterator[None]:
     """Redis out of reach, or refusing commands for a while, becomes `StoreUnavailable`."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise StoreUnavailable(f"job store (Redis): {exc}") from exc
-    except redis.ResponseError as exc:
-        if str(exc).startswith(_UNAVAILABLE_REPLIES) or isinstance(
-            exc, redis.exceptions.ReadOnlyError | redis.exceptions.OutOfMemoryError
-        ):
+    except redis.RedisError as exc:
+        if isinstance(exc, _UNAVAILABLE) or str(exc).startswith(_UNAVAILABLE_REPLIES):
             raise StoreUnavailable(f"job store (Redis): {exc}") from exc
         raise
 

@@ -509,3 +509,19 @@ def test_a_hung_redis_makes_every_call_unavailable_within_the_timeout(
         assert [o.item_id for o in store.results(job.id).outcomes] == ["i0"]
     finally:
         store.close()
+
+
+def test_a_full_redis_refuses_a_job_whole_as_unavailable(
+    store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    raw = redis.Redis.from_url(redis_server.url)
+    job = store.create(SPEC, _items(1))
+    keys = raw.dbsize()
+    raw.config_set("maxmemory-policy", "noeviction")
+    raw.config_set("maxmemory", raw.info("memory")["used_memory"] // 2)
+    with pytest.raises(StoreUnavailable):
+        store.create(SPEC, _items(50))
+    assert store.get(job.id) == job  # reads still work
+    raw.config_set("maxmemory", 0)
+    assert raw.dbsize() == keys and raw.xlen(store.keys.queue) == 1
+    raw.close()

@@ -57,7 +57,7 @@ from service.jobs.store import (
 GROUP = "workers"
 # A released entry is marked idle this long, so the next claim's XAUTOCLAIM takes it at once.
 _RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000
-# How often one claim reads again after entries it had to skip (cancelled or purged jobs).
+# How often one claim reads again after entries it had to skip (jobs cancelled or purged).
 _CLAIM_ROUNDS = 8
 _PURGE_BATCH = 500
 # Redis out of reach, or refusing commands for a while (not a bug of ours): loading its data,
@@ -341,9 +341,10 @@ class RedisJobStore:
                 entries += self._new(worker, need - len(entries))
             if not entries:
                 break
-            claims += self._take_entries(worker, entries, lease_until)
-            if len(claims) >= limit:
-                break
+            taken = self._take_entries(worker, entries, lease_until)
+            claims += taken
+            if len(taken) == len(entries):
+                break  # all it asked for, or all there was: no need to read again
         return claims
 
     def _ensure_group(self) -> None:

@@ -269,9 +269,11 @@ def test_items_read_just_before_their_job_was_cancelled_are_dropped(
     status alone, as if it landed between the two) wins."""
     raw = redis.Redis.from_url(redis_server.url)
     job = store.create(SPEC, _items(2))
+    later = store.create(SPEC, _items(3))
     raw.hset(store.keys.job(job.id), "status", CANCELLED)
-    assert store.claim("w", 5, LONG) == []
-    assert raw.xlen(store.keys.queue) == 0
+    taken = store.claim("w", 2, LONG)  # skips two, reads on
+    assert [(c.job_id, c.item_id) for c in taken] == [(later.id, "i0"), (later.id, "i1")]
+    assert raw.xlen(store.keys.queue) == 3
     raw.close()
 
 

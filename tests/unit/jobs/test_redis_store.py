@@ -469,6 +469,7 @@ def test_redis_killed_mid_job_then_restarted_resumes_with_each_item_once(
         job = store.create(SPEC, _items(6))
         held = store.claim("w1", 3, 3.0)
         assert store.finish(held[0], _ok(held[0]))
+        assert other.get(job.id) is not None  # a pooled connection, cut by the kill
         persistent_redis.kill()
         _every_call_is_unavailable(store, job.id, held[1])
 

@@ -182,23 +182,35 @@ class _Workers:
                 return
 
     def outcomes(self, stop: threading.Event, poll_s: float = 0.1) -> Iterator[Outcome]:
-        """Each outcome as it is ready, until all are or `stop` is set. Re-raises a worker's
-        exception. Stops every worker when the iteration ends, however it ends."""
+        """Each outcome as it is ready, until all are or `stop` is set (then those already
+        finished, and no more). Re-raises a worker's exception. Stops every worker when the
+        iteration ends, however it ends."""
         try:
             for _ in range(self._expected):
-                while True:
-                    if stop.is_set():
-                        return
-                    try:
-                        done = self._done.get(timeout=poll_s)
-                        break
-                    except queue.Empty:
-                        continue
-                if isinstance(done, BaseException):
-                    raise done
+                done = self._next(stop, poll_s)
+                if done is None:
+                    return
                 yield done
         finally:
             self._stop.set()
+
+    def _next(self, stop: threading.Event, poll_s: float) -> Outcome | None:
+        """The next outcome; None once `stop` is set and no finished one is left."""
+        while True:
+            if stop.is_set():
+                self._stop.set()
+            try:
+                if self._stop.is_set():
+                    done = self._done.get_nowait()
+                else:
+                    done = self._done.get(timeout=poll_s)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return None
+                continue
+            if isinstance(done, BaseException):
+                raise done
+            return done
 
 
 def resume(output: Path) -> set[str]:

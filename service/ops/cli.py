@@ -133,6 +133,8 @@ def _batch_options(args: argparse.Namespace) -> BatchOptions:
             raise InvalidRequest(f"{flag} is not an option of --task {args.task}")
     if args.task == "translate" and not args.target:
         raise InvalidRequest("--task translate needs --target")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise InvalidRequest("--concurrency must be 1 or more")
     if args.task != "translate" and args.source != tasks.AUTO:
         tasks.check_summary_language(args.source)
     return BatchOptions(

@@ -182,13 +182,21 @@ def test_a_malformed_input_names_its_line_and_writes_nothing(runs, work) -> None
     assert not (work / "bad-out.jsonl").exists()
 
 
-def test_options_of_another_task_are_refused(demo_env, work) -> None:
-    process = start_cli(
-        ["batch", str(work / "items.jsonl"), str(work / "x.jsonl"), "--task", "translate"],
-        demo_env,
-    )
-    assert_one_line_error(finish(process), "--task translate needs --target")
-    assert not (work / "x.jsonl").exists()
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "translate"], "--task translate needs --target"),
+        (["--task", "summarize", "--target", "fr"], "--target is not an option of --task summ"),
+        (["--task", "translate", "--target", "fr", "--length", "short"], "--length is not an"),
+        (["--task", "article", "--source", "fr"], "summarised from 'en' only, not 'fr'"),
+        (["--task", "summarize", "--concurrency", "0"], "--concurrency must be 1 or more"),
+    ],
+)
+def test_options_that_cannot_run_are_refused(demo_env, work, args, message) -> None:
+    output = work / "refused.jsonl"
+    process = start_cli(["batch", str(work / "items.jsonl"), str(output), *args], demo_env)
+    assert_one_line_error(finish(process), message)
+    assert not output.exists()
 
 
 def test_ctrl_c_leaves_whole_lines_and_a_rerun_completes_each_item_once(

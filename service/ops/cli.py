@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.core.config import Settings
 from service.core.errors import InvalidRequest, ServiceError, StartupError
@@ -30,7 +30,6 @@ from service.ops.front import FrontOptions
 
 if TYPE_CHECKING:
     from service.jobs.store import Item
-    from service.ops.batch import BatchOptions
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,10 +115,9 @@ def cmd_translate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _batch_options(args: argparse.Namespace) -> BatchOptions:
-    """The batch's operation and options; options another task would take are refused."""
+def _batch_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The batch's options, named as in `POST /v1/jobs`; those of another task are refused."""
     from service import tasks
-    from service.ops.batch import BatchOptions
 
     given = {"--target": args.target, "--translate-to": args.translate_to}
     given |= {"--length": args.length, "--style": args.style}
@@ -137,15 +135,15 @@ def _batch_options(args: argparse.Namespace) -> BatchOptions:
         raise InvalidRequest("--concurrency must be 1 or more")
     if args.task != "translate" and args.source != tasks.AUTO:
         tasks.check_summary_language(args.source)
-    return BatchOptions(
-        task=args.task,
-        target=args.target,
-        translate_to=tuple(t for t in (args.translate_to or "").split(",") if t),
-        source=args.source,
-        length=args.length,
-        style=args.style or "paragraph",
-        format=args.format,
-    )
+    options = {
+        "target": args.target,
+        "translate_to": [t for t in (args.translate_to or "").split(",") if t] or None,
+        "source": args.source,
+        "length": args.length,
+        "style": args.style,
+        "format": args.format,
+    }
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _read_items(path: str) -> list[Item]:
@@ -169,8 +167,8 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     if args.input != "-" and output.resolve() == Path(args.input).resolve():
         raise InvalidRequest("OUTPUT must not be the INPUT file")
     items = _read_items(args.input)
-    targets = [options.target] if options.target else list(options.translate_to)
-    ctx = _context(settings, options.source, targets)
+    targets = [options["target"]] if args.task == "translate" else options.get("translate_to", [])
+    ctx = _context(settings, args.source, targets)
     stop, bar = threading.Event(), tqdm(total=len(items), unit="item", disable=None)
 
     def show(report: BatchReport) -> None:
@@ -180,7 +178,7 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with _stopped_by_signals(stop):
             report = run_batch(
-                lambda text: run_item(ctx, options, text),
+                lambda text: run_item(ctx, args.task, options, text),
                 items,
                 output,
                 concurrency=args.concurrency or settings.max_batch_size,

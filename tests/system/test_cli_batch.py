@@ -134,11 +134,8 @@ def test_summarize_a_file_as_the_api_does(runs, work, client: FlaskClient) -> No
     for item_id, text in TEXTS.items():
         body = {"text": text, "length": "short", "style": "bullets"}
         expected = client.post("/v1/summarize", json=body).get_json()
-        got = lines[item_id]["result"]
-        assert got["summary"] == expected["summary"]
-        assert got["bullets"] == expected["bullets"]
-        assert got["chunks"] == expected["chunks"][0]
-        assert got["reading_minutes"] == expected["reading_minutes"]
+        assert "bullets" in expected and "reading_minutes" in expected
+        assert lines[item_id] == {"id": item_id, "result": expected}
     assert_item_errors(lines)
 
 
@@ -149,9 +146,8 @@ def test_articles_a_file_as_the_api_does(runs, work, client: FlaskClient) -> Non
     for item_id, text in TEXTS.items():
         body = {"text": text, "translate_to": ["ar", "fr"]}
         expected = client.post("/v1/articles", json=body).get_json()
-        got = lines[item_id]["result"]
-        assert got == {key: expected[key] for key in got}
-        assert set(got) >= {"summary", "translations", "models", "chunks"}
+        assert set(expected["translations"]) == {"ar", "fr"}
+        assert lines[item_id] == {"id": item_id, "result": expected}
     assert_item_errors(lines)
 
 

@@ -4,6 +4,7 @@
   front          the production front: nginx in front of gunicorn (see service/ops/front.py)
   summarize      summarise a file (or - for stdin), optionally translating the summary
   translate      translate a file (or - for stdin)
+  batch          run every item of a JSON Lines file through an operation into a results file
   fetch-models   download the configured models from the Hub into MODELS_DIR
   demo-models    build small random-weight models (meaningless output) for smoke tests
 
@@ -17,12 +18,18 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from service.core.config import Settings
-from service.core.errors import ServiceError, StartupError
+from service.core.errors import InvalidRequest, ServiceError, StartupError
 from service.ops.front import FrontOptions
+
+if TYPE_CHECKING:
+    from service.jobs.store import Item
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,6 +113,107 @@ def cmd_translate(args: argparse.Namespace, settings: Settings) -> int:
         ctx.engine.close()
     _print({"translation": result.translations[0].text}, args.json)
     return 0
+
+
+def _batch_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The batch's options, named as in `POST /v1/jobs`; those of another task are refused."""
+    from service import tasks
+
+    given = {"--target": args.target, "--translate-to": args.translate_to}
+    given |= {"--length": args.length, "--style": args.style}
+    allowed = {
+        "summarize": {"--length", "--style"},
+        "translate": {"--target"},
+        "article": {"--translate-to", "--length", "--style"},
+    }[args.task]
+    for flag, value in given.items():
+        if value is not None and flag not in allowed:
+            raise InvalidRequest(f"{flag} is not an option of --task {args.task}")
+    if args.task == "translate" and not args.target:
+        raise InvalidRequest("--task translate needs --target")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise InvalidRequest("--concurrency must be 1 or more")
+    if args.task != "translate" and args.source != tasks.AUTO:
+        tasks.check_summary_language(args.source)
+    options = {
+        "target": args.target,
+        "translate_to": [t for t in (args.translate_to or "").split(",") if t] or None,
+        "source": args.source,
+        "length": args.length,
+        "style": args.style,
+        "format": args.format,
+    }
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _read_items(path: str) -> list[Item]:
+    """The input's items; a malformed input is refused naming the file and the line."""
+    from service.jobs.items import items_from_lines
+
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        return items_from_lines(data, max_items=sys.maxsize, max_bytes=sys.maxsize)
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"{path}: {exc.message}") from None
+
+
+def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from service.ops.batch import BatchReport, run_batch, run_item
+
+    options = _batch_options(args)
+    output = Path(args.output)
+    if args.input != "-" and output.resolve() == Path(args.input).resolve():
+        raise InvalidRequest("OUTPUT must not be the INPUT file")
+    items = _read_items(args.input)
+    targets = [options["target"]] if args.task == "translate" else options.get("translate_to", [])
+    ctx = _context(settings, args.source, targets)
+    stop, bar = threading.Event(), tqdm(total=len(items), unit="item", disable=None)
+
+    def show(report: BatchReport) -> None:
+        bar.n = report.in_output
+        bar.refresh()
+
+    try:
+        with _stopped_by_signals(stop):
+            report = run_batch(
+                lambda text: run_item(ctx, args.task, options, text),
+                items,
+                output,
+                concurrency=args.concurrency or settings.max_batch_size,
+                stop=stop,
+                progress=show,
+            )
+    finally:
+        bar.close()
+        # Items still running when stopped are redone by the next run: do not wait for them.
+        ctx.engine.close(timeout=1 if stop.is_set() else None)
+    done = f"{report.in_output} of {report.total} items in {output}"
+    if report.stopped:
+        print(f"stopped: {done}; run the same command again to finish", file=sys.stderr)
+        return 130
+    print(f"{done} ({report.written} written now, {report.errors} of them errors)", file=sys.stderr)
+    return 0
+
+
+@contextmanager
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM set `stop`, so the run ends between two lines; a second
+    one interrupts at once."""
+    import signal
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_fetch_models(args: argparse.Namespace, settings: Settings) -> int:
@@ -225,6 +333,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_translate, quiet=True)
 
+    p = sub.add_parser(
+        "batch",
+        help="run every item of a JSON Lines file through an operation into OUTPUT",
+        description='Each INPUT line is an item, {"id": ..., "text": ...} (id: default the '
+        'item\'s index), as POST /v1/jobs reads them; each OUTPUT line is {"id", "result"} '
+        'or {"id", "error": {"code", "message"}}. Ids already in OUTPUT are skipped: '
+        "run the same command again after Ctrl-C or a crash to finish.",
+    )
+    p.add_argument("input", help="JSON Lines of items (- for stdin)")
+    p.add_argument("output", help="JSON Lines of results, appended to")
+    p.add_argument("--task", required=True, choices=["summarize", "translate", "article"])
+    p.add_argument("--target", help="translate: the language to translate into")
+    p.add_argument("--translate-to", help="article: also translate each summary, e.g. ar,fr")
+    p.add_argument("--source", default="en", help="the texts' language, or auto to detect each")
+    p.add_argument("--length", choices=["short", "medium", "long"], help="summary length")
+    p.add_argument("--style", choices=["paragraph", "bullets"], help="summary style")
+    p.add_argument("--format", choices=["text", "html"], default="text", help="texts' format")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="items run at once, their pieces sharing batches (default MAX_BATCH_SIZE)",
+    )
+    p.set_defaults(run=cmd_batch, quiet=True)
+
     p = sub.add_parser("fetch-models", help="download the configured models from the Hub")
     p.add_argument("--dest", help="directory (default: MODELS_DIR, models/)")
     p.set_defaults(run=cmd_fetch_models)
@@ -264,6 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

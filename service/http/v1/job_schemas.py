@@ -40,7 +40,7 @@ class _Job(BaseModel):
         "addresses only, unless JOBS_WEBHOOK_ALLOW lists the host.",
     )
 
-    def options(self) -> dict[str, Any]:
+    def job_options(self) -> dict[str, Any]:
         """The task's options as JSON values, without the ones not given."""
         return self.model_dump(exclude=set(NOT_OPTIONS), exclude_none=True)
 

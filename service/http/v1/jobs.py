@@ -80,6 +80,12 @@ def _store_errors() -> Iterator[None]:
         raise JobsUnavailable("the job store is unreachable; try again shortly") from None
 
 
+def _store() -> jobs.JobStore:
+    """The job store; JobsUnavailable when it cannot even be opened."""
+    with _store_errors():
+        return context.job_store()
+
+
 def _owner() -> str | None:
     """Whose job this request may see: its key's name with keys on, else everyone's (None)."""
     return g.get("key_name")
@@ -88,7 +94,7 @@ def _owner() -> str | None:
 def _job(job_id: str) -> jobs.Job:
     """The caller's job, or NotFound (also for another key's job)."""
     with _store_errors():
-        job = context.job_store().get(job_id)
+        job = _store().get(job_id)
     if job is None or job.spec.owner != _owner():
         raise NotFound(f"no job {job_id!r}", field="id")
     return job
@@ -152,13 +158,13 @@ def submit() -> Response:
         )
     if job.callback_url is not None:
         context.webhooks().check(job.callback_url)
-    _check_languages(job.task, job.options())
+    _check_languages(job.task, job.job_options())
     spec = jobs.JobSpec(
-        task=job.task, options=job.options(), owner=_owner(), callback_url=job.callback_url
+        task=job.task, options=job.job_options(), owner=_owner(), callback_url=job.callback_url
     )
     with _store_errors():
         try:
-            created = context.job_store().create(
+            created = _store().create(
                 spec, items, max_in_flight=settings.jobs_max_in_flight
             )
         except jobs.TooManyJobs:
@@ -253,7 +259,7 @@ def status(job_id: str) -> Response:
 )
 def results(job_id: str) -> Response:
     _job(job_id)
-    store = context.job_store()
+    store = _store()
     with _store_errors():
         first = store.results(job_id, "", _PAGE)
     return Response(stream_with_context(_lines(store, job_id, first)), mimetype=JSON_LINES)
@@ -288,7 +294,7 @@ def _lines(store: jobs.JobStore, job_id: str, page: jobs.ResultPage) -> Iterator
 )
 def progress(job_id: str) -> Response:
     _job(job_id)
-    store = context.job_store()
+    store = _store()
     return events.stream(_watch(store, job_id), _named("progress"), "finished", _status)
 
 
@@ -333,7 +339,7 @@ def _watch(store: jobs.JobStore, job_id: str) -> Generator[jobs.Job, None, jobs.
 def cancel(job_id: str) -> Response:
     before = _job(job_id)
     with _store_errors():
-        after = context.job_store().cancel(job_id)
+        after = _store().cancel(job_id)
     if after is None:
         raise NotFound(f"no job {job_id!r}", field="id")
     if before.status not in jobs.FINISHED and after.status == jobs.CANCELLED:

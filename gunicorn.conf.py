@@ -37,9 +37,13 @@ loglevel = "info"
 control_socket_disable = True
 
 
-def _engine(worker):  # noqa: ANN001, ANN202
+def _extension(worker, name):  # noqa: ANN001, ANN202
     app = getattr(worker, "wsgi", None)
-    return getattr(app, "extensions", {}).get("engine") if app is not None else None
+    return getattr(app, "extensions", {}).get(name) if app is not None else None
+
+
+def _engine(worker):  # noqa: ANN001, ANN202
+    return _extension(worker, "engine")
 
 
 def on_starting(server):  # noqa: ANN001 - gunicorn's hook signature
@@ -86,10 +90,28 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
     engine = _engine(worker)
     if engine is not None:
         engine.on_worker_death = lambda key: os.kill(os.getpid(), signal.SIGTERM)
+    jobs = _extension(worker, "jobs")
+    if jobs is not None:
+        # On SIGTERM the jobs' worker claims nothing more at once (gunicorn's own handler then
+        # lets requests finish); worker_exit lets its running items finish and hands the rest
+        # back.
+        graceful = signal.getsignal(signal.SIGTERM)
+
+        def drain_then_exit(signum, frame):  # noqa: ANN001, ANN202
+            jobs.drain()
+            if callable(graceful):
+                graceful(signum, frame)
+
+        signal.signal(signal.SIGTERM, drain_then_exit)
 
 
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature
-    """Drain the engine's queues and join its workers before the process exits."""
+    """Stop the jobs' worker (its running items finish and are written, its other claims are
+    handed back), then drain the engine's queues and join its workers before the process
+    exits."""
+    jobs = _extension(worker, "jobs")
+    if jobs is not None:
+        jobs.stop(timeout=graceful_timeout)
     engine = _engine(worker)
     if engine is not None:
         engine.close(timeout=graceful_timeout)

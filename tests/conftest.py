@@ -69,6 +69,8 @@ def demo_env(
         # The suite measures the models and their queues: a repeated text must reach the model.
         # The cache's tests (tests/inference/test_cache*.py) turn it on.
         "CACHE": "false",
+        # The jobs' store (a SQLite file under DATA_DIR): never the checkout's `data/`.
+        "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         # `TEST_BACKEND=transformers make test` runs the whole suite on the other backend.
         **({"BACKEND": os.environ["TEST_BACKEND"]} if os.environ.get("TEST_BACKEND") else {}),
     }

@@ -2,7 +2,10 @@
 its items and batches come from the operation it ran, see `context.run`).
 
 `create_app()` builds the engine (loading models, initialising CUDA), so under gunicorn it runs in
-the worker process after fork; gunicorn.conf.py closes the engine when the worker exits.
+the worker process after fork; gunicorn.conf.py closes the engine when the worker exits. Next to
+it, the jobs' worker (`app.extensions["jobs"]`, a `JobRunner`: its `store` is what the HTTP
+layer reads jobs from, its `on_finished` what it hooks into) runs job items when JOBS is on;
+gunicorn.conf.py stops it first, on SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from service.core.config import Settings
+from service.core.errors import ConfigError
 from service.core.logs import configure_logging
 from service.core.metrics import Metrics
 from service.http import access, errors, openapi
 from service.http.surfaces import BLUEPRINTS
 from service.inference.engine import Engine
+from service.jobs.runner import JobRunner
+from service.jobs.store import JobStore
+from service.jobs.stores import open_store
 from service.sources import fetcher_for
 from service.text.language import LanguageDetector
 
@@ -36,7 +43,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """Build the app. Without `engine`, start one from `settings` (default: the environment).
 
     A caller that passes an engine keeps ownership of it (tests share one across apps); the
-    HTTP settings are then `settings` if given, else the engine's.
+    HTTP settings are then `settings` if given, else the engine's, and the jobs' worker is
+    built but not started (`app.extensions["jobs"].start()` starts it).
     """
     if settings is None:
         settings = engine.settings if engine is not None else Settings.from_env()
@@ -50,12 +58,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    owns_engine = engine is None
+    jobs_store = _jobs_store(settings)
     if engine is None:
         engine = Engine(settings).start()
     metrics = engine.metrics
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
-    app.extensions["detector"] = LanguageDetector()
+    app.extensions["detector"] = detector = LanguageDetector()
+    runner = JobRunner(jobs_store, engine, settings, detector=detector)
+    app.extensions["jobs"] = runner.start() if owns_engine and settings.jobs else runner
     app.extensions["fetcher"] = fetcher_for(settings)
     for blueprint in (*BLUEPRINTS, openapi.bp):
         app.register_blueprint(blueprint)
@@ -63,6 +75,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     access.install(app, settings, metrics)
     errors.install(app, settings)
     return app
+
+
+def _jobs_store(settings: Settings) -> JobStore:
+    """The store JOBS_STORE names; ConfigError for one no store knows. Opening touches nothing,
+    so an unreachable store does not stop the service from starting."""
+    try:
+        return open_store(settings.jobs_store)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _install_request_hooks(app: Flask, metrics: Metrics, settings: Settings) -> None:

@@ -12,30 +12,42 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """Which queued items (by index) the next batch takes, and whether it is full."""
+    """Which queued items (by index) the next batch takes, whether it is full, and its head
+    (the item it was built around: the oldest interactive one, else the oldest)."""
 
     indices: tuple[int, ...]
     full: bool
+    head: int = 0
 
 
 def plan_batch(
-    costs: Sequence[int], keys: Sequence[Hashable], *, max_size: int, max_tokens: int
+    costs: Sequence[int],
+    keys: Sequence[Hashable],
+    *,
+    max_size: int,
+    max_tokens: int,
+    background: Sequence[bool] = (),
 ) -> BatchPlan:
-    """Choose the next batch from a queue given each item's token cost and batch key.
+    """Choose the next batch from a queue given each item's token cost and batch key, and
+    which items are `background` (a job's; none when empty).
 
-    The head item is always taken, even if it alone exceeds `max_tokens`. The other items with
-    the head's key are taken nearest the head's cost first (queue order among equals), each while
-    the padded size (longest cost x count) stays within `max_tokens`: a batch of similar lengths
-    wastes little on padding, and no item waits longer than until it is the head. `full` is true
-    when the batch cannot grow: `max_size` reached or a compatible item was left out for the
-    token budget.
+    The head is the oldest interactive item (the oldest item when all are background), and it is
+    always taken, even if it alone exceeds `max_tokens`. The other items with the head's key are
+    taken interactive ones first, then background ones to fill the rest, each group nearest the
+    head's cost first (queue order among equals), each while the padded size (longest cost x
+    count) stays within `max_tokens`: a batch of similar lengths wastes little on padding, no
+    interactive item waits longer than until it is the head, and a job uses only the room
+    requests leave. `full` is true when the batch cannot grow: `max_size` reached or a
+    compatible item was left out for the token budget.
     """
     if not costs:
         return BatchPlan((), False)
-    head_cost, head_key = costs[0], keys[0]
-    compatible = [i for i in range(1, len(costs)) if keys[i] == head_key]
-    compatible.sort(key=lambda i: abs(costs[i] - head_cost))
-    taken = [0]
+    low = list(background) if background else [False] * len(costs)
+    head = next((i for i, is_low in enumerate(low) if not is_low), 0)
+    head_cost, head_key = costs[head], keys[head]
+    compatible = [i for i in range(len(costs)) if i != head and keys[i] == head_key]
+    compatible.sort(key=lambda i: (low[i], abs(costs[i] - head_cost)))
+    taken = [head]
     longest = head_cost
     left_out = False
     for i in compatible:
@@ -47,4 +59,4 @@ def plan_batch(
             continue
         taken.append(i)
         longest = candidate
-    return BatchPlan(tuple(sorted(taken)), left_out or len(taken) >= max_size)
+    return BatchPlan(tuple(sorted(taken)), left_out or len(taken) >= max_size, head)

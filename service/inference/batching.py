@@ -2,6 +2,9 @@
 
 Contract (Ray Serve's, on threads because Flask views are synchronous):
 - `submit` never blocks: it enqueues or raises `Overloaded` when `max_queue` items already wait.
+  A `background` item (a job's) is counted apart: at most `max_background` of them wait, they
+  never count against `max_queue` (a job cannot get a request refused), and a background
+  submit always waits for room, as it has no client to answer 503 to.
   `submit(wait=True)` is for work already admitted (the rest of a request whose first items got
   in): it waits for room until the item's deadline instead of failing, and while anyone waits so,
   plain `submit` refuses new work, so admitted requests get the room first.
@@ -9,7 +12,8 @@ Contract (Ray Serve's, on threads because Flask views are synchronous):
   padded-token budget `max_batch_tokens`, or `max_wait_s` after the head item arrived, whichever
   comes first. Only items with the same `key` (for the engine: generation parameters and padded
   length) share a batch; the others keep their place in the queue. Behind the head (the oldest
-  item), items nearest its cost are taken first, so a batch pads little.
+  interactive item, else the oldest), items nearest its cost are taken first, so a batch pads
+  little, interactive ones before background ones (these fill the room requests leave).
 - `run_batch` gets a list and must return a list of the same length; otherwise every item of that
   batch fails. An exception fails the items of that batch only. An exception of a type in
   `split_on` (out of memory) splits the batch in halves and retries them, down to single items.
@@ -72,6 +76,8 @@ class _Item(Generic[P, R]):
     batch_id: int | None = None
     # Its caller withdrew after the worker took it: nobody will read its result.
     abandoned: bool = False
+    # A job's item: it waits behind interactive ones, in its own share of the queue.
+    background: bool = False
 
 
 class Ticket(Generic[R]):
@@ -127,6 +133,7 @@ class Batcher(Generic[P, R]):
         split_on: tuple[type[BaseException], ...] = (),
         on_batch: Callable[[BatchRecord], None] | None = None,
         on_death: Callable[[BaseException], None] | None = None,
+        max_background: int | None = None,
     ) -> None:
         self.name = name
         self._run_batch = run_batch
@@ -134,6 +141,7 @@ class Batcher(Generic[P, R]):
         self.max_batch_tokens = max_batch_tokens
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
+        self.max_background = max_queue if max_background is None else max_background
         self._setup = setup
         self._split_on = split_on
         self._on_batch = on_batch
@@ -190,6 +198,11 @@ class Batcher(Generic[P, R]):
         """Items waiting (not counting the batch running now)."""
         return len(self._queue)
 
+    @property
+    def background_depth(self) -> int:
+        """Background items waiting."""
+        return sum(item.background for item in list(self._queue))
+
     def close(self, timeout: float | None = None) -> None:
         """Refuse new items, let the worker finish everything queued, then join it."""
         with self._cond:
@@ -210,17 +223,26 @@ class Batcher(Generic[P, R]):
         timeout_s: float,
         wait: bool = False,
         tokens: int | None = None,
+        background: bool = False,
     ) -> Ticket[R]:
         """Queue one item of `cost` (its padded size, for the batch budget; `tokens`, its real
         size for the metrics, defaults to it). Raises ModelUnavailable when the worker is
         closing, failed to load, or has stopped. When the queue is full, raises Overloaded, or
-        with `wait` waits for room and raises ItemTimeout if none frees up within `timeout_s`."""
+        with `wait` waits for room and raises ItemTimeout if none frees up within `timeout_s`.
+        A `background` item always waits, for room among the `max_background`."""
         if timeout_s <= 0:
             raise ItemTimeout()
         now = time.monotonic()
         item: _Item[P, R] = _Item(
-            payload, cost, key, deadline=now + timeout_s, enqueued=now, tokens=tokens
+            payload,
+            cost,
+            key,
+            deadline=now + timeout_s,
+            enqueued=now,
+            tokens=tokens,
+            background=background,
         )
+        wait = wait or background
         with self._cond:
             while True:
                 if self._closing:
@@ -231,7 +253,7 @@ class Batcher(Generic[P, R]):
                     or (self._thread.ident is not None and not self._thread.is_alive())
                 ):
                     raise ModelUnavailable(f"{self.name} is not available")
-                if len(self._queue) < self.max_queue and (wait or not self._waiting_for_room):
+                if self._has_room(background, wait):
                     break
                 if not wait:
                     raise Overloaded(
@@ -240,15 +262,25 @@ class Batcher(Generic[P, R]):
                 remaining = item.deadline - time.monotonic()
                 if remaining <= 0:
                     raise ItemTimeout()
-                self._waiting_for_room += 1
+                waiters = 0 if background else 1  # a job waiting delays no request
+                self._waiting_for_room += waiters
                 try:
                     self._room.wait(remaining)
                 finally:
-                    self._waiting_for_room -= 1
+                    self._waiting_for_room -= waiters
             item.enqueued = time.monotonic()
             self._queue.append(item)
             self._cond.notify()
         return Ticket(self, item)
+
+    def _has_room(self, background: bool, wait: bool) -> bool:
+        """Whether an item may join the queue now (the lock held): interactive ones count only
+        interactive ones against `max_queue` and yield to admitted requests waiting for room;
+        background ones count only background ones against `max_background`."""
+        jobs = sum(item.background for item in self._queue)
+        if background:
+            return jobs < self.max_background
+        return len(self._queue) - jobs < self.max_queue and (wait or not self._waiting_for_room)
 
     def _withdraw(self, item: _Item[P, R]) -> None:
         with self._cond:
@@ -336,7 +368,7 @@ class Batcher(Generic[P, R]):
                 if not self._queue:
                     continue
                 plan = self._plan()
-                fill_until = self._queue[0].enqueued + self.max_wait_s
+                fill_until = self._queue[plan.head].enqueued + self.max_wait_s
                 while not plan.full and not self._closing:
                     remaining = fill_until - time.monotonic()
                     if remaining <= 0:
@@ -345,7 +377,7 @@ class Batcher(Generic[P, R]):
                     if not self._queue:
                         break
                     plan = self._plan()
-                    fill_until = self._queue[0].enqueued + self.max_wait_s
+                    fill_until = self._queue[plan.head].enqueued + self.max_wait_s
                 if not self._queue:
                     continue
                 taken = [self._queue[i] for i in plan.indices]
@@ -361,6 +393,7 @@ class Batcher(Generic[P, R]):
             [item.key for item in items],
             max_size=self.max_batch_size,
             max_tokens=self.max_batch_tokens,
+            background=[item.background for item in items],
         )
 
     def _expire(self, now: float) -> None:

@@ -24,6 +24,7 @@ short because nobody waited for it).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import threading
@@ -138,6 +139,8 @@ class Engine:
         self.on_worker_death: Callable[[str], None] | None = None
         self._large_inputs = threading.Lock()
         self.cache: OutputCache | None = None
+        # True on the view `background()` returns: what it submits is a job's.
+        self.is_background = False
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -213,6 +216,7 @@ class Engine:
             split_on=self.backend.OUT_OF_MEMORY if self.backend else (),
             on_batch=self.metrics.record_batch,
             on_death=lambda exc: self._worker_died(spec.key),
+            max_background=max(1, int(settings.max_queue * settings.jobs_queue_share)),
         )
         slot = _Slot(spec, batcher)
         return slot
@@ -270,6 +274,15 @@ class Engine:
                 states[key] = "stopped"
         return states
 
+    def background(self) -> Engine:
+        """This engine as a job sees it: the same models, queues and cache, but every item it
+        submits is background work (behind requests in every batch, within JOBS_QUEUE_SHARE of
+        each queue, waiting for room instead of Overloaded). Operations run on it unchanged:
+        the background is chosen by which engine their context holds. Take it after `start`."""
+        view = copy.copy(self)
+        view.is_background = True
+        return view
+
     # ----- what tasks call -------------------------------------------------------------------
 
     def keys(self, task: str) -> list[str]:
@@ -321,7 +334,7 @@ class Engine:
     ) -> Ticket[str]:
         """Queue one tokenised input, to be done by `deadline` (default: ITEM_TIMEOUT_S from
         now; ItemTimeout after it). When the model's queue is full, raises Overloaded, or with
-        `wait` waits for room."""
+        `wait` waits for room (the background view always waits)."""
         model = self.model(key)
         if len(ids) > model.max_input_tokens:
             raise PayloadTooLarge(
@@ -336,6 +349,7 @@ class Engine:
             key=_BatchKey(params, padded),
             timeout_s=deadline - time.monotonic(),
             wait=wait,
+            background=self.is_background,
         )
 
     @property

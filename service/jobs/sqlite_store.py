@@ -93,7 +93,8 @@ class SqliteJobStore:
     """`JobStore` on one SQLite file (see the module docstring for why this is safe).
 
     `busy_timeout_s` is how long a writer waits for another's transaction before the store
-    reports `StoreUnavailable`; `clock` gives epoch seconds (leases, timestamps).
+    reports `StoreUnavailable`; `clock` gives epoch seconds (leases, timestamps). Opening it
+    touches nothing: the file and its tables are made on first use.
     """
 
     def __init__(
@@ -109,20 +110,15 @@ class SqliteJobStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create {self.path.parent}: {exc}") from exc
-        with self._guard():
-            conn = self._connection()
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+        self._ready = False
 
     # -- connections and transactions -------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
+            if not self._ready:
+                self._prepare()
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout_s,
@@ -135,6 +131,21 @@ class SqliteJobStore:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _prepare(self) -> None:
+        """Make the folder, the file and its tables, on first use (so a store that cannot be
+        written yet does not stop the service from starting: its calls fail, and are retried)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise sqlite3.OperationalError(f"cannot create {self.path.parent}: {exc}") from exc
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+        finally:
+            conn.close()
+        self._ready = True
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

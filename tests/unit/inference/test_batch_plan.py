@@ -100,3 +100,55 @@ def test_an_item_that_fills_the_budget_exactly_is_taken() -> None:
     assert plan.indices == (0, 1, 2) and not plan.full
     plan = plan_batch([10, 10, 10, 10], ["k"] * 4, max_size=8, max_tokens=30)
     assert plan.indices == (0, 1, 2) and plan.full
+
+
+def test_an_interactive_item_heads_the_batch_before_older_background_ones() -> None:
+    plan = plan_batch([1] * 4, ["k"] * 4, max_size=1, max_tokens=100, background=[1, 1, 0, 1])
+    assert (plan.head, plan.indices) == (2, (2,))
+
+
+def test_background_items_fill_only_the_room_interactive_ones_leave() -> None:
+    low = [True, True, True, False, False]
+    plan = plan_batch([1] * 5, ["k"] * 5, max_size=3, max_tokens=100, background=low)
+    assert plan.head == 3
+    assert plan.indices == (0, 3, 4)
+    assert plan.full
+
+
+def test_background_items_with_another_key_stay_queued() -> None:
+    plan = plan_batch(
+        [1] * 4, ["a", "b", "a", "a"], max_size=8, max_tokens=100, background=[1, 1, 1, 0]
+    )
+    assert (plan.head, plan.indices) == (3, (0, 2, 3))
+
+
+def test_a_queue_of_only_background_items_is_planned_as_before() -> None:
+    costs, keys = [10, 500, 10, 500], ["k"] * 4
+    low = plan_batch(costs, keys, max_size=8, max_tokens=1100, background=[True] * 4)
+    assert low == plan_batch(costs, keys, max_size=8, max_tokens=1100)
+
+
+@given(
+    items=st.lists(
+        st.tuples(st.integers(1, 50), st.sampled_from("ab"), st.booleans()), min_size=1, max_size=30
+    ),
+    max_size=st.integers(1, 10),
+    max_tokens=st.integers(1, 200),
+)
+def test_plan_never_takes_a_background_item_over_a_fitting_interactive_one(
+    items: list[tuple[int, str, bool]], max_size: int, max_tokens: int
+) -> None:
+    costs = [cost for cost, _, _ in items]
+    keys = [key for _, key, _ in items]
+    low = [is_low for _, _, is_low in items]
+    plan = plan_batch(costs, keys, max_size=max_size, max_tokens=max_tokens, background=low)
+    interactive = [i for i in range(len(items)) if not low[i]]
+    assert plan.head == (interactive[0] if interactive else 0)
+    assert plan.head in plan.indices
+    assert all(keys[i] == keys[plan.head] for i in plan.indices)
+    taken_low = [i for i in plan.indices if low[i]]
+    left_high = [i for i in interactive if i not in plan.indices and keys[i] == keys[plan.head]]
+    if taken_low and left_high:
+        # An interactive item left out while a background one was taken: it did not fit.
+        longest = max(costs[i] for i in plan.indices)
+        assert all(max(longest, costs[i]) * len(plan.indices) > max_tokens for i in left_high)

@@ -609,3 +609,71 @@ def test_a_loop_bug_while_running_a_batch_fails_that_batch_at_once(
     assert time.monotonic() - started < 5, "the caller waited for its timeout"
     assert batcher.restarts == 1
     assert submit(batcher, 7).result() == 70
+
+
+# ----- background (job) items ----------------------------------------------------------------
+
+
+def test_interactive_items_go_before_older_background_ones(make_batcher) -> None:
+    batcher, fake = make_batcher(max_batch_size=2)
+    occupy(batcher, fake)
+    jobs = [batcher.submit(p, cost=1, key="k", timeout_s=10, background=True) for p in (1, 2, 3)]
+    requests = [submit(batcher, p) for p in (4, 5)]
+    fake.release()
+    assert [t.result() for t in requests] == [40, 50]
+    assert [t.result() for t in jobs] == [10, 20, 30]
+    batches = [payloads for payloads, key in fake.calls if key == "k"]
+    assert batches[0] == [4, 5]
+    assert sorted(p for batch in batches[1:] for p in batch) == [1, 2, 3]
+
+
+def test_background_items_fill_the_room_requests_leave(make_batcher) -> None:
+    batcher, fake = make_batcher(max_batch_size=3)
+    occupy(batcher, fake)
+    jobs = [batcher.submit(p, cost=1, key="k", timeout_s=10, background=True) for p in (1, 2, 3)]
+    request = submit(batcher, 4)
+    fake.release()
+    assert request.result() == 40
+    assert [t.result() for t in jobs] == [10, 20, 30]
+    first = next(payloads for payloads, key in fake.calls if key == "k")
+    assert sorted(first) == [1, 2, 4]
+
+
+def test_background_items_never_get_a_request_refused(make_batcher) -> None:
+    batcher, fake = make_batcher(max_queue=2, max_background=3)
+    occupy(batcher, fake)
+    jobs = [batcher.submit(p, cost=1, key="k", timeout_s=10, background=True) for p in (1, 2, 3)]
+    requests = [submit(batcher, p) for p in (4, 5)]
+    with pytest.raises(Overloaded):
+        submit(batcher, 6)
+    assert batcher.background_depth == 3
+    fake.release()
+    assert [t.result() for t in requests + jobs] == [40, 50, 10, 20, 30]
+
+
+def test_background_items_wait_for_their_share_of_the_queue(make_batcher) -> None:
+    batcher, fake = make_batcher(max_queue=10, max_background=2)
+    occupy(batcher, fake)
+    first = [batcher.submit(p, cost=1, key="k", timeout_s=10, background=True) for p in (1, 2)]
+    third: list[Ticket[Any]] = []
+    waiter = threading.Thread(
+        target=lambda: third.append(
+            batcher.submit(3, cost=1, key="k", timeout_s=10, background=True)
+        )
+    )
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and batcher.background_depth == 2  # waiting for room, not refused
+    request = submit(batcher, 4)  # a request still gets in at once
+    fake.release()
+    waiter.join(5)
+    assert request.result() == 40
+    assert [t.result() for t in first + third] == [10, 20, 30]
+
+
+def test_a_background_item_times_out_waiting_for_room(make_batcher) -> None:
+    batcher, fake = make_batcher(max_background=1)
+    occupy(batcher, fake)
+    batcher.submit(1, cost=1, key="k", timeout_s=10, background=True)
+    with pytest.raises(ItemTimeout):
+        batcher.submit(2, cost=1, key="k", timeout_s=0.05, background=True)

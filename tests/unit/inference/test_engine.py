@@ -430,3 +430,42 @@ def test_an_out_of_memory_split_counts_each_item_once(
     assert sample("service_batches_total", "ok") == 4
     assert sample("service_items_total", "ok") == 4
     assert sample("service_items_total", "error") == 0
+
+
+# ----- background work (jobs) ----------------------------------------------------------------
+
+
+def test_a_job_on_the_background_view_never_gets_a_request_refused(
+    make_engine: Callable[..., Engine], gate
+) -> None:
+    """A job holding its whole share of the queue leaves MAX_QUEUE to requests, its items go
+    after the requests' in every batch, and both get the outputs they would get alone."""
+    engine = make_engine(max_queue=2, max_batch_size=2, jobs_queue_share=1.0)
+    jobs = engine.background()
+    assert jobs.is_background and not engine.is_background
+    held = gate(engine, "en-fr")
+    model = engine.model("en-fr")
+    inputs = model.encode(list(MIXED_TEXTS))
+    params = GenerationParams(num_beams=1, max_length=12)
+    blocker = engine.submit("en-fr", inputs[0], params)
+    assert held.entered.wait(10)
+    background = [jobs.submit("en-fr", ids, params) for ids in inputs[:2]]
+    requests = [engine.submit("en-fr", ids, params) for ids in inputs[2:4]]
+    assert engine._slots["en-fr"].batcher.background_depth == 2
+    with pytest.raises(Overloaded):
+        engine.submit("en-fr", inputs[0], params)
+    held.opened.set()
+    request_outputs = [t.result() for t in requests]
+    job_outputs = [t.result() for t in background]
+    assert blocker.result() != ""
+    alone = [engine.submit("en-fr", ids, params).result() for ids in inputs[:4]]
+    assert job_outputs + request_outputs == alone
+    assert all(r.batch_id is not None for r in requests + background)
+    assert max(r.batch_id for r in requests) <= min(b.batch_id for b in background)
+
+
+def test_operations_run_unchanged_on_the_background_view(engine: Engine) -> None:
+    texts = list(MIXED_TEXTS[:2])
+    on_view = translate_texts(engine.background(), texts, target="fr", options=QUICK)
+    direct = translate_texts(engine, texts, target="fr", options=QUICK)
+    assert [t.text for t in on_view] == [t.text for t in direct]

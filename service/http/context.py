@@ -6,7 +6,6 @@ batches."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
@@ -18,8 +17,7 @@ from service.core.metrics import Metrics
 from service.http import bodies
 from service.inference.engine import Engine
 from service.jobs.store import JobStore
-from service.jobs.stores import open_store
-from service.jobs.webhooks import Webhooks, webhooks_for
+from service.jobs.webhooks import Webhooks
 from service.sources import Fetcher
 from service.tasks.context import Outcome, Request, TaskContext
 from service.tasks.limits import TextLimits
@@ -47,30 +45,14 @@ def metrics() -> Metrics:
     return current_app.extensions["metrics"]
 
 
-_OPENING = threading.Lock()
-
-
 def job_store() -> JobStore:
-    """The job store JOBS_STORE names, opened on first use (an app that never serves a job
-    never creates its file)."""
-    return _once("job_store", lambda: open_store(settings().jobs_store))
+    """The job store JOBS_STORE names (the jobs' worker's own)."""
+    return current_app.extensions["jobs"].store
 
 
 def webhooks() -> Webhooks:
-    """Job callbacks: their checks and their delivery thread, started on first use."""
-    found = settings()
-    return _once(
-        "webhooks", lambda: webhooks_for(found.jobs_webhook_secret, found.jobs_webhook_allow)
-    )
-
-
-def _once(name: str, make: Callable[[], Any]) -> Any:
-    extensions = current_app.extensions
-    if name not in extensions:
-        with _OPENING:
-            if name not in extensions:
-                extensions[name] = make()
-    return extensions[name]
+    """Job callbacks: their checks and their delivery."""
+    return current_app.extensions["webhooks"]
 
 
 def limits() -> TextLimits:

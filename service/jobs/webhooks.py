@@ -134,8 +134,8 @@ class Webhooks:
         self._order = itertools.count()
         self._wake = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._deliver, name="job-webhooks", daemon=True)
-        self._thread.start()
+        # Started by the first callback: an app that sends none holds no thread.
+        self._thread: threading.Thread | None = None
 
     def check(self, url: str) -> None:
         """Refuse a `callback_url` the service will not call: CallbackRefused saying why."""
@@ -165,7 +165,8 @@ class Webhooks:
             self._wake.notify_all()
         if dropped:
             log.warning("job callbacks not sent at shutdown", extra={"jobs": dropped})
-        self._thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _address(self, target: Target) -> str:
         deadline = time.monotonic() + self._timeout_s
@@ -177,6 +178,11 @@ class Webhooks:
                 return
             due = time.monotonic() + delay_s
             heapq.heappush(self._due, (due, next(self._order), callback))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._deliver, name="job-webhooks", daemon=True
+                )
+                self._thread.start()
             self._wake.notify_all()
 
     def _next(self) -> _Callback | None:

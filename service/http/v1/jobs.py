@@ -164,9 +164,7 @@ def submit() -> Response:
     )
     with _store_errors():
         try:
-            created = _store().create(
-                spec, items, max_in_flight=settings.jobs_max_in_flight
-            )
+            created = _store().create(spec, items, max_in_flight=settings.jobs_max_in_flight)
         except jobs.TooManyJobs:
             raise TooManyJobs(
                 f"{settings.jobs_max_in_flight} jobs are already queued or running for this "

@@ -291,17 +291,15 @@ def test_a_body_of_another_type_is_415(client_and_store) -> None:
     assert response.status_code == 415
 
 
-def test_an_unreachable_store_is_503_with_retry_after(make_client, tmp_path: Path) -> None:
+def test_an_unreachable_store_is_503_with_retry_after(engine, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    client, _ = make_client()
-    client.application.config["SETTINGS"] = client.application.config["SETTINGS"].replace(
-        jobs_store=f"sqlite:///{blocker}/jobs.db"
-    )
-    response = _submit(client)
-    assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "jobs_unavailable"
-    assert "Retry-After" in response.headers
+    settings = engine.settings.replace(jobs_store=f"sqlite:///{blocker}/jobs.db")
+    client = create_app(settings, engine=engine).test_client()
+    for response in (_submit(client), client.get("/v1/jobs/some-id")):
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "jobs_unavailable"
+        assert "Retry-After" in response.headers
 
 
 def test_the_job_routes_are_in_the_openapi_document(client_and_store) -> None:

@@ -1,12 +1,9 @@
 """Job callbacks: when a job finishes, POST its summary to the `callback_url` its client gave,
 signed, retried, and only to addresses a server-side request may reach.
 
-The body is `{"event": "job.finished", "job": <the job as GET /v1/jobs/<id> answers it>}`. Two
-headers sign it with HMAC-SHA256 under JOBS_WEBHOOK_SECRET:
-- `X-Signature-Timestamp`: the epoch second the attempt was signed (each retry signs anew);
-- `X-Signature`: `sha256=<hex>` of the HMAC over `<timestamp>.` followed by the exact body bytes.
-A receiver recomputes it over the bytes it got, compares in constant time (`verify`), and refuses
-a timestamp far from its clock (`TOLERANCE_S`), so a captured callback cannot be replayed later.
+The body is `{"event": "job.finished", "job": <the job as GET /v1/jobs/<id> answers it>}`. Each
+attempt is signed anew with HMAC-SHA256 under JOBS_WEBHOOK_SECRET (`service.jobs.signing`:
+the headers, and `verify`, what a receiver runs).
 
 A callback is a request the server makes to an address a client chose, so it keeps the rules
 of page fetching (`service.sources`): http(s) only, no credentials, every address the host
@@ -23,9 +20,7 @@ are held in memory: a process that stops drops those not yet sent (they are logg
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import hmac
 import http.client
 import itertools
 import json
@@ -37,50 +32,16 @@ from dataclasses import dataclass, replace
 
 from service.core.errors import CallbackRefused
 from service.jobs.progress import status_body
+from service.jobs.signing import signed_headers
 from service.jobs.store import Job
 from service.sources.addresses import AddressPolicy, AddressRefused, Target, parse_target
 from service.sources.fetch import Resolver, checked_address, connection, resolve
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Signature"
-TIMESTAMP_HEADER = "X-Signature-Timestamp"
-# How far a receiver should let a callback's timestamp be from its own clock, in seconds.
-TOLERANCE_S = 300
 USER_AGENT = "newsroom-nlp (job callback)"
 # Answers worth trying again: the receiver was busy, timed out or failed.
 _RETRIED = frozenset({408, 429})
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """`sha256=<hex>`: HMAC-SHA256 under `secret` of `<timestamp>.` and the body's bytes."""
-    signed = str(timestamp).encode("ascii") + b"." + body
-    return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
-
-
-def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The two signature headers of a callback sent at `timestamp` (epoch seconds)."""
-    return {
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: signature(secret, timestamp, body),
-    }
-
-
-def verify(
-    secret: str,
-    body: bytes,
-    timestamp: str,
-    given: str,
-    *,
-    now: float,
-    tolerance_s: float = TOLERANCE_S,
-) -> bool:
-    """Whether a received callback is genuine and fresh: the signature `given` matches the
-    body and `timestamp` (as the headers carried them), and the timestamp is within
-    `tolerance_s` of `now`. What a receiver runs; the tests run it too."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance_s:
-        return False
-    return hmac.compare_digest(signature(secret, int(timestamp), body), given)
 
 
 def backoff(attempt: int, *, first_s: float, cap_s: float) -> float:

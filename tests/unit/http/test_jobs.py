@@ -312,3 +312,15 @@ def test_the_job_routes_are_in_the_openapi_document(client_and_store) -> None:
         "application/x-ndjson"
         in paths["/v1/jobs/{job_id}/results"]["get"]["responses"]["200"]["content"]
     )
+
+
+def test_a_cancelled_job_calls_back_once(make_client, webhook_receiver) -> None:
+    client, _ = make_client(jobs_webhook_secret="s3cret", jobs_webhook_allow=("127.0.0.1",))
+    body = {"task": "summarize", "items": ITEMS, "callback_url": webhook_receiver.url}
+    location = _submit(client, body).headers["Location"]
+    client.delete(location)
+    client.delete(location)  # already cancelled: no second callback
+    webhook_receiver.wait_for(1)
+    client.application.extensions["webhooks"].close()
+    assert len(webhook_receiver.got) == 1
+    assert json.loads(webhook_receiver.got[0][1])["job"]["status"] == "cancelled"

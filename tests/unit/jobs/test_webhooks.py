@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -134,53 +130,12 @@ def test_without_a_secret_no_callback_is_accepted() -> None:
         Webhooks("", LOCAL).check("http://127.0.0.1:9/hook")
 
 
-@dataclass
-class Receiver:
-    """A real HTTP server on 127.0.0.1 answering the statuses queued in `answers` (then 204),
-    keeping every request it got."""
-
-    answers: list[int] = field(default_factory=list)
-    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-    url: str = ""
-
-    def wait_for(self, count: int, timeout: float = 30) -> None:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.got) >= count, timeout), self.got
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            status = state.answers.pop(0) if state.answers else 204
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            with state.arrived:
-                state.got.append((dict(self.headers), body))
-                state.arrived.notify_all()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jobs?from=test"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
 def _hooks(**kw) -> Webhooks:
     return Webhooks(SECRET, LOCAL, first_backoff_s=0.05, max_backoff_s=0.2, timeout_s=5, **kw)
 
 
-def test_a_callback_arrives_signed_and_verifiable(receiver: Receiver) -> None:
+def test_a_callback_arrives_signed_and_verifiable(webhook_receiver) -> None:
+    receiver = webhook_receiver
     hooks = _hooks()
     hooks.on_finished(_job(receiver.url))
     receiver.wait_for(1)
@@ -193,7 +148,8 @@ def test_a_callback_arrives_signed_and_verifiable(receiver: Receiver) -> None:
     hooks.close()
 
 
-def test_a_failed_callback_is_retried_and_signed_anew(receiver: Receiver) -> None:
+def test_a_failed_callback_is_retried_and_signed_anew(webhook_receiver) -> None:
+    receiver = webhook_receiver
     receiver.answers = [500, 503]
     hooks = _hooks()
     hooks.on_finished(_job(receiver.url))
@@ -208,7 +164,8 @@ def test_a_failed_callback_is_retried_and_signed_anew(receiver: Receiver) -> Non
     assert len(receiver.got) == 3  # delivered at the third: no fourth
 
 
-def test_a_client_error_is_not_retried_and_attempts_are_bounded(receiver: Receiver) -> None:
+def test_a_client_error_is_not_retried_and_attempts_are_bounded(webhook_receiver) -> None:
+    receiver = webhook_receiver
     receiver.answers = [410]
     hooks = _hooks(attempts=3)
     hooks.on_finished(_job(receiver.url))
@@ -221,7 +178,8 @@ def test_a_client_error_is_not_retried_and_attempts_are_bounded(receiver: Receiv
     assert len(receiver.got) == 4  # one for the 410, three for the 500s
 
 
-def test_a_job_without_a_callback_sends_nothing(receiver: Receiver) -> None:
+def test_a_job_without_a_callback_sends_nothing(webhook_receiver) -> None:
+    receiver = webhook_receiver
     hooks = _hooks()
     hooks.on_finished(_job(None))
     hooks.on_finished(_job(receiver.url))

@@ -107,7 +107,10 @@ class JobRequest(RootModel[_AnyJob]):
 
 class JobCreated(BaseModel):
     id: str = Field(description="The job's id; `Location` is its status URL.")
-    status: Literal["queued"] = Field(description="Always `queued` when created.")
+    status: Literal["queued", "failed"] = Field(
+        description="`queued`; `failed` at once when no item had a usable text (their errors "
+        "are the results)."
+    )
     total: int = Field(description="How many items the job holds.")
 
 

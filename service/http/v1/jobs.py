@@ -170,6 +170,8 @@ def submit() -> Response:
                 f"{settings.jobs_max_in_flight} jobs are already queued or running for this "
                 "caller (JOBS_MAX_IN_FLIGHT); wait for one to finish or cancel one"
             ) from None
+    if created.status in jobs.FINISHED:  # every item unusable: no worker will see it
+        context.webhooks().on_finished(created)
     response = jsonify({"id": created.id, "status": created.status, "total": created.total})
     response.status_code = 202
     response.headers["Location"] = f"/v1/jobs/{created.id}"

@@ -324,3 +324,12 @@ def test_a_cancelled_job_calls_back_once(make_client, webhook_receiver) -> None:
     client.application.extensions["webhooks"].close()
     assert len(webhook_receiver.got) == 1
     assert json.loads(webhook_receiver.got[0][1])["job"]["status"] == "cancelled"
+
+
+def test_a_job_of_unusable_items_only_is_failed_at_once(client_and_store) -> None:
+    client, _ = client_and_store
+    response = _submit(client, {"task": "summarize", "items": [{"text": ""}, 7]})
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "failed"
+    status = client.get(response.headers["Location"]).get_json()
+    assert (status["status"], status["failed"], status["eta_s"]) == ("failed", 2, 0)

@@ -71,12 +71,14 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --shell /usr/sbin/nologin app \
-    && install -d -o 10001 -g 10001 /tmp/huggingface
-# HF_HOME exists in the image, owned by the app user, so a volume mounted there starts writable.
+    && install -d -o 10001 -g 10001 /tmp/huggingface /data
+# HF_HOME and DATA_DIR (the jobs' SQLite file) exist in the image, owned by the app user, so a
+# volume mounted there starts writable.
 ENV SUMMARIZE_MODEL=/models/summarize \
     TRANSLATE_MODELS=en-fr=/models/en-fr,en-ar=/models/en-ar \
     HF_HUB_OFFLINE=1 \
-    HF_HOME=/tmp/huggingface
+    HF_HOME=/tmp/huggingface \
+    DATA_DIR=/data
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]

@@ -57,6 +57,12 @@ def prepare_models(root: Path) -> BenchModels:
     )
 
 
+def prepare_translator(root: Path) -> Path:
+    """Build only the real-shape en-fr translator under `root`, or reuse an earlier run's."""
+    root.mkdir(parents=True, exist_ok=True)
+    return _ensure(root / "marian-en-fr-real", lambda p: build_marian(p, arch="real"))
+
+
 def prepare_summarizer(root: Path) -> Path:
     """Build only the real-shape summariser under `root`, or reuse an earlier run's."""
     root.mkdir(parents=True, exist_ok=True)

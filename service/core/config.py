@@ -434,6 +434,15 @@ SETTINGS: tuple[Setting, ...] = (
         "refused because of them, and go before them into every batch.",
     ),
     Setting(
+        "jobs_batch_size",
+        "JOBS_BATCH_SIZE",
+        "4",
+        positive_int,
+        "The most job items in one batch (within MAX_BATCH_SIZE). A request that comes while "
+        "a job's batch runs waits for it, and on a CPU a batch takes longer the more it holds: "
+        "small keeps requests quick, larger lets a job go faster (on a GPU, try MAX_BATCH_SIZE).",
+    ),
+    Setting(
         "jobs_worker_items",
         "JOBS_WORKER_ITEMS",
         "16",
@@ -534,6 +543,7 @@ class Settings:
     jobs_lease_s: float
     jobs_retention_s: float
     jobs_queue_share: float
+    jobs_batch_size: int
     jobs_worker_items: int
     jobs_max_items: int
     jobs_max_bytes: int

@@ -27,6 +27,7 @@ def plan_batch(
     max_size: int,
     max_tokens: int,
     background: Sequence[bool] = (),
+    max_background_batch: int | None = None,
 ) -> BatchPlan:
     """Choose the next batch from a queue given each item's token cost and batch key, and
     which items are `background` (a job's; none when empty).
@@ -37,8 +38,11 @@ def plan_batch(
     head's cost first (queue order among equals), each while the padded size (longest cost x
     count) stays within `max_tokens`: a batch of similar lengths wastes little on padding, no
     interactive item waits longer than until it is the head, and a job uses only the room
-    requests leave. `full` is true when the batch cannot grow: `max_size` reached or a
-    compatible item was left out for the token budget.
+    requests leave. At most `max_background_batch` background items join one batch (None: no
+    limit beyond `max_size`): on a CPU a batch's time grows with its size, and a request that
+    arrives while a job's batch runs waits for all of it. `full` is true when the batch cannot
+    grow: `max_size` reached or a compatible item was left out for the token budget or the
+    background limit.
     """
     if not costs:
         return BatchPlan((), False)
@@ -50,13 +54,18 @@ def plan_batch(
     taken = [head]
     longest = head_cost
     left_out = False
+    room_low = len(costs) if max_background_batch is None else max_background_batch - low[head]
     for i in compatible:
         if len(taken) >= max_size:
             break
+        if low[i] and room_low <= 0:
+            left_out = True
+            break  # only background items remain, and the batch has its share of them
         candidate = max(longest, costs[i])
         if candidate * (len(taken) + 1) > max_tokens:
             left_out = True
             continue
         taken.append(i)
         longest = candidate
+        room_low -= low[i]
     return BatchPlan(tuple(sorted(taken)), left_out or len(taken) >= max_size, head)

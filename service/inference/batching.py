@@ -4,7 +4,8 @@ Contract (Ray Serve's, on threads because Flask views are synchronous):
 - `submit` never blocks: it enqueues or raises `Overloaded` when `max_queue` items already wait.
   A `background` item (a job's) is counted apart: at most `max_background` of them wait, they
   never count against `max_queue` (a job cannot get a request refused), and a background
-  submit always waits for room, as it has no client to answer 503 to.
+  submit always waits for room, as it has no client to answer 503 to. At most
+  `max_background_batch` of them join one batch.
   `submit(wait=True)` is for work already admitted (the rest of a request whose first items got
   in): it waits for room until the item's deadline instead of failing, and while anyone waits so,
   plain `submit` refuses new work, so admitted requests get the room first.
@@ -134,6 +135,7 @@ class Batcher(Generic[P, R]):
         on_batch: Callable[[BatchRecord], None] | None = None,
         on_death: Callable[[BaseException], None] | None = None,
         max_background: int | None = None,
+        max_background_batch: int | None = None,
     ) -> None:
         self.name = name
         self._run_batch = run_batch
@@ -142,6 +144,7 @@ class Batcher(Generic[P, R]):
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self.max_background = max_queue if max_background is None else max_background
+        self.max_background_batch = max_background_batch
         self._setup = setup
         self._split_on = split_on
         self._on_batch = on_batch
@@ -394,6 +397,7 @@ class Batcher(Generic[P, R]):
             max_size=self.max_batch_size,
             max_tokens=self.max_batch_tokens,
             background=[item.background for item in items],
+            max_background_batch=self.max_background_batch,
         )
 
     def _expire(self, now: float) -> None:

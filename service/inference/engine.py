@@ -217,6 +217,7 @@ class Engine:
             on_batch=self.metrics.record_batch,
             on_death=lambda exc: self._worker_died(spec.key),
             max_background=max(1, int(settings.max_queue * settings.jobs_queue_share)),
+            max_background_batch=settings.jobs_batch_size,
         )
         slot = _Slot(spec, batcher)
         return slot

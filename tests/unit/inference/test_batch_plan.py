@@ -152,3 +152,18 @@ def test_plan_never_takes_a_background_item_over_a_fitting_interactive_one(
         # An interactive item left out while a background one was taken: it did not fit.
         longest = max(costs[i] for i in plan.indices)
         assert all(max(longest, costs[i]) * len(plan.indices) > max_tokens for i in left_high)
+
+
+def test_at_most_max_background_batch_job_items_join_a_batch() -> None:
+    low = [True] * 6
+    plan = plan_batch([1] * 6, ["k"] * 6, max_size=8, max_tokens=100, background=low,
+                      max_background_batch=2)  # fmt: skip
+    assert plan.indices == (0, 1) and plan.full
+    # Behind a request: the request, every other request, then at most two job items.
+    low = [True, True, False, True, False, True]
+    plan = plan_batch([1] * 6, ["k"] * 6, max_size=8, max_tokens=100, background=low,
+                      max_background_batch=2)  # fmt: skip
+    assert plan.indices == (0, 1, 2, 4) and plan.full
+    plan = plan_batch([1] * 6, ["k"] * 6, max_size=8, max_tokens=100, background=low,
+                      max_background_batch=0)  # fmt: skip
+    assert plan.indices == (2, 4)

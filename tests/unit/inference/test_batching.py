@@ -677,3 +677,13 @@ def test_a_background_item_times_out_waiting_for_room(make_batcher) -> None:
     batcher.submit(1, cost=1, key="k", timeout_s=10, background=True)
     with pytest.raises(ItemTimeout):
         batcher.submit(2, cost=1, key="k", timeout_s=0.05, background=True)
+
+
+def test_a_batch_takes_at_most_max_background_batch_job_items(make_batcher) -> None:
+    batcher, fake = make_batcher(max_batch_size=8, max_background_batch=2)
+    occupy(batcher, fake)
+    jobs = [batcher.submit(p, cost=1, key="k", timeout_s=10, background=True) for p in range(5)]
+    fake.release()
+    assert [t.result() for t in jobs] == [0, 10, 20, 30, 40]
+    sizes = [len(payloads) for payloads, key in fake.calls if key == "k"]
+    assert sizes == [2, 2, 1]

@@ -107,11 +107,16 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
 
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature
     """Stop the jobs' worker (its running items finish and are written, its other claims are
-    handed back), then drain the engine's queues and join its workers before the process
-    exits."""
+    handed back) and the job callbacks, then drain the engine's queues and join its workers
+    before the process exits."""
     jobs = _extension(worker, "jobs")
     if jobs is not None:
         jobs.stop(timeout=graceful_timeout)
+    webhooks = _extension(worker, "webhooks")
+    if webhooks is not None:
+        # A callback being sent gets its own timeout; those waiting to be retried are dropped
+        # (and logged): callbacks live in the process's memory.
+        webhooks.close(timeout=10)
     engine = _engine(worker)
     if engine is not None:
         engine.close(timeout=graceful_timeout)

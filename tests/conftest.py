@@ -6,6 +6,7 @@ them at import), so no test can reach the network, even by accident.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -251,3 +253,46 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1 answering the statuses queued in `answers` (then 204),
+    keeping every request it got."""
+
+    answers: list[int] = field(default_factory=list)
+    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+    url: str = ""
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.got) >= count, timeout), self.got
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 for job callbacks (see Receiver), stopped after."""
+    state = Receiver()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            status = state.answers.pop(0) if state.answers else 204
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            with state.arrived:
+                state.got.append((dict(self.headers), body))
+                state.arrived.notify_all()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jobs?from=test"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()

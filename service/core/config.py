@@ -449,6 +449,46 @@ SETTINGS: tuple[Setting, ...] = (
         positive_int,
         "How many items each serving process claims and runs at once.",
     ),
+    Setting(
+        "jobs_max_items",
+        "JOBS_MAX_ITEMS",
+        "10000",
+        positive_int,
+        "Most items one job may hold (413 above it).",
+    ),
+    Setting(
+        "jobs_max_bytes",
+        "JOBS_MAX_BYTES",
+        "50000000",
+        positive_int,
+        "Largest JSON Lines upload of one job, in bytes (413 above it); a JSON body stays "
+        "within MAX_BODY_BYTES.",
+    ),
+    Setting(
+        "jobs_max_in_flight",
+        "JOBS_MAX_IN_FLIGHT",
+        "4",
+        positive_int,
+        "Jobs one API key (or, with keys off, everyone together) may have queued or running; "
+        "one more is refused with 429.",
+    ),
+    Setting(
+        "jobs_webhook_secret",
+        "JOBS_WEBHOOK_SECRET",
+        "",
+        str,
+        "The key job callbacks are signed with (HMAC-SHA256, `X-Signature`); empty: "
+        "`callback_url` is refused with 400. See [Long work](#long-work).",
+        secret=True,
+    ),
+    Setting(
+        "jobs_webhook_allow",
+        "JOBS_WEBHOOK_ALLOW",
+        "",
+        allow_list,
+        "Host names and CIDR networks a `callback_url` may reach although not public "
+        "(loopback, private, link-local, ...), as FETCH_ALLOW is for pages.",
+    ),
 )
 
 
@@ -505,6 +545,11 @@ class Settings:
     jobs_queue_share: float
     jobs_batch_size: int
     jobs_worker_items: int
+    jobs_max_items: int
+    jobs_max_bytes: int
+    jobs_max_in_flight: int
+    jobs_webhook_secret: str
+    jobs_webhook_allow: tuple[str, ...]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -8,15 +8,21 @@ ServiceError                 every error a request can end with; carries status 
 │                                 address not public (nor in FETCH_ALLOW), too many redirects
 ├── FetchFailed              422  the page could not be read: unreachable, timed out, an error
 │                                 status, no article in it
+│   └── CallbackRefused      400  a job's `callback_url` the service will not call: scheme,
+│                                 credentials, an address not public (nor in JOBS_WEBHOOK_ALLOW),
+│                                 or no JOBS_WEBHOOK_SECRET to sign with
 ├── Unauthorized             401  API keys are on and the request has none or an unknown one
+├── NotFound                 404  no such job, or one another API key owns (never told apart)
 ├── RateLimited              429  the caller's rate limit is spent; Retry-After says until when
-│   └── QuotaExceeded        429  its character limit (RATE_LIMIT_CHARS), which DeepL calls a quota
+│   ├── QuotaExceeded        429  its character limit (RATE_LIMIT_CHARS), which DeepL calls a quota
+│   └── TooManyJobs          429  the caller has JOBS_MAX_IN_FLIGHT jobs queued or running
 ├── PayloadTooLarge          413  body, text or item count (or a fetched page) over a limit
 ├── UnsupportedMediaType     415  body is not JSON; a fetched page is not HTML or plain text
 ├── Overloaded               503  the model's queue is full; comes with Retry-After
 ├── ModelUnavailable         503  the model is not loaded (yet) or its worker has stopped
 ├── OutOfMemory              503  one item alone does not fit in device memory
 ├── LimiterUnavailable       503  the shared rate-limit store is down and limits fail closed
+├── JobsUnavailable          503  the job store cannot be reached; comes with Retry-After
 ├── ItemTimeout              504  a request did not finish within ITEM_TIMEOUT_S
 └── GenerationFailed         500  the model raised while generating; details only in the log
 
@@ -61,6 +67,10 @@ class FetchRefused(InvalidRequest):
     code = "fetch_refused"
 
 
+class CallbackRefused(InvalidRequest):
+    code = "callback_refused"
+
+
 class FetchFailed(ServiceError):
     status = 422
     code = "fetch_failed"
@@ -71,6 +81,11 @@ class Unauthorized(ServiceError):
     code = "unauthorized"
 
 
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
 class RateLimited(ServiceError):
     status = 429
     code = "rate_limited"
@@ -79,6 +94,12 @@ class RateLimited(ServiceError):
 class QuotaExceeded(RateLimited):
     """The character limit is spent, not the request limit: the same status and code on every
     surface but DeepL's, whose clients tell a spent quota (456) from too many requests (429)."""
+
+
+class TooManyJobs(RateLimited):
+    """Finishing (or cancelling) a job frees its place: no Retry-After, no time would be true."""
+
+    code = "too_many_jobs"
 
 
 class PayloadTooLarge(ServiceError):
@@ -111,6 +132,12 @@ class OutOfMemory(ServiceError):
 class LimiterUnavailable(ServiceError):
     status = 503
     code = "rate_limit_unavailable"
+    retry_after = True
+
+
+class JobsUnavailable(ServiceError):
+    status = 503
+    code = "jobs_unavailable"
     retry_after = True
 
 

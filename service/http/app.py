@@ -5,7 +5,8 @@ its items and batches come from the operation it ran, see `context.run`).
 the worker process after fork; gunicorn.conf.py closes the engine when the worker exits. Next to
 it, the jobs' worker (`app.extensions["jobs"]`, a `JobRunner`: its `store` is what the HTTP
 layer reads jobs from, its `on_finished` what it hooks into) runs job items when JOBS is on;
-gunicorn.conf.py stops it first, on SIGTERM.
+gunicorn.conf.py stops it first, on SIGTERM. Job callbacks (`app.extensions["webhooks"]`) are
+sent when the worker finishes a job or a request cancels one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from service.inference.engine import Engine
 from service.jobs.runner import JobRunner
 from service.jobs.store import JobStore
 from service.jobs.stores import open_store
+from service.jobs.webhooks import webhooks_for
 from service.sources import fetcher_for
 from service.text.language import LanguageDetector
 
@@ -68,6 +70,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["detector"] = detector = LanguageDetector()
     runner = JobRunner(jobs_store, engine, settings, detector=detector)
     app.extensions["jobs"] = runner.start() if owns_engine and settings.jobs else runner
+    webhooks = webhooks_for(settings.jobs_webhook_secret, settings.jobs_webhook_allow)
+    runner.on_finished.append(webhooks.on_finished)
+    app.extensions["webhooks"] = webhooks
     app.extensions["fetcher"] = fetcher_for(settings)
     for blueprint in (*BLUEPRINTS, openapi.bp):
         app.register_blueprint(blueprint)

@@ -16,6 +16,8 @@ from service.core.errors import InvalidRequest
 from service.core.metrics import Metrics
 from service.http import bodies
 from service.inference.engine import Engine
+from service.jobs.store import JobStore
+from service.jobs.webhooks import Webhooks
 from service.sources import Fetcher
 from service.tasks.context import Outcome, Request, TaskContext
 from service.tasks.limits import TextLimits
@@ -41,6 +43,16 @@ def fetcher() -> Fetcher | None:
 
 def metrics() -> Metrics:
     return current_app.extensions["metrics"]
+
+
+def job_store() -> JobStore:
+    """The job store JOBS_STORE names (the jobs' worker's own)."""
+    return current_app.extensions["jobs"].store
+
+
+def webhooks() -> Webhooks:
+    """Job callbacks: their checks and their delivery."""
+    return current_app.extensions["webhooks"]
 
 
 def limits() -> TextLimits:

@@ -36,6 +36,8 @@ DeepLTarget = Annotated[str, _marked("deepl-target")]
 SummarySource = Annotated[str, _marked("summary-source")]
 # A pair served, as SRC-TGT.
 PairKey = Annotated[str, _marked("pair")]
+# A job's items: 1 to JOBS_MAX_ITEMS of them, each anything (an unusable one is that item's error).
+JobItems = Annotated[list[Any], _marked("job-items")]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Doc:
     # What the route streams with `Accept: text/event-stream` (see service.http.events); "" none.
     events: str = ""
     path_parameters: dict[str, str] = field(default_factory=dict)  # name -> marker
+    # The status of success (202 for work accepted to run later) and the headers it carries.
+    success: str = "200"
+    success_headers: dict[str, str] = field(default_factory=dict)  # name -> description
 
 
 @dataclass(frozen=True)

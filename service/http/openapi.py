@@ -84,6 +84,8 @@ def _limits(settings: Settings) -> dict[str, dict[str, Any]]:
         "deepl-target": {"enum": [code.upper() for code in targets]},
         "summary-source": {"enum": [SUMMARY_LANGUAGE, AUTO]},
         "pair": {"enum": [p.key for p in pairs]},
+        "job-items": {"minItems": 1, "maxItems": settings.jobs_max_items},
+        "job-id": {"type": "string"},
     }
 
 
@@ -118,12 +120,16 @@ def _operation(doc: Doc) -> dict[str, Any]:
     body = _ref(doc.response) if doc.response else {"type": "object"}
     if doc.media_type != "application/json":
         body = {"type": "string"}
-    responses: dict[str, Any] = {
-        "200": {"description": "Success.", "content": {doc.media_type: {"schema": body}}}
-    }
+    success = {"description": "Success.", "content": {doc.media_type: {"schema": body}}}
+    responses: dict[str, Any] = {doc.success: success}
+    if doc.success_headers:
+        success["headers"] = {
+            name: {"description": meaning, "schema": {"type": "string"}}
+            for name, meaning in doc.success_headers.items()
+        }
     if doc.events:
-        responses["200"]["description"] = f"Success. With `Accept: {EVENT_STREAM}`: {doc.events}"
-        responses["200"]["content"][EVENT_STREAM] = {"schema": {"type": "string"}}
+        success["description"] = f"Success. With `Accept: {EVENT_STREAM}`: {doc.events}"
+        success["content"][EVENT_STREAM] = {"schema": {"type": "string"}}
     for status, meaning in doc.errors.items():
         schema = _ERROR_SCHEMAS[doc.style]
         responses[status] = {

@@ -111,18 +111,35 @@ class Fetcher:
         raise FetchRefused(f"more than {MAX_REDIRECTS} redirects", field=field)
 
     def _checked_address(self, target: Target, deadline: float) -> str:
-        lookup = _LOOKUPS.submit(self.resolver, target.host, target.port)
-        try:
-            addresses = lookup.result(timeout=max(0.0, deadline - time.monotonic()))
-        except FutureTimeout:
-            raise AddressRefused(f"looking up {target.host} took too long") from None
-        except OSError:
-            raise AddressRefused(f"{target.host} does not resolve") from None
-        if not addresses:
-            raise AddressRefused(f"{target.host} does not resolve")
-        for address in addresses:
-            self.policy.check(target.host, address)
-        return addresses[0]
+        return checked_address(self.policy, self.resolver, target, deadline)
+
+
+def checked_address(
+    policy: AddressPolicy, resolver: Resolver, target: Target, deadline: float
+) -> str:
+    """The address to connect to for `target`: its name looked up once (within `deadline`,
+    a `time.monotonic()` time) and every address it has checked against `policy`. Raises
+    AddressRefused saying why not (webhooks call servers by the same rule)."""
+    lookup = _LOOKUPS.submit(resolver, target.host, target.port)
+    try:
+        addresses = lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        raise AddressRefused(f"looking up {target.host} took too long") from None
+    except OSError:
+        raise AddressRefused(f"{target.host} does not resolve") from None
+    if not addresses:
+        raise AddressRefused(f"{target.host} does not resolve")
+    for address in addresses:
+        policy.check(target.host, address)
+    return addresses[0]
+
+
+def connection(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to the checked `address`; TLS checks the certificate for the
+    URL's host name, so connecting to the address loses nothing."""
+    if target.scheme == "https":
+        return _PinnedHTTPS(address, target.port, target.host, timeout)
+    return http.client.HTTPConnection(address, target.port, timeout=timeout)
 
 
 def fetcher_for(settings: Settings) -> Fetcher | None:
@@ -152,12 +169,7 @@ class _Exchange:
     def __init__(self, target: Target, address: str, deadline: float, field: str) -> None:
         self.target, self.field, self.deadline = target, field, deadline
         timeout = max(0.001, deadline - time.monotonic())
-        if target.scheme == "https":
-            self.conn: http.client.HTTPConnection = _PinnedHTTPS(
-                address, target.port, target.host, timeout
-            )
-        else:
-            self.conn = http.client.HTTPConnection(address, target.port, timeout=timeout)
+        self.conn = connection(target, address, timeout)
         self.watchdog = threading.Timer(timeout, self._shut)
         self.watchdog.daemon = True
         self.response: http.client.HTTPResponse | None = None

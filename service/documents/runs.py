@@ -5,7 +5,8 @@ A format flattens a paragraph into `Text` runs (text and the index of its format
 the format owns) and `Hold`s (things kept as they are: an image, a footnote mark, a field, a
 bookmark; the format owns them too). `encode` turns that into one `Segment`:
 
-- the formatting that covers the most characters is the paragraph's base and gets no tag;
+- the plainest formatting covering the most characters is the paragraph's base (see
+  `base_style`) and gets no tag;
   every other formatting wraps its words in a tag named after it (`b`, `i`, `u`, `a`, or
   `span`) with `id="sN"`, N its index: `The <b id="s1">army</b> said`;
 - a hold inside the text is an empty `<ph id="kN"></ph>` where it stood; holds before the
@@ -33,6 +34,7 @@ from typing import Any
 from service.documents.formats import Segment
 
 HOLD_TAG = "ph"
+PLAIN = "span"
 _STYLE_ID = re.compile(r"^s(\d+)$")
 _HOLD_ID = re.compile(r"^k(\d+)$")
 _LINE_TAGS = frozenset({"br"})
@@ -118,13 +120,17 @@ def has_words(items: Sequence[Item]) -> bool:
     return any(isinstance(i, Text) and _WORD.search(i.text) for i in items)
 
 
-def base_style(items: Sequence[Item]) -> int:
-    """The formatting covering the most characters (the first of equals); 0 without text."""
+def base_style(items: Sequence[Item], tags: Sequence[str] = ()) -> int:
+    """The paragraph's base formatting: the plainest (tagged `span`, neither bold, italic,
+    underlined nor a link) covering the most characters, the first of equals; when every
+    formatting is marked, the one covering the most characters; 0 without text."""
     counts: dict[int, int] = {}
     for item in items:
         if isinstance(item, Text):
             counts[item.style] = counts.get(item.style, 0) + len(item.text)
-    return max(counts, key=lambda style: counts[style]) if counts else 0
+    plain = {style: n for style, n in counts.items() if style < len(tags) and tags[style] == PLAIN}
+    pool = plain or counts
+    return max(pool, key=lambda style: pool[style]) if pool else 0
 
 
 def _edges(items: list[Item]) -> tuple[int, int]:
@@ -143,7 +149,7 @@ def encode(items: Sequence[Item], tags: Sequence[str]) -> Encoded:
     lead = tuple(i.index for i in flat[:start] if isinstance(i, Hold))
     trail = tuple(i.index for i in flat[end:] if isinstance(i, Hold))
     body = flat[start:end]
-    base = base_style(body)
+    base = base_style(body, tags)
     styles = frozenset(i.style for i in body if isinstance(i, Text))
     inner = tuple(i.index for i in body if isinstance(i, Hold))
     if not inner and styles <= {base}:

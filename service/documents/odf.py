@@ -11,8 +11,9 @@ its tree API would rebuild the same elements, with a second copy of the document
 
 Each written paragraph gets an automatic style derived from its own that names the target
 language (`fo:language`/`fo:country`, or `style:language-complex`/`style:country-complex` for a
-right-to-left language) and, right to left, `style:writing-mode="rl-tb"`; tables turn right to left and the automatic text
-styles get the complex-script twins of their weight, style and size, which Arabic text uses.
+right-to-left language) and, right to left, `style:writing-mode="rl-tb"`; right to left, tables
+turn too and the automatic text styles get the complex-script twins of their weight, style and
+size, which Arabic text uses.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ class Encoded:
     lead: tuple[int, ...]
     trail: tuple[int, ...]
     inner: tuple[int, ...]
+    spaces: tuple[Text, Text] = (Text("", 0), Text("", 0))
 
 
 @dataclass
@@ -142,19 +143,35 @@ def _edges(items: list[Item]) -> tuple[int, int]:
     return start, end
 
 
+def _cut_spaces(body: list[Item]) -> tuple[list[Item], tuple[Text, Text]]:
+    """The body without the whitespace before its first word and after its last (kept in
+    their formatting, not sent: a model may drop or double them)."""
+    lead, trail = Text("", 0), Text("", 0)
+    body = list(body)
+    if body and isinstance(body[0], Text):
+        text = body[0].text
+        lead = Text(text[: len(text) - len(text.lstrip())], body[0].style)
+        body[0] = Text(text.lstrip(), body[0].style)
+    if body and isinstance(body[-1], Text):
+        text = body[-1].text
+        trail = Text(text[len(text.rstrip()) :], body[-1].style)
+        body[-1] = Text(text.rstrip(), body[-1].style)
+    return merge(body), (lead, trail)
+
+
 def encode(items: Sequence[Item], tags: Sequence[str]) -> Encoded:
     """The paragraph's segment; `tags[n]` names the tag of formatting n (`b`, `i`, `a`...)."""
     flat = merge(items)
     start, end = _edges(flat)
     lead = tuple(i.index for i in flat[:start] if isinstance(i, Hold))
     trail = tuple(i.index for i in flat[end:] if isinstance(i, Hold))
-    body = flat[start:end]
+    body, spaces = _cut_spaces(flat[start:end])
     base = base_style(body, tags)
     styles = frozenset(i.style for i in body if isinstance(i, Text))
     inner = tuple(i.index for i in body if isinstance(i, Hold))
     if not inner and styles <= {base}:
         text = "".join(i.text for i in body if isinstance(i, Text))
-        return Encoded(Segment(text), base, styles, tuple(tags), lead, trail, inner)
+        return Encoded(Segment(text), base, styles, tuple(tags), lead, trail, inner, spaces)
     parts = []
     for item in body:
         if isinstance(item, Hold):
@@ -166,7 +183,7 @@ def encode(items: Sequence[Item], tags: Sequence[str]) -> Encoded:
             text = html.escape(item.text, quote=False)
             parts.append(f'<{tag} id="s{item.style}">{text}</{tag}>')
     segment = Segment("".join(parts), markup=True)
-    return Encoded(segment, base, styles, tuple(tags), lead, trail, inner)
+    return Encoded(segment, base, styles, tuple(tags), lead, trail, inner, spaces)
 
 
 class _Reader(HTMLParser):
@@ -225,10 +242,11 @@ def decode(translation: str, encoded: Encoded) -> list[Item]:
     """The translated paragraph as runs and holds, edge holds back at their edges."""
     lead: list[Item] = [Hold(i) for i in encoded.lead]
     trail: list[Item] = [Hold(i) for i in encoded.trail]
+    first, last = encoded.spaces
     if not encoded.segment.markup:
-        return merge([*lead, Text(translation, encoded.base), *trail])
+        return merge([*lead, first, Text(translation.strip(), encoded.base), last, *trail])
     reader = _Reader(encoded)
     reader.feed(translation)
     reader.close()
     lost = [Hold(i) for i in encoded.inner if i not in reader.placed]
-    return merge([*lead, *reader.items, *lost, *trail])
+    return merge([*lead, first, *reader.items, *lost, last, *trail])

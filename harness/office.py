@@ -1,0 +1,197 @@
+"""Office documents for the format tests: built with the formats' own libraries (python-docx,
+python-pptx, openpyxl), a deterministic stand-in for translation, and LibreOffice headless.
+
+`shout` stands in for the model on the service's own HTML path: a markup segment is split into
+text pieces by `service.text.html` and each piece is upper-cased, so tags come back around the
+words they wrapped exactly as a translation does; a plain segment is upper-cased. `numbered`
+maps each segment to a marker naming its position, to check every segment goes back to its
+place.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+from service.documents.formats import Segment
+from service.text.html import extract_texts
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+# The Debian packages that give `soffice` its Writer, Impress and Calc filters without a GUI.
+OFFICE_PACKAGES = "libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui"
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def shout(segment: Segment) -> str:
+    """The segment "translated": its words upper-cased, its tags kept (the HTML path's way)."""
+    if not segment.markup:
+        return segment.text.upper()
+    pieces = extract_texts(segment.text)
+    return pieces.rebuild([text.upper() for text in pieces.texts])
+
+
+def numbered(segments: list[Segment]) -> list[str]:
+    """`Segment N` for the Nth segment (plain text: a marker of where each one went)."""
+    return [f"Segment {index}" for index, _ in enumerate(segments)]
+
+
+def _hyperlink(paragraph, text: str, address: str) -> None:
+    """A real w:hyperlink (python-docx has no API for one): a relationship and a linked run."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    rel = paragraph.part.relate_to(address, f"{R}/hyperlink", is_external=True)
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), rel)
+    run = OxmlElement("w:r")
+    props = OxmlElement("w:rPr")
+    style = OxmlElement("w:u")
+    style.set(qn("w:val"), "single")
+    props.append(style)
+    run.append(props)
+    t = OxmlElement("w:t")
+    t.text = text
+    run.append(t)
+    link.append(run)
+    paragraph._p.append(link)
+
+
+def _footnote(paragraph, text: str) -> None:
+    """A footnote mark at the paragraph's end and its note in a new footnotes part (python-docx
+    has no API for footnotes)."""
+    from docx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import XmlPart
+    from docx.oxml import parse_xml
+
+    notes = parse_xml(
+        f'<w:footnotes xmlns:w="{W}">'
+        '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
+        '</w:footnote><w:footnote w:id="1"><w:p><w:r><w:rPr><w:vertAlign w:val="superscript"/>'
+        f'</w:rPr><w:footnoteRef/></w:r><w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p>'
+        "</w:footnote></w:footnotes>"
+    )
+    document_part = paragraph.part
+    part = XmlPart(
+        PackURI("/word/footnotes.xml"), CONTENT_TYPE.WML_FOOTNOTES, notes, document_part.package
+    )
+    document_part.relate_to(part, RELATIONSHIP_TYPE.FOOTNOTES)
+    mark = parse_xml(
+        f'<w:r xmlns:w="{W}"><w:rPr><w:vertAlign w:val="superscript"/></w:rPr>'
+        '<w:footnoteReference w:id="1"/></w:r>'
+    )
+    paragraph._p.append(mark)
+
+
+def build_docx() -> bytes:
+    """A Word document with a heading, formatted runs, a link and a footnote mark inside one
+    sentence, a list, a table, a header, a footer and the footnote."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Budget talks resume", level=1)
+    p = document.add_paragraph("The ")
+    p.add_run("finance minister").bold = True
+    p.add_run(" said on ")
+    p.add_run("Monday").italic = True
+    _footnote(p, "Figures from the ministry.")
+    p.add_run(" that the ")
+    _hyperlink(p, "new report", "https://example.com/report")
+    p.add_run(" was ready.")
+    document.add_paragraph("Schools will reopen", style="List Bullet")
+    document.add_paragraph("Roads will be repaired", style="List Bullet")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text = "City"
+    table.cell(0, 1).text = "Budget"
+    table.cell(1, 0).text = "Paris"
+    table.cell(1, 1).text = "1200"
+    section = document.sections[0]
+    section.header.paragraphs[0].text = "Daily news"
+    section.footer.paragraphs[0].text = "Printed by the newsroom"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def build_pptx() -> bytes:
+    """A presentation: a title, a text frame with a bold run and a link, a table, a group and
+    speaker notes."""
+    import pptx
+    from pptx.util import Inches
+
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+    slide.shapes.title.text = "Budget talks resume"
+    frame = slide.placeholders[1].text_frame
+    frame.text = "The minister spoke "
+    run = frame.paragraphs[0].add_run()
+    run.text = "on Monday"
+    run.font.bold = True
+    run = frame.paragraphs[0].add_run()
+    run.text = " about the report"
+    run.hyperlink.address = "https://example.com/report"
+    frame.add_paragraph().text = "Schools will reopen"
+    table = slide.shapes.add_table(2, 2, Inches(1), Inches(5), Inches(4), Inches(1)).table
+    table.cell(0, 0).text = "City"
+    table.cell(0, 1).text = "Budget"
+    table.cell(1, 0).text = "Paris"
+    table.cell(1, 1).text = "1200"
+    slide.notes_slide.notes_text_frame.text = "Speak slowly"
+    second = presentation.slides.add_slide(presentation.slide_layouts[5])
+    second.shapes.title.text = "Questions"
+    out = io.BytesIO()
+    presentation.save(out)
+    return out.getvalue()
+
+
+def build_xlsx() -> bytes:
+    """A workbook: text cells (one rich), a number, a formula, a date, a second sheet."""
+    import openpyxl
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Budget"
+    sheet["A1"] = "City"
+    sheet["B1"] = "Amount"
+    sheet["C1"] = "Opened"
+    sheet["A2"] = "Paris"
+    sheet["B2"] = 1200
+    sheet["C2"] = datetime.date(2026, 1, 5)
+    sheet["B3"] = "=B2*2"
+    sheet["A4"] = CellRichText(["The ", TextBlock(InlineFont(b=True), "total"), " is final"])
+    workbook.create_sheet("Notes")["A1"] = "Checked by the newsroom"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def convert(source: Path, kind: str, directory: Path, timeout: float = 120) -> Path:
+    """`source` converted by LibreOffice headless to `kind` (odt, odp, pdf, txt:Text, png) in
+    `directory`; its own profile directory, so runs never share a lock."""
+    assert SOFFICE, "soffice is not installed"
+    profile = directory / ".profile"
+    subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            kind,
+            "--outdir",
+            str(directory),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+    made = directory / f"{source.stem}.{kind.split(':')[0]}"
+    if not made.exists():
+        raise RuntimeError(f"LibreOffice made no {made.name} from {source.name}")
+    return made

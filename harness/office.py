@@ -14,6 +14,7 @@ import datetime
 import io
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 from service.documents.formats import Segment
@@ -149,7 +150,8 @@ def build_pptx() -> bytes:
 
 
 def build_xlsx() -> bytes:
-    """A workbook: text cells (one rich), a number, a formula, a date, a second sheet."""
+    """A workbook: text cells (one rich), a number, a formula, a date, a second sheet; openpyxl
+    writes its text as inline strings (`build_xlsx_shared`: the same in shared strings)."""
     import openpyxl
     from openpyxl.cell.rich_text import CellRichText, TextBlock
     from openpyxl.cell.text import InlineFont
@@ -168,6 +170,27 @@ def build_xlsx() -> bytes:
     workbook.create_sheet("Notes")["A1"] = "Checked by the newsroom"
     out = io.BytesIO()
     workbook.save(out)
+    return out.getvalue()
+
+
+def build_xlsx_shared() -> bytes:
+    """The same workbook written by XlsxWriter (python-pptx's own dependency), which keeps text
+    in the shared strings part as Excel and LibreOffice do (openpyxl writes inline strings)."""
+    import xlsxwriter
+
+    out = io.BytesIO()
+    workbook = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = workbook.add_worksheet("Budget")
+    sheet.write_row(0, 0, ["City", "Amount", "Opened"])
+    sheet.write_string(1, 0, "Paris")
+    sheet.write_number(1, 1, 1200)
+    sheet.write_datetime(
+        1, 2, datetime.datetime(2026, 1, 5), workbook.add_format({"num_format": "yyyy-mm-dd"})
+    )
+    sheet.write_formula(2, 1, "=B2*2")
+    sheet.write_rich_string(3, 0, "The ", workbook.add_format({"bold": True}), "total", " is final")
+    workbook.add_worksheet("Notes").write_string(0, 0, "Checked by the newsroom")
+    workbook.close()
     return out.getvalue()
 
 
@@ -195,3 +218,89 @@ def convert(source: Path, kind: str, directory: Path, timeout: float = 120) -> P
     if not made.exists():
         raise RuntimeError(f"LibreOffice made no {made.name} from {source.name}")
     return made
+
+
+ODF_NAMESPACES = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+    'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+    'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+    'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" '
+    'xmlns:xlink="http://www.w3.org/1999/xlink" office:version="1.3"'
+)
+_ODT_STYLES = (
+    '<style:style style:name="P1" style:family="paragraph" style:parent-style-name="Standard">'
+    '<style:paragraph-properties fo:text-align="start"/></style:style>'
+    '<style:style style:name="T1" style:family="text">'
+    '<style:text-properties fo:font-weight="bold"/></style:style>'
+    '<style:style style:name="T2" style:family="text">'
+    '<style:text-properties fo:font-style="italic"/></style:style>'
+    '<style:style style:name="Tbl" style:family="table">'
+    '<style:table-properties style:width="6in"/></style:style>'
+)
+ODT_BODY = (
+    '<text:h text:style-name="Heading_20_1" text:outline-level="1">Budget talks resume</text:h>'
+    '<text:p text:style-name="P1">The <text:span text:style-name="T1">finance minister</text:span>'
+    ' said on <text:span text:style-name="T2">Monday</text:span><text:note text:id="n1" '
+    'text:note-class="footnote"><text:note-citation>1</text:note-citation><text:note-body>'
+    '<text:p text:style-name="Footnote">Figures from the ministry.</text:p></text:note-body>'
+    '</text:note> that the <text:a xlink:type="simple" xlink:href="https://example.com/report">'
+    'new report</text:a> was<text:s text:c="2"/>ready.</text:p>'
+    '<text:list><text:list-item><text:p text:style-name="Standard">Schools will reopen</text:p>'
+    "</text:list-item></text:list>"
+    '<table:table table:name="T" table:style-name="Tbl"><table:table-column/><table:table-column/>'
+    "<table:table-row><table:table-cell><text:p>City</text:p></table:table-cell>"
+    "<table:table-cell><text:p>1200</text:p></table:table-cell></table:table-row></table:table>"
+)
+ODP_BODY = (
+    '<draw:page draw:name="page1"><draw:frame presentation:class="title" svg:width="20cm" '
+    'svg:height="3cm" svg:x="2cm" svg:y="1cm"><draw:text-box><text:p text:style-name="P1">'
+    "Budget talks resume</text:p></draw:text-box></draw:frame>"
+    '<draw:frame svg:width="20cm" svg:height="8cm" svg:x="2cm" svg:y="5cm"><draw:text-box>'
+    '<text:p>The minister spoke <text:span text:style-name="T1">on Monday</text:span></text:p>'
+    "<text:p>Schools will reopen</text:p></draw:text-box></draw:frame>"
+    "<presentation:notes><draw:frame><draw:text-box><text:p>Speak slowly</text:p>"
+    "</draw:text-box></draw:frame></presentation:notes></draw:page>"
+)
+
+
+def build_odf(kind: str) -> bytes:
+    """A minimal OpenDocument file written by hand (`odt` or `odp`): `ODT_BODY` with a header,
+    or `ODP_BODY`; LibreOffice's own files are the system tests' (see `convert`)."""
+    body = "text" if kind == "odt" else "presentation"
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NAMESPACES}>'
+        f"<office:automatic-styles>{_ODT_STYLES}</office:automatic-styles><office:body>"
+        f"<office:{body}>{ODT_BODY if kind == 'odt' else ODP_BODY}</office:{body}>"
+        "</office:body></office:document-content>"
+    )
+    styles = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-styles {ODF_NAMESPACES}>'
+        '<office:master-styles><style:master-page style:name="Standard"><style:header>'
+        "<text:p>Daily news</text:p></style:header></style:master-page></office:master-styles>"
+        "</office:document-styles>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+        f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{_ODF_TYPES[kind]}"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        '<manifest:file-entry manifest:full-path="styles.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), _ODF_TYPES[kind], zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content)
+        archive.writestr("styles.xml", styles)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return out.getvalue()
+
+
+_ODF_TYPES = {
+    "odt": "application/vnd.oasis.opendocument.text",
+    "odp": "application/vnd.oasis.opendocument.presentation",
+}

@@ -35,6 +35,36 @@ def shout(segment: Segment) -> str:
     return pieces.rebuild([text.upper() for text in pieces.texts])
 
 
+# The demo's Arabic, piece by piece (as the HTML path sends a formatted sentence's pieces).
+ARABIC = {
+    "Budget talks resume": "استئناف محادثات الميزانية",
+    "The": "قال",
+    "finance minister": "وزير المالية",
+    "said on": "يوم",
+    "Monday": "الاثنين",
+    "that the": "إن",
+    "new report": "التقرير الجديد",
+    "was ready.": "جاهز.",
+    "Schools will reopen": "ستعيد المدارس فتح أبوابها",
+    "Roads will be repaired": "سيتم إصلاح الطرق",
+    "City": "المدينة",
+    "Budget": "الميزانية",
+    "Paris": "باريس",
+    "Figures from the ministry.": "أرقام من الوزارة.",
+    "Daily news": "أخبار يومية",
+    "Printed by the newsroom": "طبع في غرفة الأخبار",
+}
+
+
+def arabic(segment: Segment) -> str:
+    """The segment in Arabic from `ARABIC`, piece by piece on the HTML path (unknown pieces
+    upper-cased): a fixed stand-in for the model, for the pictures and the LibreOffice tests."""
+    if not segment.markup:
+        return ARABIC.get(segment.text, segment.text.upper())
+    pieces = extract_texts(segment.text)
+    return pieces.rebuild([ARABIC.get(text, text.upper()) for text in pieces.texts])
+
+
 def numbered(segments: list[Segment]) -> list[str]:
     """`Segment N` for the Nth segment (plain text: a marker of where each one went)."""
     return [f"Segment {index}" for index, _ in enumerate(segments)]
@@ -194,9 +224,10 @@ def build_xlsx_shared() -> bytes:
     return out.getvalue()
 
 
-def convert(source: Path, kind: str, directory: Path, timeout: float = 120) -> Path:
-    """`source` converted by LibreOffice headless to `kind` (odt, odp, pdf, txt:Text, png) in
-    `directory`; its own profile directory, so runs never share a lock."""
+def convert(sources: list[Path], kind: str, directory: Path, timeout: float = 180) -> list[Path]:
+    """`sources` converted by LibreOffice headless (one start for all) to `kind` (odt, odp,
+    pdf, `txt:Text (encoded):UTF8`...) in `directory`, with its own profile there so runs never
+    share a lock. Raises when a file was not made."""
     assert SOFFICE, "soffice is not installed"
     profile = directory / ".profile"
     subprocess.run(
@@ -208,16 +239,49 @@ def convert(source: Path, kind: str, directory: Path, timeout: float = 120) -> P
             kind,
             "--outdir",
             str(directory),
-            str(source),
+            *map(str, sources),
         ],
         check=True,
         capture_output=True,
         timeout=timeout,
     )
-    made = directory / f"{source.stem}.{kind.split(':')[0]}"
-    if not made.exists():
-        raise RuntimeError(f"LibreOffice made no {made.name} from {source.name}")
+    made = [directory / f"{source.stem}.{kind.split(':')[0]}" for source in sources]
+    missing = [path.name for path in made if not path.exists()]
+    if missing:
+        raise RuntimeError(f"LibreOffice did not make {', '.join(missing)}")
     return made
+
+
+def render_arabic_docx(picture: Path, directory: Path) -> Path:
+    """The README's picture: `build_docx` translated to Arabic by `arabic` through DocxFormat,
+    rendered by LibreOffice to PDF and by pdftoppm (poppler-utils) to a small PNG."""
+    from service.documents.docx import DocxFormat
+    from service.documents.formats import DocumentLimits
+
+    original = build_docx()
+    segments = DocxFormat().read(original, DocumentLimits())
+    source = directory / "arabic.docx"
+    source.write_bytes(DocxFormat().write(original, [arabic(s) for s in segments], "ar"))
+    (pdf,) = convert([source], "pdf", directory)
+    stem = picture.with_suffix("")
+    subprocess.run(
+        [
+            *("pdftoppm", "-png", "-r", "90", "-singlefile"),
+            *("-x", "60", "-y", "30", "-W", "660", "-H", "260"),
+            *(str(pdf), str(stem)),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return picture
+
+
+if __name__ == "__main__":
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        print(render_arabic_docx(Path(sys.argv[1]), Path(work)))
 
 
 ODF_NAMESPACES = (

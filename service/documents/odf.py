@@ -5,9 +5,10 @@ as one segment each, spans' and links' formatting mapped back (`runs`).
 ODF's XML is edited directly with lxml (content.xml, and styles.xml for headers and footers),
 since the same few elements carry the text in both: a paragraph (text:p, text:h) holds text,
 spans (text:span, nested), links (text:a), spaces (text:s), tabs and line breaks; anything else
-inside it (a footnote, a frame, a field, a bookmark) is kept as it is, in place. Every other
-member is copied as it was (`mimetype` first and stored, as ODF requires). odfpy was not used:
-its tree API would rebuild the same elements, with a second copy of the document in memory.
+inside it (a footnote, a frame, a field, a bookmark) is kept as it is, in place, in its spans.
+Every other member is copied as it was (`mimetype` first and stored, as ODF requires). odfpy was
+not used: its tree API would rebuild the same elements, with a second copy of the document in
+memory.
 
 Each written paragraph gets an automatic style derived from its own that names the target
 language (`fo:language`/`fo:country`, or `style:language-complex`/`style:country-complex` for a
@@ -96,7 +97,7 @@ def _walk(element, chain, link, paragraph: Paragraph, document: _Document) -> No
         elif child.tag == q("text:line-break"):
             add("\n")
         else:
-            paragraph.add_hold(child)
+            paragraph.add_hold((child, chain))
         add(child.tail)
 
 
@@ -175,9 +176,9 @@ def _rebuild(flat: _Flat, items: list[Item]) -> None:
     open_link, link_of = None, None
     for item in items:
         if isinstance(item, Hold):
-            for element in paragraph.holds[item.index]:
+            for element, chain in paragraph.holds[item.index]:
                 element.tail = None
-                p.append(element)
+                _spans(p, chain).append(element)
             open_link = None
             continue
         chain, link = paragraph.templates[item.style]
@@ -188,11 +189,16 @@ def _rebuild(flat: _Flat, items: list[Item]) -> None:
             container = open_link
         else:
             open_link = None
-        for name in chain:
-            container = etree.SubElement(container, q("text:span"))
-            if name:
-                container.set(q("text:style-name"), name)
-        _append_text(container, item.text)
+        _append_text(_spans(container, chain), item.text)
+
+
+def _spans(parent: etree._Element, chain: tuple[str, ...]) -> etree._Element:
+    """Nested spans of the styles in `chain` at the end of `parent`; the innermost."""
+    for name in chain:
+        parent = etree.SubElement(parent, q("text:span"))
+        if name:
+            parent.set(q("text:style-name"), name)
+    return parent
 
 
 class _Styles:

@@ -17,9 +17,9 @@ The HTML path keeps every tag around the words it wraps, so the translation come
 the same tags around the translated words. `decode` reads any translation back, robustly: a
 word takes the formatting of the innermost tag it is in (by its id; a tag without a known id
 takes the first formatting with that tag name), words outside every tag take the base; a tag
-lost, reordered, unclosed or duplicated never loses text; unknown tags are dropped with their
-text kept; a hold whose placeholder is lost goes to the paragraph's end, a repeated one is
-placed once. Pure: no XML, no format library.
+lost, reordered, unclosed or duplicated never loses text (only characters XML cannot hold);
+unknown tags are dropped with their text kept; a hold whose placeholder is lost goes to the
+paragraph's end, a repeated one is placed once. Pure: no XML, no format library.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ _STYLE_ID = re.compile(r"^s(\d+)$")
 _HOLD_ID = re.compile(r"^k(\d+)$")
 _LINE_TAGS = frozenset({"br"})
 _WORD = re.compile(r"[^\W\d_]")
+# Characters XML 1.0 cannot hold: a translation carrying one would make the file unwritable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,16 @@ class _Reader(HTMLParser):
         self.items.append(Text(data, style))
 
 
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot hold (control characters, lone
+    surrogates)."""
+    return _NOT_XML.sub("", text)
+
+
 def decode(translation: str, encoded: Encoded) -> list[Item]:
-    """The translated paragraph as runs and holds, edge holds back at their edges."""
+    """The translated paragraph as runs and holds, edge holds back at their edges; characters
+    XML cannot hold are dropped."""
+    translation = xml_safe(translation)
     lead: list[Item] = [Hold(i) for i in encoded.lead]
     trail: list[Item] = [Hold(i) for i in encoded.trail]
     first, last = encoded.spaces

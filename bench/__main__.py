@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         front,
         gil,
         invariance,
+        office,
         reliability,
         request_path,
         summary,
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "cache": cache,
         "summary": summary,
         "extraction": extraction,
+        "office": office,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

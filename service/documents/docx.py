@@ -45,6 +45,17 @@ TEXT_PARTS = (
     CT.WML_ENDNOTES,
     CT.WML_COMMENTS,
 )
+# What python-docx raises on a package that is not a Word document or is broken inside (a part
+# of the wrong kind, a missing relationship): turned into BadDocument while opening, only.
+LIBRARY_ERRORS = (
+    OpcError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    TypeError,
+    zipfile.BadZipFile,
+    etree.XMLSyntaxError,
+)
 _TEXT_CHILDREN = {qn("w:rPr"), qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")}
 _IGNORED = {qn("w:proofErr"), qn("w:lastRenderedPageBreak")}
 # Schema order of the children written into w:rPr, w:pPr and w:tblPr (Word refuses others).
@@ -150,24 +161,32 @@ def _flatten(p: etree._Element) -> Paragraph:
     return paragraph
 
 
-def _paragraphs(document: docx.document.Document) -> list[_Flat]:
+def _paragraphs(roots: list[etree._Element]) -> list[_Flat]:
     found = []
-    for part in document.part.package.iter_parts():
-        if part.content_type not in TEXT_PARTS or not isinstance(part, XmlPart):
-            continue
-        for p in part.element.iter(qn("w:p")):
+    for root in roots:
+        for p in root.iter(qn("w:p")):
             paragraph = _flatten(p)
             if has_words(paragraph.items):
                 found.append(_Flat(p, paragraph, encode(paragraph.items, paragraph.tags)))
     return found
 
 
-def _open(data: bytes, limits: DocumentLimits) -> docx.document.Document:
+def _open(
+    data: bytes, limits: DocumentLimits
+) -> tuple[docx.document.Document, list[etree._Element]]:
+    """The document and the XML of its text parts; python-docx's errors on a package that is
+    not a Word document, or a broken one, are BadDocument."""
     open_zip(data, limits)
     try:
-        return docx.Document(io.BytesIO(data))
-    except (OpcError, ValueError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError) as exc:
+        document = docx.Document(io.BytesIO(data))
+        roots = [
+            part.element
+            for part in document.part.package.iter_parts()
+            if part.content_type in TEXT_PARTS and isinstance(part, XmlPart)
+        ]
+    except LIBRARY_ERRORS as exc:
         raise BadDocument(f"the file is not a readable Word document: {exc}") from None
+    return document, roots
 
 
 def _child(parent: etree._Element, name: str, order: Sequence[str]) -> etree._Element:
@@ -251,14 +270,13 @@ def _child_first(parent: etree._Element, name: str) -> etree._Element:
     return found
 
 
-def _mark_right_to_left(document: docx.document.Document) -> None:
+def _mark_right_to_left(roots: list[etree._Element]) -> None:
     """Every paragraph (numbers-only ones too) and table of the text parts right to left."""
-    for part in document.part.package.iter_parts():
-        if part.content_type in TEXT_PARTS and isinstance(part, XmlPart):
-            for p in part.element.iter(qn("w:p")):
-                _child(_child_first(p, "pPr"), "bidi", PPR_ORDER)
-            for table in part.element.iter(qn("w:tbl")):
-                _child(_child_first(table, "tblPr"), "bidiVisual", TBLPR_ORDER)
+    for root in roots:
+        for p in root.iter(qn("w:p")):
+            _child(_child_first(p, "pPr"), "bidi", PPR_ORDER)
+        for table in root.iter(qn("w:tbl")):
+            _child(_child_first(table, "tblPr"), "bidiVisual", TBLPR_ORDER)
 
 
 class DocxFormat:
@@ -272,17 +290,17 @@ class DocxFormat:
         self.write_limits = write_limits or DocumentLimits()
 
     def read(self, data: bytes, limits: DocumentLimits) -> list[Segment]:
-        return [flat.encoded.segment for flat in _paragraphs(_open(data, limits))]
+        return [flat.encoded.segment for flat in _paragraphs(_open(data, limits)[1])]
 
     def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
-        document = _open(data, self.write_limits)
-        found = _paragraphs(document)
+        document, roots = _open(data, self.write_limits)
+        found = _paragraphs(roots)
         if len(translations) != len(found):
             raise ValueError(f"{len(translations)} translations for {len(found)} segments")
         for flat, translation in zip(found, translations, strict=True):
             _rebuild(flat, decode(translation, flat.encoded), target)
         if is_right_to_left(target):
-            _mark_right_to_left(document)
+            _mark_right_to_left(roots)
         out = io.BytesIO()
         document.save(out)
         return out.getvalue()

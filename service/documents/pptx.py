@@ -31,6 +31,17 @@ from service.documents.runs import Encoded, Hold, Item, Paragraph, decode, encod
 from service.documents.safety import open_zip
 
 _NS_A = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+# What python-pptx raises on a package that is not a presentation or is broken inside (a part of
+# the wrong kind, a missing relationship): turned into BadDocument while opening, only.
+LIBRARY_ERRORS = (
+    PackageNotFoundError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    TypeError,
+    zipfile.BadZipFile,
+    etree.XMLSyntaxError,
+)
 _FIXED = {qn("a:pPr"), qn("a:endParaRPr")}
 
 
@@ -82,9 +93,9 @@ def _parts(presentation: pptx.presentation.Presentation) -> list[etree._Element]
     return found
 
 
-def _paragraphs(presentation: pptx.presentation.Presentation) -> list[_Flat]:
+def _paragraphs(roots: list[etree._Element]) -> list[_Flat]:
     found = []
-    for root in _parts(presentation):
+    for root in roots:
         for p in root.iter(qn("a:p")):
             paragraph = _flatten(p)
             if has_words(paragraph.items):
@@ -92,13 +103,18 @@ def _paragraphs(presentation: pptx.presentation.Presentation) -> list[_Flat]:
     return found
 
 
-def _open(data: bytes, limits: DocumentLimits) -> pptx.presentation.Presentation:
+def _open(
+    data: bytes, limits: DocumentLimits
+) -> tuple[pptx.presentation.Presentation, list[etree._Element]]:
+    """The presentation and the XML of its slides and notes; python-pptx's errors on a package
+    that is not a presentation, or a broken one, are BadDocument."""
     open_zip(data, limits)
     try:
-        return pptx.Presentation(io.BytesIO(data))
-    except (PackageNotFoundError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        presentation = pptx.Presentation(io.BytesIO(data))
+        roots = _parts(presentation)
+    except LIBRARY_ERRORS as exc:
         raise BadDocument(f"the file is not a readable PowerPoint presentation: {exc}") from None
-        raise BadDocument(f"the file is not a readable PowerPoint presentation: {exc}") from None
+    return presentation, roots
 
 
 def _properties(rpr: etree._Element | None, target: str) -> etree._Element:
@@ -141,8 +157,8 @@ def _rebuild(flat: _Flat, items: list[Item], target: str) -> None:
             end.addprevious(element)
 
 
-def _mark_right_to_left(presentation: pptx.presentation.Presentation) -> None:
-    for root in _parts(presentation):
+def _mark_right_to_left(roots: list[etree._Element]) -> None:
+    for root in roots:
         for p in root.iter(qn("a:p")):
             ppr = p.find(qn("a:pPr"))
             if ppr is None:
@@ -164,17 +180,17 @@ class PptxFormat:
         self.write_limits = write_limits or DocumentLimits()
 
     def read(self, data: bytes, limits: DocumentLimits) -> list[Segment]:
-        return [flat.encoded.segment for flat in _paragraphs(_open(data, limits))]
+        return [flat.encoded.segment for flat in _paragraphs(_open(data, limits)[1])]
 
     def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
-        presentation = _open(data, self.write_limits)
-        found = _paragraphs(presentation)
+        presentation, roots = _open(data, self.write_limits)
+        found = _paragraphs(roots)
         if len(translations) != len(found):
             raise ValueError(f"{len(translations)} translations for {len(found)} segments")
         for flat, translation in zip(found, translations, strict=True):
             _rebuild(flat, decode(translation, flat.encoded), target)
         if is_right_to_left(target):
-            _mark_right_to_left(presentation)
+            _mark_right_to_left(roots)
         out = io.BytesIO()
         presentation.save(out)
         return out.getvalue()

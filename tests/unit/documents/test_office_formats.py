@@ -80,3 +80,30 @@ def test_the_contract_names_and_types(case) -> None:
     fmt, _ = case
     assert fmt.extensions == (f".{fmt.name}",)
     assert fmt.media_type.startswith("application/vnd.")
+
+
+def _replaced(data: bytes, name: str, new: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            archive.writestr(info, new if info.filename == name else source.read(info))
+    return out.getvalue()
+
+
+def test_a_part_of_the_wrong_kind_is_a_bad_document_or_ignored(case) -> None:
+    """Each XML member in turn replaced by well-formed XML of no known kind: the format either
+    refuses the file (BadDocument) or translates what is left, never another error."""
+    fmt, data = case
+    refused = 0
+    for name in zipfile.ZipFile(io.BytesIO(data)).namelist():
+        if not name.endswith((".xml", ".rels")):
+            continue
+        broken = _replaced(data, name, b'<?xml version="1.0"?><x/>')
+        try:
+            segments = fmt.read(broken, LIMITS)
+        except BadDocument:
+            refused += 1
+            continue
+        fmt.write(broken, [shout(s) for s in segments], "ar")
+    assert refused >= 1

@@ -136,8 +136,8 @@ def _open(data: bytes, limits: DocumentLimits, mimetype: str) -> _Document:
                 parts[name] = parse_member(archive, name)
             except etree.XMLSyntaxError as exc:
                 raise BadDocument(f"{name} is not well-formed XML") from exc
-    if "content.xml" not in parts:
-        raise BadDocument("the OpenDocument file has no content.xml")
+    if "content.xml" not in parts or parts["content.xml"].find(q("office:body")) is None:
+        raise BadDocument("the OpenDocument file has no content.xml with a body")
     document = _Document(archive, parts)
     for root in parts.values():
         for style in root.iter(q("style:style")):

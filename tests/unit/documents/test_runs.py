@@ -109,6 +109,18 @@ def test_unknown_broken_and_duplicated_tags_never_lose_text() -> None:
     assert Text("rapport", 3) in back
 
 
+def test_unknown_tags_inherit_and_stray_end_tags_are_ignored() -> None:
+    encoded = encode(SENTENCE, TAGS)
+    back = decode('<b id="s1">le <x>grand</x></i> ministre</b> lundi', encoded)
+    assert back == [Text("le grand ministre", 1), Text(" lundi", 0), Hold(0)]
+
+
+def test_a_line_break_tag_is_a_newline_in_its_formatting() -> None:
+    encoded = encode(SENTENCE, TAGS)
+    back = decode('<b id="s1">un<br>deux<br/>trois</b>', encoded)
+    assert back[0] == Text("un\ndeux\ntrois", 1)
+
+
 def test_characters_xml_cannot_hold_are_dropped() -> None:
     encoded = encode([Text("a", 0), Text("b", 1)], TAGS)
     assert decode('x\x00y<b id="s1">\x0bz\ud800</b>', encoded) == [Text("xy", 0), Text("z", 1)]

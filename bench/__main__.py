@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         gil,
         invariance,
         jobs,
+        office,
         reliability,
         request_path,
         summary,
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "extraction": extraction,
         "jobs": jobs,
+        "office": office,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

@@ -1,0 +1,196 @@
+"""PowerPoint (.pptx): every paragraph of the slides' text frames, tables and groups, and of
+their speaker notes, translated as one segment each, runs' formatting mapped back (`runs`).
+
+Opened with python-pptx, which writes back every part it did not change byte for byte; the
+paragraphs (a:p) are edited in its XML. A run (a:r) is text with its a:rPr (bold, size,
+colour, and a link: PowerPoint keeps hyperlinks in the run's properties), a line break (a:br)
+is a newline in its run's formatting, and a field (a:fld: slide number, date) or anything else
+is kept as it is, in place. Masters and layouts (the template's prompts) are not translated.
+
+Each written run gets the target's `lang`; for a right-to-left target every paragraph gets
+`rtl="1"` and every table `rtl="1"`.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from copy import deepcopy
+from dataclasses import dataclass
+
+import pptx
+from lxml import etree
+from pptx.exc import PackageNotFoundError
+from pptx.oxml import parse_xml
+from pptx.oxml.ns import qn
+
+from service.documents.formats import BadDocument, DocumentLimits, Segment
+from service.documents.languages import is_right_to_left, locale_tag
+from service.documents.runs import Encoded, Hold, Item, Paragraph, decode, encode, has_words
+from service.documents.safety import open_zip
+
+_NS_A = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+# What python-pptx raises on a package that is not a presentation or is broken inside (a part of
+# the wrong kind, a missing relationship): turned into BadDocument while opening, only.
+LIBRARY_ERRORS = (
+    PackageNotFoundError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    TypeError,
+    zipfile.BadZipFile,
+    etree.XMLSyntaxError,
+)
+_FIXED = {qn("a:pPr"), qn("a:endParaRPr")}
+
+
+@dataclass
+class _Flat:
+    element: etree._Element
+    paragraph: Paragraph
+    encoded: Encoded
+
+
+def _tag(rpr: etree._Element | None) -> str:
+    if rpr is None:
+        return "span"
+    if rpr.find(qn("a:hlinkClick")) is not None:
+        return "a"
+    if rpr.get("b") in ("1", "true"):
+        return "b"
+    if rpr.get("i") in ("1", "true"):
+        return "i"
+    return "u" if rpr.get("u", "none") != "none" else "span"
+
+
+def _add(paragraph: Paragraph, text: str, rpr: etree._Element | None) -> None:
+    key = etree.tostring(rpr) if rpr is not None else b""
+    paragraph.add_text(text, key, rpr, _tag(rpr))
+
+
+def _flatten(p: etree._Element) -> Paragraph:
+    paragraph = Paragraph()
+    for child in p:
+        if child.tag in _FIXED:
+            continue
+        if child.tag == qn("a:r"):
+            _add(paragraph, child.findtext(qn("a:t")) or "", child.find(qn("a:rPr")))
+        elif child.tag == qn("a:br"):
+            _add(paragraph, "\n", child.find(qn("a:rPr")))
+        else:
+            paragraph.add_hold(child)
+    return paragraph
+
+
+def _parts(presentation: pptx.presentation.Presentation) -> list[etree._Element]:
+    """The slides' XML, each followed by its notes' when it has notes."""
+    found = []
+    for slide in presentation.slides:
+        found.append(slide.element)
+        if slide.has_notes_slide:
+            found.append(slide.notes_slide.element)
+    return found
+
+
+def _paragraphs(roots: list[etree._Element]) -> list[_Flat]:
+    found = []
+    for root in roots:
+        for p in root.iter(qn("a:p")):
+            paragraph = _flatten(p)
+            if has_words(paragraph.items):
+                found.append(_Flat(p, paragraph, encode(paragraph.items, paragraph.tags)))
+    return found
+
+
+def _open(
+    data: bytes, limits: DocumentLimits
+) -> tuple[pptx.presentation.Presentation, list[etree._Element]]:
+    """The presentation and the XML of its slides and notes; python-pptx's errors on a package
+    that is not a presentation, or a broken one, are BadDocument."""
+    open_zip(data, limits)
+    try:
+        presentation = pptx.Presentation(io.BytesIO(data))
+        roots = _parts(presentation)
+    except LIBRARY_ERRORS as exc:
+        raise BadDocument(f"the file is not a readable PowerPoint presentation: {exc}") from None
+    return presentation, roots
+
+
+def _properties(rpr: etree._Element | None, target: str) -> etree._Element:
+    props = deepcopy(rpr) if rpr is not None else parse_xml(f"<a:rPr {_NS_A}/>")
+    props.set("lang", locale_tag(target))
+    return props
+
+
+def _new_runs(text: str, rpr: etree._Element | None, target: str) -> list[etree._Element]:
+    made = []
+    for index, line in enumerate(text.split("\n")):
+        if index:
+            br = parse_xml(f"<a:br {_NS_A}/>")
+            br.append(_properties(rpr, target))
+            made.append(br)
+        if line:
+            run = parse_xml(f"<a:r {_NS_A}><a:t/></a:r>")
+            run.insert(0, _properties(rpr, target))
+            run.find(qn("a:t")).text = line
+            made.append(run)
+    return made
+
+
+def _rebuild(flat: _Flat, items: list[Item], target: str) -> None:
+    p, paragraph = flat.element, flat.paragraph
+    end = p.find(qn("a:endParaRPr"))
+    made: list[etree._Element] = []
+    for child in list(p):
+        if child.tag not in _FIXED:
+            p.remove(child)
+    for item in items:
+        if isinstance(item, Hold):
+            made.extend(paragraph.holds[item.index])
+        else:
+            made.extend(_new_runs(item.text, paragraph.templates[item.style], target))
+    for element in made:
+        if end is None:
+            p.append(element)
+        else:
+            end.addprevious(element)
+
+
+def _mark_right_to_left(roots: list[etree._Element]) -> None:
+    for root in roots:
+        for p in root.iter(qn("a:p")):
+            ppr = p.find(qn("a:pPr"))
+            if ppr is None:
+                ppr = parse_xml(f"<a:pPr {_NS_A}/>")
+                p.insert(0, ppr)
+            ppr.set("rtl", "1")
+        for table in root.iter(qn("a:tblPr")):
+            table.set("rtl", "1")
+
+
+class PptxFormat:
+    """PowerPoint presentations (see the module's docstring for what is translated and kept)."""
+
+    name = "pptx"
+    extensions = (".pptx",)
+    media_type = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+    def __init__(self, write_limits: DocumentLimits | None = None) -> None:
+        self.write_limits = write_limits or DocumentLimits()
+
+    def read(self, data: bytes, limits: DocumentLimits) -> list[Segment]:
+        return [flat.encoded.segment for flat in _paragraphs(_open(data, limits)[1])]
+
+    def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
+        presentation, roots = _open(data, self.write_limits)
+        found = _paragraphs(roots)
+        if len(translations) != len(found):
+            raise ValueError(f"{len(translations)} translations for {len(found)} segments")
+        for flat, translation in zip(found, translations, strict=True):
+            _rebuild(flat, decode(translation, flat.encoded), target)
+        if is_right_to_left(target):
+            _mark_right_to_left(roots)
+        out = io.BytesIO()
+        presentation.save(out)
+        return out.getvalue()

@@ -384,6 +384,59 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Where `python -m service fetch-models` saves the configured models.",
     ),
+    Setting(
+        "data_dir",
+        "DATA_DIR",
+        "data",
+        str,
+        "Where the service keeps what it writes at run time: background jobs and the temporary "
+        "store of translated documents (`DATA_DIR/documents`).",
+    ),
+    Setting(
+        "doc_max_bytes",
+        "DOC_MAX_BYTES",
+        "20000000",
+        positive_int,
+        "Largest document accepted for translation, in bytes (413 above it). See Documents.",
+    ),
+    Setting(
+        "doc_max_members",
+        "DOC_MAX_MEMBERS",
+        "2000",
+        positive_int,
+        "Most members a zip-based document (docx, pptx, xlsx, odt, epub) may hold (413 above).",
+    ),
+    Setting(
+        "doc_max_uncompressed_bytes",
+        "DOC_MAX_UNCOMPRESSED_BYTES",
+        "200000000",
+        positive_int,
+        "Most bytes a zip-based document may inflate to, all members together, checked from its "
+        "directory before anything is extracted (413 above: a zip bomb).",
+    ),
+    Setting(
+        "doc_max_compression_ratio",
+        "DOC_MAX_COMPRESSION_RATIO",
+        "100",
+        positive_float,
+        "Most a zip member over 1 MB may inflate, uncompressed over compressed size (413 above).",
+    ),
+    Setting(
+        "doc_retention_s",
+        "DOC_RETENTION_S",
+        "3600",
+        positive_float,
+        "Longest a translated document waits for its download, in seconds; deleted after it, or "
+        "at its first download.",
+    ),
+    Setting(
+        "doc_store_bytes",
+        "DOC_STORE_BYTES",
+        "500000000",
+        positive_int,
+        "Most bytes the temporary document store holds; a translation that would pass it is "
+        "refused (503 with Retry-After) rather than evicting results not yet downloaded.",
+    ),
 )
 
 
@@ -432,6 +485,13 @@ class Settings:
     fetch_timeout_s: float
     reading_wpm: int
     models_dir: str
+    data_dir: str
+    doc_max_bytes: int
+    doc_max_members: int
+    doc_max_uncompressed_bytes: int
+    doc_max_compression_ratio: float
+    doc_retention_s: float
+    doc_store_bytes: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

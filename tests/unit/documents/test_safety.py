@@ -63,6 +63,14 @@ def test_xml_entities_in_a_member_are_refused_not_expanded(xml: bytes) -> None:
         open_zip(_zip({"word/document.xml": xml}), LIMITS)
 
 
+def test_a_doctype_without_entities_is_allowed() -> None:
+    xhtml = (
+        b'<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.1//EN" '
+        b'"http://www.w3.org/TR/xhtml11/DTD/xhtml11.dtd"><html xmlns="http://www.w3.org/1999/xhtml"/>'
+    )
+    open_zip(_zip({"OEBPS/ch1.xhtml": xhtml, "OEBPS/ch2.xhtml": b"<!DOCTYPE html><html/>"}), LIMITS)
+
+
 def test_a_member_that_is_not_xml_is_not_parsed_as_xml() -> None:
     open_zip(_zip({"word/media/image1.bin": BILLION_LAUGHS}), LIMITS)
 

@@ -15,7 +15,11 @@ from collections.abc import Sequence
 from service.documents.formats import DocumentLimits, Segment, UnsupportedDocument
 from service.documents.safety import check_size
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 # Blank lines (whitespace holding at least two line breaks) separate blocks.
 _BLANK_RE = re.compile(r"(\s*\n\s*\n\s*)")
 
@@ -27,15 +31,15 @@ def decode(data: bytes) -> tuple[str, bytes, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             body, codec = data[len(bom) :], encoding
-            if encoding == "utf-16":
-                codec = "utf-16-le" if bom == codecs.BOM_UTF16_LE else "utf-16-be"
             break
     else:
         bom, body, codec = b"", data, "utf-8"
     try:
         text = body.decode(codec)
     except UnicodeDecodeError:
-        raise UnsupportedDocument("the file is binary, or text in an encoding other than UTF-8")
+        raise UnsupportedDocument(
+            "the file is binary, or text in an encoding other than UTF-8"
+        ) from None
     if "\0" in text:
         raise UnsupportedDocument("the file is binary (it holds NUL bytes)")
     return text, bom, codec

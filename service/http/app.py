@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -22,6 +23,7 @@ from service.core.metrics import Metrics
 from service.http import access, errors, openapi
 from service.http.surfaces import BLUEPRINTS
 from service.inference.engine import Engine
+from service.jobs.files import FileStore
 from service.sources import fetcher_for
 from service.text.language import LanguageDetector
 
@@ -57,6 +59,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = LanguageDetector()
     app.extensions["fetcher"] = fetcher_for(settings)
+    app.extensions["documents"] = FileStore(
+        Path(settings.data_dir) / "documents",
+        max_bytes=settings.doc_store_bytes,
+        retention_s=settings.doc_retention_s,
+    )
     for blueprint in (*BLUEPRINTS, openapi.bp):
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics, settings)

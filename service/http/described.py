@@ -57,6 +57,8 @@ class Doc:
     # What the route streams with `Accept: text/event-stream` (see service.http.events); "" none.
     events: str = ""
     path_parameters: dict[str, str] = field(default_factory=dict)  # name -> marker
+    # How `request` is sent: JSON, or `multipart/form-data` (a file upload).
+    request_media_type: str = "application/json"
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ def _limits(settings: Settings) -> dict[str, dict[str, Any]]:
         "deepl-target": {"enum": [code.upper() for code in targets]},
         "summary-source": {"enum": [SUMMARY_LANGUAGE, AUTO]},
         "pair": {"enum": [p.key for p in pairs]},
+        "file-name": {"type": "string", "minLength": 1},
     }
 
 
@@ -139,7 +140,7 @@ def _operation(doc: Doc) -> dict[str, Any]:
         content: dict[str, Any] = {"schema": _ref(doc.request)}
         if doc.example:
             content["example"] = doc.example
-        operation["requestBody"] = {"required": True, "content": {"application/json": content}}
+        operation["requestBody"] = {"required": True, "content": {doc.request_media_type: content}}
     if doc.path_parameters:
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": {MARK: marker}}

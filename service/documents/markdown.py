@@ -28,7 +28,7 @@ from service.documents.safety import check_size
 
 _PAIRED = {"em": "em", "strong": "strong", "s": "s"}
 # What would start a block if a translation began with it, and what is inline syntax anywhere.
-_LINE_START_RE = re.compile(r"^([#>+\-=]|\d+[.)])")
+_LINE_START_RE = re.compile(r"^(\d+)?([#>+\-=.)])")
 _INLINE_SYNTAX_RE = re.compile(r"([\\`*_\[\]<|])")
 
 
@@ -127,7 +127,7 @@ def _tag_markdown(tag: Tag) -> str:
 def markdown_from_markup(markup: str) -> str:
     """A translated segment's markup back in Markdown inline syntax, on one line."""
     text = _markdown_of(BeautifulSoup(markup, "html.parser"))
-    return _LINE_START_RE.sub(r"\\\1", text.strip())
+    return _LINE_START_RE.sub(lambda m: f"{m.group(1) or ''}\\{m.group(2)}", text.strip())
 
 
 def _line_starts(text: str) -> list[int]:

@@ -71,6 +71,17 @@ MIMETYPE_KINDS = {
 _CONTENT_TYPES = "[Content_Types].xml"
 _CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# Binary formats that may begin with text-like bytes: PDF, images, OLE2 (.doc), gzip, 7z, RAR.
+_BINARY_MAGIC = (
+    b"%PDF-",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"\xd0\xcf\x11\xe0",
+    b"\x1f\x8b",
+    b"7z\xbc\xaf",
+    b"Rar!",
+)
 _VTT_RE = re.compile(r"\AWEBVTT(?:[ \t][^\n]*)?(?:\r?\n|\Z)")
 _SRT_RE = re.compile(r"\A\d+[ \t]*\r?\n[ \t]*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}[ \t]*-->")
 _HTML_TAGS = (
@@ -142,6 +153,8 @@ def detect(data: bytes, name: str, limits: DocumentLimits) -> DocumentFormat:
     check_size(data, limits)
     if not data.strip():
         raise _unsupported("the file is empty")
+    if data.startswith(_BINARY_MAGIC):
+        raise _unsupported("the file is binary (a PDF, an image, a legacy Office file...)")
     kind = zip_kind(data, limits) if data.startswith(_ZIP_MAGIC) else None
     if kind is None:
         try:

@@ -157,9 +157,7 @@ class FileStore:
             meta = json.loads((self.root / (file_id + _META)).read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
-        return (
-            meta if isinstance(meta, dict) and all(k in meta for k in _FIELDS) else None
-        )
+        return meta if isinstance(meta, dict) and all(k in meta for k in _FIELDS) else None
 
     def _write(self, name: str, data: bytes) -> None:
         temp = self.root / f".{name}{_TEMP}"

@@ -25,6 +25,7 @@ from service.documents.safety import check_size
 # A cue that ends with one of these (before closing quotes or brackets) ends its sentence.
 _SENTENCE_END_RE = re.compile(r"""[.!?\u2026\u061f\u3002:;][\"'\u201d\u2019\u00bb)\]]*$""")
 MAX_CUES_PER_SENTENCE = 6
+_WORD_RE = re.compile(r"[^\W\d_]")
 
 
 def _cue_text(event: pysubs2.SSAEvent) -> str:
@@ -32,11 +33,12 @@ def _cue_text(event: pysubs2.SSAEvent) -> str:
 
 
 def sentence_groups(texts: Sequence[str]) -> list[list[int]]:
-    """Indexes of cues that hold one sentence, in order; cues without words stand alone."""
+    """Indexes of cues that hold one sentence, in order; cues without words (a music note, a
+    number) stand alone and are no segment."""
     groups: list[list[int]] = []
     current: list[int] = []
     for i, text in enumerate(texts):
-        if not text:
+        if not _WORD_RE.search(text):
             if current:
                 groups.append(current)
                 current = []
@@ -53,17 +55,18 @@ def sentence_groups(texts: Sequence[str]) -> list[list[int]]:
 
 def share_words(translation: str, weights: Sequence[int]) -> list[str]:
     """`translation`'s words cut into len(weights) consecutive runs, each in proportion to its
-    weight (a cue's source words); no run is empty while there are words enough."""
+    weight (a cue's source words); no run is empty while there are words enough (with fewer
+    words than runs, the first runs get one each)."""
     words, parts = translation.split(), len(weights)
+    if len(words) < parts:  # a word each for the first cues, the rest empty
+        return [words[k] if k < len(words) else "" for k in range(parts)]
     if sum(weights) == 0:
         weights = [1] * parts
     total, seen, bounds = sum(weights), 0, [0]
     for k, weight in enumerate(weights[:-1]):
         seen += weight
         cut = round(len(words) * seen / total)
-        if len(words) >= parts:
-            cut = min(max(cut, bounds[-1] + 1), len(words) - (parts - k - 1))
-        bounds.append(min(max(cut, bounds[-1]), len(words)))
+        bounds.append(min(max(cut, bounds[-1] + 1), len(words) - (parts - k - 1)))
     bounds.append(len(words))
     return [" ".join(words[a:b]) for a, b in itertools.pairwise(bounds)]
 
@@ -100,7 +103,7 @@ class Subtitles:
         return [
             Segment(" ".join(texts[i] for i in group))
             for group in sentence_groups(texts)
-            if texts[group[0]]
+            if _WORD_RE.search(texts[group[0]])
         ]
 
     def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
@@ -109,7 +112,7 @@ class Subtitles:
         texts = [_cue_text(event) for event in events]
         given = iter(translations)
         for group in sentence_groups(texts):
-            if not texts[group[0]]:
+            if not _WORD_RE.search(texts[group[0]]):
                 continue
             weights = [len(texts[i].split()) for i in group]
             for i, part in zip(group, share_words(next(given), weights), strict=True):

@@ -15,7 +15,7 @@ import io
 import re
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, g, jsonify, request, send_file
+from flask import Blueprint, Response, g, has_request_context, jsonify, request, send_file
 from pydantic import BaseModel, Field, RootModel
 from werkzeug.exceptions import NotFound
 
@@ -119,7 +119,11 @@ def _status(exc: ServiceError) -> int:
         return 403
     if exc.status == 429:
         return 429
-    if exc.status in (413, 415) and request.endpoint in _DOCUMENT_ENDPOINTS:
+    if (
+        exc.status in (413, 415)
+        and has_request_context()
+        and request.endpoint in _DOCUMENT_ENDPOINTS
+    ):
         return exc.status
     return 400 if exc.status < 500 else 500
 

@@ -51,16 +51,18 @@ def _request_validator(path: str) -> jsonschema.Draft202012Validator:
 VALIDATORS = {
     path: _request_validator(path)
     for path, ops in SPEC["paths"].items()
-    if "requestBody" in ops.get("post", {})
+    if "application/json" in ops.get("post", {}).get("requestBody", {}).get("content", {})
 }
 
 
 @pytest.fixture(scope="module")
-def app(demo_settings):
+def app(demo_settings, tmp_path_factory):
     threads = torch.get_num_threads()
     engine = Engine(demo_settings.replace(torch_threads=1, **LIMITS)).start()
     # No page is fetched: a generated `url` is refused before any lookup (no network in tests).
-    yield create_app(engine.settings.replace(fetch_urls=False), engine=engine)
+    # Translated documents go to a temporary store.
+    data_dir = str(tmp_path_factory.mktemp("data"))
+    yield create_app(engine.settings.replace(fetch_urls=False, data_dir=data_dir), engine=engine)
     engine.close(timeout=30)
     torch.set_num_threads(threads)
 

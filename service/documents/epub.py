@@ -17,6 +17,7 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 
 import ebooklib
@@ -35,7 +36,20 @@ _SPINE_RE = re.compile(r"<((?:\w+:)?spine)\b([^>]*?)(/?)>")
 _PROGRESSION_RE = re.compile(r"""\s+page-progression-direction\s*=\s*(["'])[^"']*\1""")
 _LANGUAGE_RE = re.compile(r"(<dc:language\b[^>]*>)[^<]*(</dc:language>)")
 # What ebooklib raises on a book it cannot make sense of (missing items, broken package).
-_EBOOKLIB_ERRORS = (epub.EpubException, KeyError, ValueError, IndexError, AttributeError, LxmlError)
+# and what zipfile raises for a member it cannot inflate (ebooklib reads every member).
+_EBOOKLIB_ERRORS = (
+    epub.EpubException,
+    KeyError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    LxmlError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    NotImplementedError,
+)
 
 
 def _package_path(archive: zipfile.ZipFile) -> str:
@@ -85,6 +99,16 @@ def mark_package(opf: str, target: str) -> str:
     return _SPINE_RE.sub(spine, opf, count=1)
 
 
+def _same_entry(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A new directory entry like `info` (name, time, compression, attributes): writing mutates
+    the entry it is given, and `info` belongs to the archive still being read."""
+    entry = zipfile.ZipInfo(info.filename, info.date_time)
+    entry.compress_type = info.compress_type
+    entry.external_attr = info.external_attr
+    entry.create_system = info.create_system
+    return entry
+
+
 class Epub:
     """An EPUB 2 or 3 book."""
 
@@ -110,5 +134,5 @@ class Epub:
                 body = replaced.get(info.filename)
                 if body is None:
                     body = read_member(archive, info.filename)
-                copy.writestr(info, body)
+                copy.writestr(_same_entry(info), body)
         return out.getvalue()

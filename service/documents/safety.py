@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -78,8 +79,10 @@ def read_member(archive: zipfile.ZipFile, name: str) -> bytes:
             data = member.read(info.file_size + 1)
     except KeyError as exc:
         raise BadDocument(f"the archive has no {name}") from exc
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
         raise BadDocument(f"{name} in the archive is corrupt") from exc
+    except NotImplementedError as exc:  # a compression method zipfile does not read
+        raise BadDocument(f"{name} in the archive is compressed in a way not supported") from exc
     if len(data) > info.file_size:
         raise BadDocument(f"{name} is larger than the archive says")
     return data

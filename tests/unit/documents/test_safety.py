@@ -95,3 +95,19 @@ def test_malformed_xml_is_a_bad_document() -> None:
     with pytest.raises(BadDocument, match="not well-formed"):
         check_xml(b"<a><b></a>", "content.xml")
     assert check_xml(b"<a><b/></a>").tag == "a"
+
+
+def test_a_member_whose_compressed_data_is_corrupt_is_a_bad_document() -> None:
+    data = bytearray(_zip({"a.xml": b"<a>" + bytes(range(256)) * 20 + b"</a>"}))
+    start = 30 + len("a.xml")  # the local header, then the deflated data
+    data[start : start + 8] = b"\xff" * 8
+    with pytest.raises(BadDocument, match="a.xml in the archive is corrupt"):
+        open_zip(bytes(data), LIMITS)
+
+
+def test_a_member_in_an_unknown_compression_method_is_a_bad_document() -> None:
+    data = bytearray(_zip({"a.xml": b"<a/>"}))
+    for offset in (8, data.rfind(b"PK\x01\x02") + 10):  # local and central compression method
+        data[offset : offset + 2] = (99).to_bytes(2, "little")
+    with pytest.raises(BadDocument, match="not supported"):
+        open_zip(bytes(data), LIMITS)

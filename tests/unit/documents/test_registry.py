@@ -5,10 +5,12 @@ refused as unsupported, naming the formats served."""
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 
 import pytest
 
+from harness import documents
 from service.documents.formats import (
     BadDocument,
     DocumentLimits,
@@ -113,3 +115,43 @@ def test_every_registered_format_lists_its_extensions() -> None:
     assert all(ext.startswith(".") for ext in extensions)
     for name, fmt in FORMATS.items():
         assert fmt.name == name and fmt.extensions and fmt.media_type
+
+
+def _mutations(base: bytes, rnd: random.Random, count: int) -> list[bytes]:
+    """`base` cut short, with bytes overwritten, or with a run repeated."""
+    out = []
+    for _ in range(count):
+        data = bytearray(base)
+        kind = rnd.choice(["cut", "flip", "repeat"])
+        if kind == "cut":
+            data = data[: rnd.randrange(len(data))]
+        elif kind == "flip":
+            for _ in range(rnd.randint(1, 5)):
+                data[rnd.randrange(len(data))] = rnd.randrange(256)
+        else:
+            at = rnd.randrange(len(data))
+            data = data[:at] + data[at : at + 50] * 3 + data[at:]
+        out.append(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "base"),
+    [
+        ("a.epub", documents.book(2)),
+        ("a.srt", documents.subtitles("srt")),
+        ("a.vtt", documents.subtitles("vtt")),
+        ("a.md", documents.MARKDOWN.encode()),
+        ("a.html", documents.HTML.encode()),
+    ],
+)
+def test_damaged_real_files_fail_only_as_bad_documents(name: str, base: bytes) -> None:
+    """Read and written back, or refused with one of the three format errors: nothing else
+    (a zlib error, a library's own exception) may escape to become a 500."""
+    for data in _mutations(base, random.Random(name), 60):
+        try:
+            fmt = detect(data, name, LIMITS)
+            segments = fmt.read(data, LIMITS)
+            fmt.write(data, [s.text for s in segments], "ar")
+        except (BadDocument, DocumentTooLarge, UnsupportedDocument):
+            pass

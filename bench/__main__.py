@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import (
         batching,
         cache,
+        documents,
         extraction,
         front,
         gil,
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "cache": cache,
         "summary": summary,
         "extraction": extraction,
+        "documents": documents,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

@@ -118,10 +118,9 @@ def _visible_text(segment: Segment) -> str:
 
 
 def _source(ctx: TaskContext, segments: Sequence[Segment], request: DocumentRequest) -> str:
-    """The source language: the one asked for (its pair checked), or with AUTO the one the
+    """The source language: the one asked for, or with AUTO the one the
     document's first DETECTION_SAMPLE_CHARS are in (the target itself when already there)."""
     if request.source != AUTO:
-        resolve_pair(ctx.engine, request.source, request.target)
         return request.source
     if ctx.detector is None:
         raise InvalidRequest("language detection is not available here", field="source")
@@ -165,6 +164,8 @@ def _translate_segments(
 
 def translate_document(ctx: TaskContext, request: DocumentRequest) -> DocumentResult:
     """The document operation: detect, read, translate, write (see the module's docstring)."""
+    if request.source != AUTO:  # a pair not served is refused before the file is read
+        resolve_pair(ctx.engine, request.source, request.target)
     with format_errors():
         fmt = detect(request.data, request.filename, request.limits)
         segments = fmt.read(request.data, request.limits)

@@ -440,6 +440,10 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+# What a document upload's multipart framing and other form fields may add to DOC_MAX_BYTES.
+DOC_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's configuration. Build it with `from_env` or `replace`; never mutate it."""
@@ -518,6 +522,11 @@ class Settings:
     def defaults(cls, **overrides: Any) -> Settings:
         """Defaults with the given fields replaced, ignoring the environment (for tests, tools)."""
         return dataclasses.replace(cls.from_env({}), **overrides)
+
+    @property
+    def doc_upload_bytes(self) -> int:
+        """Largest body of a document upload: DOC_MAX_BYTES and its form's framing."""
+        return self.doc_max_bytes + DOC_FORM_OVERHEAD_BYTES
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed."""

@@ -5,9 +5,11 @@ method, so this is the page's own flow over plain HTTP)."""
 from __future__ import annotations
 
 import io
+import random
 import urllib.parse
 import urllib.request
 import uuid
+import zipfile
 from pathlib import Path
 
 import ebooklib
@@ -16,6 +18,7 @@ from ebooklib import epub
 
 from harness import documents
 from harness.server import get, post
+from service.core.config import Settings
 
 
 def multipart(fields: dict[str, str], name: str, data: bytes) -> tuple[bytes, str]:
@@ -62,3 +65,29 @@ def test_an_epub_to_arabic_and_a_zip_bomb_through_gunicorn(start_server, tmp_pat
     refused = post(server.url, "/translate_file", body, content_type=content_type)
     assert refused.status == status == 413 and "zip bomb" in refused.body["error"]
     assert [p for p in store.rglob("*") if p.is_file()] == []
+
+
+def _book_with_image(image_bytes: int) -> bytes:
+    """A one-chapter book carrying an incompressible `image_bytes` picture."""
+    source = zipfile.ZipFile(io.BytesIO(documents.book(1)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
+        for info in source.infolist():
+            book.writestr(info.filename, source.read(info.filename), info.compress_type)
+        book.writestr("EPUB/cover.jpg", random.Random(0).randbytes(image_bytes))
+    return out.getvalue()
+
+
+def test_uploads_over_the_body_limit_pass_the_production_front(start_server, tmp_path) -> None:
+    """nginx lets a document through up to DOC_MAX_BYTES (not MAX_BODY_BYTES), and answers 413
+    in LibreTranslate's shape above it."""
+    env = {"DATA_DIR": str(tmp_path / "data"), "DOC_MAX_BYTES": "4000000"}
+    server = start_server(env, front=True)
+    fields = {"source": "en", "target": "fr"}
+    body, content_type = multipart(fields, "b.epub", _book_with_image(3_000_000))
+    assert len(body) > Settings.defaults().max_body_bytes
+    answer = post(server.url, "/translate_file", body, content_type=content_type)
+    assert answer.status == 200, answer.body
+    body, content_type = multipart(fields, "b.epub", _book_with_image(4_200_000))
+    refused = post(server.url, "/translate_file", body, content_type=content_type)
+    assert refused.status == 413 and "limit of 4065536 bytes" in refused.body["error"]

@@ -34,8 +34,6 @@ FORMATS = ("text", "html")
 # The routes whose size and format refusals keep their own statuses (413, 415): LibreTranslate's
 # page shows any error's message, and a client can tell "too big" from "not this format".
 _DOCUMENT_ENDPOINTS = frozenset({"libretranslate.translate_file", "libretranslate.download_file"})
-# What multipart framing and the form's other fields may add to DOC_MAX_BYTES in an upload.
-_FORM_OVERHEAD = 64 * 1024
 
 
 # ----- the wire shapes, for the OpenAPI document (the views read the fields themselves, with
@@ -331,7 +329,7 @@ def upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """An upload may be DOC_MAX_BYTES (and its form's framing), not MAX_BODY_BYTES: set before
     anything (the API key reader included) reads the body."""
     if endpoint == "libretranslate.translate_file":
-        request.max_content_length = context.settings().doc_max_bytes + _FORM_OVERHEAD + 1
+        request.max_content_length = context.settings().doc_upload_bytes + 1
 
 
 @route(

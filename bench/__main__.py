@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import (
         batching,
         cache,
+        documents,
         extraction,
         front,
         gil,
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "extraction": extraction,
         "jobs": jobs,
         "office": office,
+        "documents": documents,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

@@ -390,8 +390,9 @@ SETTINGS: tuple[Setting, ...] = (
         "DATA_DIR",
         "data",
         str,
-        "Where the service keeps its own files: the jobs' SQLite file (`jobs.db`) unless "
-        "`JOBS_STORE` says otherwise.",
+        "Where the service keeps what it writes at run time: the jobs' SQLite file (`jobs.db`) "
+        "unless `JOBS_STORE` says otherwise, and the temporary store of translated documents "
+        "(`DATA_DIR/documents`).",
     ),
     Setting(
         "jobs",
@@ -489,7 +490,56 @@ SETTINGS: tuple[Setting, ...] = (
         "Host names and CIDR networks a `callback_url` may reach although not public "
         "(loopback, private, link-local, ...), as FETCH_ALLOW is for pages.",
     ),
+    Setting(
+        "doc_max_bytes",
+        "DOC_MAX_BYTES",
+        "20000000",
+        positive_int,
+        "Largest document accepted for translation, in bytes (413 above it). See Documents.",
+    ),
+    Setting(
+        "doc_max_members",
+        "DOC_MAX_MEMBERS",
+        "2000",
+        positive_int,
+        "Most members a zip-based document (docx, pptx, xlsx, odt, epub) may hold (413 above).",
+    ),
+    Setting(
+        "doc_max_uncompressed_bytes",
+        "DOC_MAX_UNCOMPRESSED_BYTES",
+        "200000000",
+        positive_int,
+        "Most bytes a zip-based document may inflate to, all members together, checked from its "
+        "directory before anything is extracted (413 above: a zip bomb).",
+    ),
+    Setting(
+        "doc_max_compression_ratio",
+        "DOC_MAX_COMPRESSION_RATIO",
+        "100",
+        positive_float,
+        "Most a zip member over 1 MB may inflate, uncompressed over compressed size (413 above).",
+    ),
+    Setting(
+        "doc_retention_s",
+        "DOC_RETENTION_S",
+        "3600",
+        positive_float,
+        "Longest a translated document waits for its download, in seconds; deleted after it, or "
+        "at its first download.",
+    ),
+    Setting(
+        "doc_store_bytes",
+        "DOC_STORE_BYTES",
+        "500000000",
+        positive_int,
+        "Most bytes the temporary document store holds; a translation that would pass it is "
+        "refused (503 with Retry-After) rather than evicting results not yet downloaded.",
+    ),
 )
+
+
+# What a document upload's multipart framing and other form fields may add to DOC_MAX_BYTES.
+DOC_FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -550,6 +600,12 @@ class Settings:
     jobs_max_in_flight: int
     jobs_webhook_secret: str
     jobs_webhook_allow: tuple[str, ...]
+    doc_max_bytes: int
+    doc_max_members: int
+    doc_max_uncompressed_bytes: int
+    doc_max_compression_ratio: float
+    doc_retention_s: float
+    doc_store_bytes: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -578,6 +634,11 @@ class Settings:
     def defaults(cls, **overrides: Any) -> Settings:
         """Defaults with the given fields replaced, ignoring the environment (for tests, tools)."""
         return dataclasses.replace(cls.from_env({}), **overrides)
+
+    @property
+    def doc_upload_bytes(self) -> int:
+        """Largest body of a document upload: DOC_MAX_BYTES and its form's framing."""
+        return self.doc_max_bytes + DOC_FORM_OVERHEAD_BYTES
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed."""

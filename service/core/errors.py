@@ -17,12 +17,15 @@ ServiceError                 every error a request can end with; carries status 
 │   ├── QuotaExceeded        429  its character limit (RATE_LIMIT_CHARS), which DeepL calls a quota
 │   └── TooManyJobs          429  the caller has JOBS_MAX_IN_FLIGHT jobs queued or running
 ├── PayloadTooLarge          413  body, text or item count (or a fetched page) over a limit
-├── UnsupportedMediaType     415  body is not JSON; a fetched page is not HTML or plain text
+├── UnsupportedMediaType     415  body is not JSON; a fetched page is not HTML or plain text; a
+│                                 document whose format is not served (decided by its content)
 ├── Overloaded               503  the model's queue is full; comes with Retry-After
 ├── ModelUnavailable         503  the model is not loaded (yet) or its worker has stopped
 ├── OutOfMemory              503  one item alone does not fit in device memory
 ├── LimiterUnavailable       503  the shared rate-limit store is down and limits fail closed
 ├── JobsUnavailable          503  the job store cannot be reached; comes with Retry-After
+├── StorageFull              503  the temporary store of translated documents is full; comes with
+│                                 Retry-After (downloads and retention free it)
 ├── ItemTimeout              504  a request did not finish within ITEM_TIMEOUT_S
 └── GenerationFailed         500  the model raised while generating; details only in the log
 
@@ -138,6 +141,12 @@ class LimiterUnavailable(ServiceError):
 class JobsUnavailable(ServiceError):
     status = 503
     code = "jobs_unavailable"
+    retry_after = True
+
+
+class StorageFull(ServiceError):
+    status = 503
+    code = "storage_full"
     retry_after = True
 
 

@@ -16,6 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -27,6 +28,7 @@ from service.core.metrics import Metrics
 from service.http import access, errors, openapi
 from service.http.surfaces import BLUEPRINTS
 from service.inference.engine import Engine
+from service.jobs.files import FileStore
 from service.jobs.runner import JobRunner
 from service.jobs.store import JobStore
 from service.jobs.stores import open_store
@@ -74,6 +76,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     runner.on_finished.append(webhooks.on_finished)
     app.extensions["webhooks"] = webhooks
     app.extensions["fetcher"] = fetcher_for(settings)
+    app.extensions["documents"] = FileStore(
+        Path(settings.data_dir) / "documents",
+        max_bytes=settings.doc_store_bytes,
+        retention_s=settings.doc_retention_s,
+    )
     for blueprint in (*BLUEPRINTS, openapi.bp):
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics, settings)

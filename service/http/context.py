@@ -14,8 +14,10 @@ from flask import current_app, g, request
 from service.core.config import Settings
 from service.core.errors import InvalidRequest
 from service.core.metrics import Metrics
+from service.documents.formats import DocumentLimits
 from service.http import bodies
 from service.inference.engine import Engine
+from service.jobs.files import FileStore
 from service.jobs.store import JobStore
 from service.jobs.webhooks import Webhooks
 from service.sources import Fetcher
@@ -39,6 +41,22 @@ def detector() -> LanguageDetector:
 def fetcher() -> Fetcher | None:
     """The page fetcher for `url`; None when FETCH_URLS is off."""
     return current_app.extensions.get("fetcher")
+
+
+def documents() -> FileStore:
+    """The temporary store of translated documents (`DATA_DIR/documents`)."""
+    return current_app.extensions["documents"]
+
+
+def document_limits() -> DocumentLimits:
+    """DOC_MAX_BYTES and the zip limits, as the document formats read them."""
+    s = settings()
+    return DocumentLimits(
+        max_bytes=s.doc_max_bytes,
+        max_members=s.doc_max_members,
+        max_uncompressed_bytes=s.doc_max_uncompressed_bytes,
+        max_compression_ratio=s.doc_max_compression_ratio,
+    )
 
 
 def metrics() -> Metrics:

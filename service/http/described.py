@@ -62,6 +62,8 @@ class Doc:
     # The status of success (202 for work accepted to run later) and the headers it carries.
     success: str = "200"
     success_headers: dict[str, str] = field(default_factory=dict)  # name -> description
+    # How `request` is sent: JSON, or `multipart/form-data` (a file upload).
+    request_media_type: str = "application/json"
 
 
 @dataclass(frozen=True)

@@ -147,10 +147,10 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def body_too_large(exc: RequestEntityTooLarge) -> Response:
-        # Same code as the other size limits, and the message names the limit.
-        return service_error(
-            PayloadTooLarge(f"the body is over the limit of {settings.max_body_bytes} bytes")
-        )
+        # Same code as the other size limits, and the message names the limit (a route may set
+        # its own: a document upload's is DOC_MAX_BYTES and its form's framing).
+        limit = (request.max_content_length or settings.max_body_bytes + 1) - 1
+        return service_error(PayloadTooLarge(f"the body is over the limit of {limit} bytes"))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

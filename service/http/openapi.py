@@ -86,6 +86,7 @@ def _limits(settings: Settings) -> dict[str, dict[str, Any]]:
         "pair": {"enum": [p.key for p in pairs]},
         "job-items": {"minItems": 1, "maxItems": settings.jobs_max_items},
         "job-id": {"type": "string"},
+        "file-name": {"type": "string", "minLength": 1},
     }
 
 
@@ -145,7 +146,7 @@ def _operation(doc: Doc) -> dict[str, Any]:
         content: dict[str, Any] = {"schema": _ref(doc.request)}
         if doc.example:
             content["example"] = doc.example
-        operation["requestBody"] = {"required": True, "content": {"application/json": content}}
+        operation["requestBody"] = {"required": True, "content": {doc.request_media_type: content}}
     if doc.path_parameters:
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": {MARK: marker}}

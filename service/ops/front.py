@@ -92,6 +92,7 @@ def render(settings: Settings, options: FrontOptions, runtime: Path) -> str:
         "@SHUTDOWN_TIMEOUT@": _seconds(shutdown),
         "@UPSTREAM_TIMEOUT@": _seconds(settings.item_timeout_s + 30),
         "@MAX_BODY_BYTES@": str(settings.max_body_bytes),
+        "@DOC_UPLOAD_BYTES@": str(settings.doc_upload_bytes),
     }
     text = TEMPLATE.read_text(encoding="utf-8")
     for name, value in values.items():

@@ -20,6 +20,7 @@ from service.tasks.article import (
 )
 from service.tasks.context import Outcome, TaskContext
 from service.tasks.detect import Detections, DetectRequest, detect, served_languages
+from service.tasks.documents import DocumentRequest, DocumentResult, translate_document
 from service.tasks.generation import (
     LENGTH_PRESETS,
     MAX_BEAMS,
@@ -72,6 +73,8 @@ __all__ = [
     "Article",
     "ArticleRequest",
     "DetectRequest",
+    "DocumentRequest",
+    "DocumentResult",
     "Detections",
     "Extracted",
     "GenerationOptions",
@@ -105,6 +108,7 @@ __all__ = [
     "summarize_progress",
     "summarize_texts",
     "translate",
+    "translate_document",
     "translate_texts",
     "translation_input_limit",
 ]

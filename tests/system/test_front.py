@@ -66,7 +66,9 @@ def _translate(url: str, timeout: float = 60) -> tuple[int, float]:
 
 
 def test_the_rendered_configuration_holds_every_limit(tmp_path: Path) -> None:
-    settings = Settings.from_env({"MAX_BODY_BYTES": "1000", "ITEM_TIMEOUT_S": "20"})
+    settings = Settings.from_env(
+        {"MAX_BODY_BYTES": "1000", "ITEM_TIMEOUT_S": "20", "DOC_MAX_BYTES": "5000"}
+    )
     text = render(settings, FrontOptions(bind="127.0.0.1:9", client_timeout_s=7), tmp_path)
 
     settings_lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
@@ -77,6 +79,7 @@ def test_the_rendered_configuration_holds_every_limit(tmp_path: Path) -> None:
         "client_body_timeout 7s;",
         "send_timeout 7s;",
         "client_max_body_size 1000;",
+        f"client_max_body_size {5000 + 64 * 1024};",  # LibreTranslate's /translate_file
         "proxy_request_buffering on;",
         "proxy_buffering on;",
         "proxy_read_timeout 50s;",

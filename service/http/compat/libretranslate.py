@@ -4,19 +4,24 @@ libretranslatepy, browser pages) work with this service by changing only the URL
 `POST /translate`, `POST /detect`, `GET /languages`, with LibreTranslate's request forms (JSON,
 or form fields and query-string values), its answers and its `{"error": "..."}` errors, and its
 CORS headers. `api_key` is read here (`_api_key`) and checked by `service.http.access` before
-the view runs.
+the view runs. Documents: `POST /translate_file` (a multipart upload) answers the URL of the
+translation, which `GET /download_file/<name>` serves once, to the key that uploaded it;
+`GET /frontend/settings` tells LibreTranslate's page that files are translated, and which.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, has_request_context, jsonify, request, send_file
 from pydantic import BaseModel, Field, RootModel
+from werkzeug.exceptions import NotFound
 
 from service import tasks
 from service.core.errors import InvalidRequest, ItemTimeout, ServiceError
+from service.documents.registry import supported_extensions
 from service.http import context
 from service.http.access import open_to_all, read_keys_with
 from service.http.bodies import shown
@@ -26,6 +31,9 @@ from service.text.language import Detection, language_name
 
 bp = Blueprint("libretranslate", __name__)
 FORMATS = ("text", "html")
+# The routes whose size and format refusals keep their own statuses (413, 415): LibreTranslate's
+# page shows any error's message, and a client can tell "too big" from "not this format".
+_DOCUMENT_ENDPOINTS = frozenset({"libretranslate.translate_file", "libretranslate.download_file"})
 
 
 # ----- the wire shapes, for the OpenAPI document (the views read the fields themselves, with
@@ -104,11 +112,17 @@ def _status(exc: ServiceError) -> int:
     too, as LibreTranslate's own character limit is); a missing or unknown API key is 403 and a
     spent rate limit 429, as LibreTranslate answers them. Overload, timeouts and unloaded models
     are 500, not 429 or 503: Weblate switches a backend off for 30 minutes on those, and a full
-    queue here clears in about a second."""
+    queue here clears in about a second. The document routes keep 413 and 415."""
     if exc.status == 401:
         return 403
     if exc.status == 429:
         return 429
+    if (
+        exc.status in (413, 415)
+        and has_request_context()
+        and request.endpoint in _DOCUMENT_ENDPOINTS
+    ):
+        return exc.status
     return 400 if exc.status < 500 else 500
 
 
@@ -270,4 +284,146 @@ def languages() -> Response:
             }
             for code in codes
         ]
+    )
+
+
+# ----- documents ------------------------------------------------------------------------------
+class LibreTranslateFileQuery(BaseModel):
+    file: bytes = Field(
+        description="The document: its format is decided by its content (see the README's "
+        "Documents); at most DOC_MAX_BYTES."
+    )
+    source: SourceOrAuto = Field(description="Source language code, or `auto` (one detection).")
+    target: Target
+    api_key: str | None = Field(None, description="The API key, when keys are on.")
+
+
+class LibreTranslateFileAnswer(BaseModel):
+    translatedFileUrl: str = Field(  # noqa: N815 - LibreTranslate's name
+        description="Where the translation is downloaded, once, by the same key."
+    )
+
+
+class LibreTranslateFrontendSettings(BaseModel):
+    charLimit: int  # noqa: N815 - LibreTranslate's names
+    frontendTimeout: int  # noqa: N815
+    apiKeys: bool  # noqa: N815
+    keyRequired: bool  # noqa: N815
+    suggestions: bool
+    filesTranslation: bool  # noqa: N815
+    supportedFilesFormat: list[str]  # noqa: N815
+    language: dict[str, dict[str, str]]
+
+
+DOCUMENT_ERRORS = {
+    **ERRORS,
+    "400": "Missing or invalid parameter, unsupported language, a corrupt or truncated file, "
+    "or one with XML entity declarations.",
+    "413": "The file is over DOC_MAX_BYTES, or its zip over the member, size or ratio limits.",
+    "415": "The file's content is not a format served, or it is a macro-enabled Office file.",
+}
+
+
+@bp.url_value_preprocessor
+def upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An upload may be DOC_MAX_BYTES (and its form's framing), not MAX_BODY_BYTES: set before
+    anything (the API key reader included) reads the body."""
+    if endpoint == "libretranslate.translate_file":
+        request.max_content_length = context.settings().doc_upload_bytes + 1
+
+
+@route(
+    bp,
+    "/translate_file",
+    "POST",
+    Doc(
+        "LibreTranslate: translate a document (multipart `file`); the answer is its URL.",
+        "LibreTranslate",
+        request=LibreTranslateFileQuery,
+        response=LibreTranslateFileAnswer,
+        errors=DOCUMENT_ERRORS,
+        style="flat",
+        request_media_type="multipart/form-data",
+    ),
+)
+def translate_file() -> Response:
+    params = _params()
+    _check_api_key(params)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidRequest("Invalid request: missing file parameter")
+    source, target = _string(params, "source"), _string(params, "target")
+    limits = context.document_limits()
+    document = tasks.DocumentRequest(
+        upload.read(limits.max_bytes + 1), upload.filename, target, source, limits=limits
+    )
+    result = context.run(tasks.translate_document, document)
+    file_id = context.documents().put(
+        g.get("key_name"), result.filename, result.data, result.media_type
+    )
+    return jsonify(
+        {"translatedFileUrl": f"{request.host_url}download_file/{file_id}.{result.filename}"}
+    )
+
+
+@route(
+    bp,
+    "/download_file/<name>",
+    "GET",
+    Doc(
+        "LibreTranslate: a translated document, once, to the key that uploaded it.",
+        "LibreTranslate",
+        errors={
+            "403": ERRORS["403"],
+            "404": "No such file for this key: never was, downloaded already, or expired.",
+        },
+        style="flat",
+        media_type="application/octet-stream",
+        path_parameters={"name": "file-name"},
+    ),
+)
+def download_file(name: str) -> Response:
+    found = context.documents().take(name.split(".", 1)[0], g.get("key_name"))
+    if found is None:
+        raise NotFound("no such file: it was downloaded already, has expired or never was")
+    return send_file(
+        io.BytesIO(found.data),
+        mimetype=found.media_type,
+        as_attachment=True,
+        download_name=found.name,
+        max_age=0,
+    )
+
+
+@route(
+    bp,
+    "/frontend/settings",
+    "GET",
+    Doc(
+        "LibreTranslate: what its web page reads first (limits, keys, file translation).",
+        "LibreTranslate",
+        response=LibreTranslateFrontendSettings,
+    ),
+)
+@open_to_all
+def frontend_settings() -> Response:
+    settings = context.settings()
+    pairs = context.engine().pairs()
+    source = pairs[0].source if pairs else "en"
+    target = pairs[0].target if pairs else "en"
+    keys = bool(settings.api_keys or settings.api_keys_file)
+    return jsonify(
+        {
+            "charLimit": settings.max_text_chars,
+            "frontendTimeout": 500,
+            "apiKeys": keys,
+            "keyRequired": keys,
+            "suggestions": False,
+            "filesTranslation": True,
+            "supportedFilesFormat": supported_extensions(),
+            "language": {
+                "source": {"code": source, "name": language_name(source)},
+                "target": {"code": target, "name": language_name(target)},
+            },
+        }
     )

@@ -63,6 +63,14 @@ def test_xml_entities_in_a_member_are_refused_not_expanded(xml: bytes) -> None:
         open_zip(_zip({"word/document.xml": xml}), LIMITS)
 
 
+def test_a_doctype_without_entities_is_allowed() -> None:
+    xhtml = (
+        b'<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.1//EN" '
+        b'"http://www.w3.org/TR/xhtml11/DTD/xhtml11.dtd"><html xmlns="http://www.w3.org/1999/xhtml"/>'
+    )
+    open_zip(_zip({"OEBPS/ch1.xhtml": xhtml, "OEBPS/ch2.xhtml": b"<!DOCTYPE html><html/>"}), LIMITS)
+
+
 def test_a_member_that_is_not_xml_is_not_parsed_as_xml() -> None:
     open_zip(_zip({"word/media/image1.bin": BILLION_LAUGHS}), LIMITS)
 
@@ -87,3 +95,19 @@ def test_malformed_xml_is_a_bad_document() -> None:
     with pytest.raises(BadDocument, match="not well-formed"):
         check_xml(b"<a><b></a>", "content.xml")
     assert check_xml(b"<a><b/></a>").tag == "a"
+
+
+def test_a_member_whose_compressed_data_is_corrupt_is_a_bad_document() -> None:
+    data = bytearray(_zip({"a.xml": b"<a>" + bytes(range(256)) * 20 + b"</a>"}))
+    start = 30 + len("a.xml")  # the local header, then the deflated data
+    data[start : start + 8] = b"\xff" * 8
+    with pytest.raises(BadDocument, match="a.xml in the archive is corrupt"):
+        open_zip(bytes(data), LIMITS)
+
+
+def test_a_member_in_an_unknown_compression_method_is_a_bad_document() -> None:
+    data = bytearray(_zip({"a.xml": b"<a/>"}))
+    for offset in (8, data.rfind(b"PK\x01\x02") + 10):  # local and central compression method
+        data[offset : offset + 2] = (99).to_bytes(2, "little")
+    with pytest.raises(BadDocument, match="not supported"):
+        open_zip(bytes(data), LIMITS)

@@ -51,7 +51,7 @@ def _request_validator(path: str) -> jsonschema.Draft202012Validator:
 VALIDATORS = {
     path: _request_validator(path)
     for path, ops in SPEC["paths"].items()
-    if "requestBody" in ops.get("post", {})
+    if "application/json" in ops.get("post", {}).get("requestBody", {}).get("content", {})
 }
 
 
@@ -60,9 +60,13 @@ def app(demo_settings, tmp_path_factory):
     threads = torch.get_num_threads()
     engine = Engine(demo_settings.replace(torch_threads=1, **LIMITS)).start()
     # No page is fetched: a generated `url` is refused before any lookup (no network in tests).
-    # Jobs are stored but not run (the app's worker is not started), and never too many.
+    # Jobs are stored but not run (the app's worker is not started), and never too many;
+    # translated documents go to a temporary store.
+    data_dir = str(tmp_path_factory.mktemp("data"))
     jobs = f"sqlite:///{tmp_path_factory.mktemp('jobs') / 'jobs.db'}"
-    settings = engine.settings.replace(fetch_urls=False, jobs_store=jobs, jobs_max_in_flight=10**6)
+    settings = engine.settings.replace(
+        fetch_urls=False, data_dir=data_dir, jobs_store=jobs, jobs_max_in_flight=10**6
+    )
     yield create_app(settings, engine=engine)
     engine.close(timeout=30)
     torch.set_num_threads(threads)

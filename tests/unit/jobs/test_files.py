@@ -1,0 +1,83 @@
+"""The temporary document store: unguessable ids, one owner, one download, a retention time,
+a size bound that refuses rather than evicts, nothing left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.core.errors import PayloadTooLarge, StorageFull
+from service.jobs.files import FileStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _store(root: Path, clock: Clock | None = None, max_bytes: int = 1000) -> FileStore:
+    return FileStore(root, max_bytes=max_bytes, retention_s=60, clock=clock or Clock())
+
+
+def test_a_file_is_served_once_to_its_owner(tmp_path: Path) -> None:
+    store = _store(tmp_path / "docs")
+    file_id = store.put("alice", "a.fr.txt", b"bonjour", "text/plain")
+    assert len(file_id) == 32 and file_id != store.put("alice", "a.fr.txt", b"x", "text/plain")
+    assert store.take(file_id, "bob") is None
+    assert store.take(file_id, None) is None
+    found = store.take(file_id, "alice")
+    assert found is not None and (found.name, found.data) == ("a.fr.txt", b"bonjour")
+    assert found.media_type == "text/plain"
+    assert store.take(file_id, "alice") is None  # downloaded already
+
+
+def test_without_keys_the_id_alone_reads_it(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    file_id = store.put(None, "a.txt", b"x", "text/plain")
+    assert store.take(file_id, "alice") is None
+    assert store.take(file_id, None) is not None
+
+
+@pytest.mark.parametrize("bad", ["", "../../etc/passwd", "x" * 31, "a/b" + "c" * 29])
+def test_ids_that_are_not_ids_read_as_missing(tmp_path: Path, bad: str) -> None:
+    assert _store(tmp_path).take(bad, None) is None
+
+
+def test_files_expire_after_the_retention(tmp_path: Path) -> None:
+    clock = Clock()
+    store = _store(tmp_path, clock)
+    file_id = store.put(None, "a.txt", b"x" * 10, "text/plain")
+    clock.now += 61
+    assert store.take(file_id, None) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_store_refuses_instead_of_evicting(tmp_path: Path) -> None:
+    clock = Clock()
+    store = _store(tmp_path, clock, max_bytes=100)
+    kept = store.put(None, "a.txt", b"x" * 60, "text/plain")
+    with pytest.raises(StorageFull):
+        store.put(None, "b.txt", b"y" * 60, "text/plain")
+    with pytest.raises(PayloadTooLarge):
+        store.put(None, "c.txt", b"z" * 101, "text/plain")
+    assert store.take(kept, None) is not None  # the first is still there, and frees its room
+    store.put(None, "b.txt", b"y" * 60, "text/plain")
+    clock.now += 61
+    store.put(None, "d.txt", b"w" * 60, "text/plain")  # the expired one made room
+    assert store.used_bytes() == 60
+
+
+def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(tmp_path)
+
+    def failing_replace(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("service.jobs.files.os.replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        store.put(None, "a.txt", b"x", "text/plain")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,73 @@
+"""The document operation on the tiny models: format errors become 400/413/415, segments go
+through the translate path (markup as HTML), the result is named `<stem>.<target>.<ext>`."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from service.documents.formats import DocumentLimits
+from service.documents.registry import FORMATS
+from service.tasks import DocumentRequest, TaskContext, TextLimits, translate_document
+from service.tasks.documents import result_name
+from service.text.language import LanguageDetector
+
+
+@pytest.fixture
+def ctx(engine) -> TaskContext:
+    return TaskContext(engine, TextLimits(64, 100_000), LanguageDetector())
+
+
+def test_a_text_file_is_translated_block_by_block(ctx: TaskContext) -> None:
+    data = b"The council approved the new bridge.\n\n1234\n\nFarmers fear the drought.\n"
+    result = translate_document(ctx, DocumentRequest(data, "news.txt", "fr"))
+    blocks = result.data.decode().split("\n\n")
+    assert len(blocks) == 3 and blocks[1] == "1234"  # no words: not sent to the model
+    assert result.filename == "news.fr.txt" and result.format == "txt"
+    assert result.segments == 3 and result.batch_ids and result.source == "en"
+
+
+def test_markup_keeps_its_tags_through_the_html_path(ctx: TaskContext) -> None:
+    data = b"Some **bold** words and `code` here.\n"
+    result = translate_document(ctx, DocumentRequest(data, "a.md", "fr"))
+    text = result.data.decode()
+    assert text.count("**") == 2 and "`code`" in text
+
+
+def test_auto_detects_the_document_language_once(ctx: TaskContext) -> None:
+    data = b"The council approved the new bridge on Tuesday after a long debate.\n"
+    result = translate_document(ctx, DocumentRequest(data, "a.txt", "fr", source="auto"))
+    assert result.source == "en"
+    already = "Le conseil a approuvé le nouveau pont mardi après un long débat.".encode()
+    same = translate_document(ctx, DocumentRequest(already, "b.txt", "fr", source="auto"))
+    assert same.data == already and same.batch_ids == []
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "status"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, UnsupportedMediaType, 415),
+        (b"PK\x03\x04 truncated", InvalidRequest, 400),
+        (b"x" * 101, PayloadTooLarge, 413),
+    ],
+)
+def test_format_errors_become_service_errors(ctx: TaskContext, data, error, status) -> None:
+    request = DocumentRequest(data, "f.docx", "fr", limits=DocumentLimits(max_bytes=100))
+    with pytest.raises(error) as raised:
+        translate_document(ctx, request)
+    assert raised.value.status == status and raised.value.field == "file"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "expected"),
+    [
+        ("report.txt", "txt", "report.fr.txt"),
+        ("C:\\Users\\me\\page.HTM", "html", "page.fr.htm"),
+        ("../../etc/passwd", "txt", "passwd.fr.txt"),
+        ("notes.docx", "txt", "notes.fr.txt"),
+        ("", "md", "document.fr.md"),
+        ("a b;c.srt", "srt", "a_b_c.fr.srt"),
+    ],
+)
+def test_result_names(name: str, fmt: str, expected: str) -> None:
+    assert result_name(name, FORMATS[fmt], "fr") == expected

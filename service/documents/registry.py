@@ -28,12 +28,22 @@ from service.documents.epub import Epub
 from service.documents.formats import DocumentFormat, DocumentLimits, UnsupportedDocument
 from service.documents.html import Html
 from service.documents.markdown import Markdown
-from service.documents.odf import ODP, ODT
+from service.documents.odf import ODP, ODT, OdfFormat
 from service.documents.plaintext import PlainText, decode
 from service.documents.pptx import PptxFormat
 from service.documents.safety import check_size, check_xml, open_zip, read_member
 from service.documents.subtitles import Subtitles
 from service.documents.xlsx import XlsxFormat
+
+# Writing opens bytes that `read` already checked against the configured limits (DOC_MAX_*),
+# which may be set above the defaults: the Office formats' own check on write must not refuse
+# what was read, so it only keeps its XML checks.
+_READ_ALREADY = DocumentLimits(
+    max_bytes=2**62,
+    max_members=2**31,
+    max_uncompressed_bytes=2**62,
+    max_compression_ratio=float("inf"),
+)
 
 # The formats served, by name: a new format is one line here.
 FORMATS: dict[str, DocumentFormat] = {
@@ -43,11 +53,11 @@ FORMATS: dict[str, DocumentFormat] = {
     "srt": Subtitles("srt", "application/x-subrip"),
     "vtt": Subtitles("vtt", "text/vtt"),
     "epub": Epub(),
-    "docx": DocxFormat(),
-    "pptx": PptxFormat(),
-    "xlsx": XlsxFormat(),
-    "odt": ODT,
-    "odp": ODP,
+    "docx": DocxFormat(_READ_ALREADY),
+    "pptx": PptxFormat(_READ_ALREADY),
+    "xlsx": XlsxFormat(_READ_ALREADY),
+    "odt": OdfFormat("odt", ODT.media_type, _READ_ALREADY),
+    "odp": OdfFormat("odp", ODP.media_type, _READ_ALREADY),
 }
 
 # Office packages that carry macros: never translated (a translated copy would carry the code).

@@ -7,9 +7,10 @@ right-to-left language also turns its paragraphs right to left, so the file open
 
 from __future__ import annotations
 
+from service.documents.direction import is_rtl
+
 # The country written with a bare language code: the one Word and LibreOffice offer first.
 COUNTRIES = {"ar": "SA", "fr": "FR", "en": "US", "de": "DE", "es": "ES", "he": "IL", "fa": "IR"}
-RIGHT_TO_LEFT = frozenset({"ar", "he", "fa", "ur"})
 
 
 def language_of(target: str) -> str:
@@ -33,5 +34,6 @@ def locale_tag(target: str) -> str:
 
 
 def is_right_to_left(target: str) -> bool:
-    """Whether `target` is written right to left."""
-    return language_of(target) in RIGHT_TO_LEFT
+    """Whether `target` is written right to left (`ar`, `ar-EG`, `ar_EG`): one list for every
+    format, in `direction.py`."""
+    return is_rtl(language_of(target))

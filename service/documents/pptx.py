@@ -44,6 +44,7 @@ LIBRARY_ERRORS = (
     etree.XMLSyntaxError,
 )
 _PARAGRAPH_PROPERTIES = [qn("a:pPr"), qn("a:defPPr")] + [qn(f"a:lvl{n}pPr") for n in range(1, 10)]
+_NOT_FORMATTING = ("lang", "altLang", "dirty", "err", "noProof", "smtClean")
 _FIXED = {qn("a:pPr"), qn("a:endParaRPr")}
 
 
@@ -66,8 +67,19 @@ def _tag(rpr: etree._Element | None) -> str:
     return "u" if rpr.get("u", "none") != "none" else "span"
 
 
+def _key(rpr: etree._Element | None) -> bytes:
+    """The run's formatting as a key, without what the writer replaces or PowerPoint only
+    tracks for proofing (language, spelling marks, dirty flags)."""
+    if rpr is None:
+        return b""
+    copy = deepcopy(rpr)
+    for name in _NOT_FORMATTING:
+        copy.attrib.pop(name, None)
+    return etree.tostring(copy) if len(copy) or copy.attrib else b""
+
+
 def _add(paragraph: Paragraph, text: str, rpr: etree._Element | None) -> None:
-    key = etree.tostring(rpr) if rpr is not None else b""
+    key = _key(rpr)
     paragraph.add_text(text, key, rpr, _tag(rpr))
 
 

@@ -101,3 +101,16 @@ def test_a_word_document_is_not_a_presentation() -> None:
 
     with pytest.raises(BadDocument):
         FORMAT.read(build_docx(), LIMITS)
+
+
+def test_runs_split_only_by_spelling_marks_are_one_formatting() -> None:
+    presentation = pptx.Presentation()
+    frame = presentation.slides.add_slide(presentation.slide_layouts[5]).shapes.title.text_frame
+    frame.text = "The minister "
+    run = frame.paragraphs[0].add_run()
+    run.text = "spoke"
+    run._r.get_or_add_rPr().set("err", "1")
+    run._r.get_or_add_rPr().set("lang", "en-GB")
+    out = io.BytesIO()
+    presentation.save(out)
+    assert FORMAT.read(out.getvalue(), LIMITS)[0].text == "The minister spoke"

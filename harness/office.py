@@ -224,12 +224,19 @@ def build_xlsx_shared() -> bytes:
     return out.getvalue()
 
 
-def convert(sources: list[Path], kind: str, directory: Path, timeout: float = 180) -> list[Path]:
+def convert(
+    sources: list[Path],
+    kind: str,
+    directory: Path,
+    profile: Path | None = None,
+    timeout: float = 180,
+) -> list[Path]:
     """`sources` converted by LibreOffice headless (one start for all) to `kind` (odt, odp,
-    pdf, `txt:Text (encoded):UTF8`...) in `directory`, with its own profile there so runs never
-    share a lock. Raises when a file was not made."""
+    pdf, `txt:Text (encoded):UTF8`...) in `directory`. `profile` is LibreOffice's user
+    profile (made on first use, reused after: faster), `directory/.profile` by default; two
+    conversions running at once must not share one. Raises when a file was not made."""
     assert SOFFICE, "soffice is not installed"
-    profile = directory / ".profile"
+    profile = profile or directory / ".profile"
     subprocess.run(
         [
             SOFFICE,

@@ -57,6 +57,7 @@ LIBRARY_ERRORS = (
     etree.XMLSyntaxError,
 )
 _TEXT_CHILDREN = {qn("w:rPr"), qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")}
+_NOT_FORMATTING = {qn("w:lang"), qn("w:noProof")}
 _IGNORED = {qn("w:proofErr"), qn("w:lastRenderedPageBreak")}
 # Schema order of the children written into w:rPr, w:pPr and w:tblPr (Word refuses others).
 RPR_ORDER = (
@@ -115,8 +116,16 @@ def _run_text(run: etree._Element) -> str | None:
     return "".join(parts)
 
 
-def _key(element: etree._Element | None) -> bytes:
-    return etree.tostring(element) if element is not None else b""
+def _key(rpr: etree._Element | None) -> bytes:
+    """The run's formatting as a key, without what the writer replaces or Word only tracks for
+    proofing (language, no-proofing): runs split by a spell-check language are one."""
+    if rpr is None:
+        return b""
+    copy = deepcopy(rpr)
+    for child in list(copy):
+        if child.tag in _NOT_FORMATTING:
+            copy.remove(child)
+    return etree.tostring(copy) if len(copy) or copy.attrib else b""
 
 
 def _add_runs(paragraph: Paragraph, runs: list[etree._Element], link: etree._Element | None):

@@ -7,8 +7,9 @@ colour, and a link: PowerPoint keeps hyperlinks in the run's properties), a line
 is a newline in its run's formatting, and a field (a:fld: slide number, date) or anything else
 is kept as it is, in place. Masters and layouts (the template's prompts) are not translated.
 
-Each written run gets the target's `lang`; for a right-to-left target every paragraph gets
-`rtl="1"` and every table `rtl="1"`.
+Each written run gets the target's `lang`; for a right-to-left target every paragraph and table
+gets `rtl="1"`, and paragraph properties (the slides', and the levels' defaults of masters and
+layouts) are mirrored: left alignment turns right, right turns left.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ LIBRARY_ERRORS = (
     zipfile.BadZipFile,
     etree.XMLSyntaxError,
 )
+_PARAGRAPH_PROPERTIES = [qn("a:pPr"), qn("a:defPPr")] + [qn(f"a:lvl{n}pPr") for n in range(1, 10)]
+_NOT_FORMATTING = ("lang", "altLang", "dirty", "err", "noProof", "smtClean")
 _FIXED = {qn("a:pPr"), qn("a:endParaRPr")}
 
 
@@ -64,8 +67,19 @@ def _tag(rpr: etree._Element | None) -> str:
     return "u" if rpr.get("u", "none") != "none" else "span"
 
 
+def _key(rpr: etree._Element | None) -> bytes:
+    """The run's formatting as a key, without what the writer replaces or PowerPoint only
+    tracks for proofing (language, spelling marks, dirty flags)."""
+    if rpr is None:
+        return b""
+    copy = deepcopy(rpr)
+    for name in _NOT_FORMATTING:
+        copy.attrib.pop(name, None)
+    return etree.tostring(copy) if len(copy) or copy.attrib else b""
+
+
 def _add(paragraph: Paragraph, text: str, rpr: etree._Element | None) -> None:
-    key = etree.tostring(rpr) if rpr is not None else b""
+    key = _key(rpr)
     paragraph.add_text(text, key, rpr, _tag(rpr))
 
 
@@ -105,16 +119,16 @@ def _paragraphs(roots: list[etree._Element]) -> list[_Flat]:
 
 def _open(
     data: bytes, limits: DocumentLimits
-) -> tuple[pptx.presentation.Presentation, list[etree._Element]]:
-    """The presentation and the XML of its slides and notes; python-pptx's errors on a package
-    that is not a presentation, or a broken one, are BadDocument."""
+) -> tuple[pptx.presentation.Presentation, list[etree._Element], list[etree._Element]]:
+    """The presentation, the XML of its slides and notes, and of its masters and layouts;
+    python-pptx's errors on a package that is not a presentation, or a broken one, are
+    BadDocument."""
     open_zip(data, limits)
     try:
         presentation = pptx.Presentation(io.BytesIO(data))
-        roots = _parts(presentation)
+        return presentation, _parts(presentation), _templates(presentation)
     except LIBRARY_ERRORS as exc:
         raise BadDocument(f"the file is not a readable PowerPoint presentation: {exc}") from None
-    return presentation, roots
 
 
 def _properties(rpr: etree._Element | None, target: str) -> etree._Element:
@@ -157,16 +171,31 @@ def _rebuild(flat: _Flat, items: list[Item], target: str) -> None:
             end.addprevious(element)
 
 
-def _mark_right_to_left(roots: list[etree._Element]) -> None:
+def _templates(presentation: pptx.presentation.Presentation) -> list[etree._Element]:
+    """The masters' and layouts' XML: where inherited paragraph properties live."""
+    found = []
+    for master in presentation.slide_masters:
+        found.append(master.element)
+        found.extend(layout.element for layout in master.slide_layouts)
+    return found
+
+
+def _mark_right_to_left(roots: list[etree._Element], templates: list[etree._Element]) -> None:
+    """Every paragraph of the slides and notes right to left, and every paragraph property of
+    them and of the masters and layouts (the levels' defaults) mirrored: `rtl="1"`, left
+    alignment turned right and right turned left, so inherited alignment mirrors too."""
     for root in roots:
         for p in root.iter(qn("a:p")):
-            ppr = p.find(qn("a:pPr"))
-            if ppr is None:
-                ppr = parse_xml(f"<a:pPr {_NS_A}/>")
-                p.insert(0, ppr)
-            ppr.set("rtl", "1")
+            if p.find(qn("a:pPr")) is None:
+                p.insert(0, parse_xml(f"<a:pPr {_NS_A}/>"))
         for table in root.iter(qn("a:tblPr")):
             table.set("rtl", "1")
+    for root in [*roots, *templates]:
+        for props in root.iter(*_PARAGRAPH_PROPERTIES):
+            props.set("rtl", "1")
+            mirrored = {"l": "r", "r": "l"}.get(props.get("algn", ""))
+            if mirrored:
+                props.set("algn", mirrored)
 
 
 class PptxFormat:
@@ -183,14 +212,14 @@ class PptxFormat:
         return [flat.encoded.segment for flat in _paragraphs(_open(data, limits)[1])]
 
     def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
-        presentation, roots = _open(data, self.write_limits)
+        presentation, roots, templates = _open(data, self.write_limits)
         found = _paragraphs(roots)
         if len(translations) != len(found):
             raise ValueError(f"{len(translations)} translations for {len(found)} segments")
         for flat, translation in zip(found, translations, strict=True):
             _rebuild(flat, decode(translation, flat.encoded), target)
         if is_right_to_left(target):
-            _mark_right_to_left(roots)
+            _mark_right_to_left(roots, templates)
         out = io.BytesIO()
         presentation.save(out)
         return out.getvalue()

@@ -65,14 +65,15 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     text of each translation and its reading of the Arabic docx as odt."""
     root = tmp_path_factory.mktemp("office")
     sources, made, results = root / "sources", root / "made", root / "results"
+    profile = root / "profile"
     for folder in (sources, made, results):
         folder.mkdir()
     (sources / "report.docx").write_bytes(build_docx())
     (sources / "slides.pptx").write_bytes(build_pptx())
     (sources / "sheet.xlsx").write_bytes(build_xlsx())
-    (odt,) = convert([sources / "report.docx"], "odt", made)
-    (odp,) = convert([sources / "slides.pptx"], "odp", made)
-    (calc,) = convert([sources / "sheet.xlsx"], "xlsx:Calc MS Excel 2007 XML", made)
+    (odt,) = convert([sources / "report.docx"], "odt", made, profile)
+    (odp,) = convert([sources / "slides.pptx"], "odp", made, profile)
+    (calc,) = convert([sources / "sheet.xlsx"], "xlsx:Calc MS Excel 2007 XML", made, profile)
     files = {
         "docx": _translate(sources / "report.docx", results / "report.docx", arabic),
         "pptx": _translate(sources / "slides.pptx", results / "slides.pptx", shout),
@@ -80,9 +81,11 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "odt": _translate(odt, results / "report-lo.odt", arabic),
         "odp": _translate(odp, results / "slides-lo.odp", shout),
     }
-    pdfs = convert(list(files.values()), "pdf", root / "pdf")
-    texts = convert([files["docx"], files["odt"]], "txt:Text (encoded):UTF8", root / "text")
-    (reread,) = convert([files["docx"]], "odt", root / "reread")
+    pdfs = convert(list(files.values()), "pdf", root / "pdf", profile)
+    texts = convert(
+        [files["docx"], files["odt"]], "txt:Text (encoded):UTF8", root / "text", profile
+    )
+    (reread,) = convert([files["docx"]], "odt", root / "reread", profile)
     found = {"made-odt": odt, "made-odp": odp, "made-xlsx": calc, "reread": reread, **files}
     found |= {f"pdf-{kind}": pdf for kind, pdf in zip(files, pdfs, strict=True)}
     found |= {"text-docx": texts[0], "text-odt": texts[1]}

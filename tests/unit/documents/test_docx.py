@@ -9,7 +9,8 @@ import zipfile
 
 import docx
 import pytest
-from docx.oxml.ns import qn
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
 
 from harness.office import build_docx, numbered, shout
 from service.documents.docx import DocxFormat
@@ -152,3 +153,17 @@ def test_an_xml_entity_in_a_part_is_refused_before_python_docx_opens_it(original
 def test_limits_apply_to_reading(original: bytes) -> None:
     with pytest.raises(DocumentTooLarge):
         FORMAT.read(original, DocumentLimits(max_bytes=1000))
+
+
+def test_runs_split_only_by_a_proofing_language_are_one_formatting() -> None:
+    document = docx.Document()
+    paragraph = document.add_paragraph()
+    for text, proofing in (
+        ("The minister ", '<w:lang w:val="en-US"/>'),
+        ("spoke", '<w:noProof/><w:lang w:val="en-GB"/>'),
+    ):
+        props = parse_xml(f"<w:rPr {nsdecls('w')}>{proofing}</w:rPr>")
+        paragraph.add_run(text)._r.insert(0, props)
+    out = io.BytesIO()
+    document.save(out)
+    assert FORMAT.read(out.getvalue(), LIMITS)[0].text == "The minister spoke"

@@ -8,6 +8,7 @@ import io
 
 import pptx
 import pytest
+from pptx.oxml.ns import qn
 
 from harness.office import build_pptx, numbered, shout
 from service.documents.formats import BadDocument, DocumentLimits
@@ -78,6 +79,11 @@ def test_arabic_paragraphs_and_tables_are_right_to_left(arabic: bytes) -> None:
             assert all(r._r.rPr.get("lang") == "ar-SA" for r in paragraph.runs)
     table = next(s for s in presentation.slides[0].shapes if s.has_table)
     assert table._element.graphic.graphicData.tbl.tblPr.get("rtl") == "1"
+    master = presentation.slide_masters[0].element
+    body = master.find(f".//{qn('p:bodyStyle')}/{qn('a:lvl1pPr')}")
+    assert (body.get("rtl"), body.get("algn")) == ("1", "r")  # inherited left turns right
+    title = master.find(f".//{qn('p:titleStyle')}/{qn('a:lvl1pPr')}")
+    assert title.get("algn") == "ctr"
 
 
 def test_french_names_its_language_and_stays_left_to_right(original: bytes) -> None:
@@ -95,3 +101,16 @@ def test_a_word_document_is_not_a_presentation() -> None:
 
     with pytest.raises(BadDocument):
         FORMAT.read(build_docx(), LIMITS)
+
+
+def test_runs_split_only_by_spelling_marks_are_one_formatting() -> None:
+    presentation = pptx.Presentation()
+    frame = presentation.slides.add_slide(presentation.slide_layouts[5]).shapes.title.text_frame
+    frame.text = "The minister "
+    run = frame.paragraphs[0].add_run()
+    run.text = "spoke"
+    run._r.get_or_add_rPr().set("err", "1")
+    run._r.get_or_add_rPr().set("lang", "en-GB")
+    out = io.BytesIO()
+    presentation.save(out)
+    assert FORMAT.read(out.getvalue(), LIMITS)[0].text == "The minister spoke"

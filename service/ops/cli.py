@@ -169,11 +169,13 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     items = _read_items(args.input)
     targets = [options["target"]] if args.task == "translate" else options.get("translate_to", [])
     ctx = _context(settings, args.source, targets)
-    stop, bar = threading.Event(), tqdm(total=len(items), unit="item", disable=None)
+    stop, bars = threading.Event(), []
 
     def show(report: BatchReport) -> None:
-        bar.n = report.in_output
-        bar.refresh()
+        """A bar on stderr when it is a terminal, starting from the items OUTPUT held."""
+        if not bars:
+            bars.append(tqdm(total=report.total, initial=report.skipped, unit="item", disable=None))
+        bars[0].update(report.in_output - bars[0].n)
 
     try:
         with _stopped_by_signals(stop):
@@ -186,7 +188,8 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
                 progress=show,
             )
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         # Items still running when stopped are redone by the next run: do not wait for them.
         ctx.engine.close(timeout=1 if stop.is_set() else None)
     done = f"{report.in_output} of {report.total} items in {output}"

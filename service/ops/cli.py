@@ -160,13 +160,17 @@ def _read_items(path: str) -> list[Item]:
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from service.ops.batch import BatchReport, run_batch, run_item
+    from service.ops.batch import BatchReport, resume, run_batch, run_item
 
     options = _batch_options(args)
     output = Path(args.output)
     if args.input != "-" and output.resolve() == Path(args.input).resolve():
         raise InvalidRequest("OUTPUT must not be the INPUT file")
     items = _read_items(args.input)
+    try:  # before any model loads: an OUTPUT that is not ours is refused at once
+        resume(output)
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"{output}: {exc.message}; is it the output of a batch?") from None
     targets = [options["target"]] if args.task == "translate" else options.get("translate_to", [])
     ctx = _context(settings, args.source, targets)
     stop, bars = threading.Event(), []

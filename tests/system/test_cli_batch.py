@@ -178,6 +178,14 @@ def test_a_malformed_input_names_its_line_and_writes_nothing(runs, work) -> None
     assert not (work / "bad-out.jsonl").exists()
 
 
+def test_an_output_that_is_not_result_lines_is_refused_and_kept(demo_env, work) -> None:
+    output = work / "notes.jsonl"
+    output.write_text('{"id": "bridge", "result": 1}\nmy notes\n', encoding="utf-8")
+    args = ["batch", str(work / "items.jsonl"), str(output), "--task", "summarize"]
+    assert_one_line_error(finish(start_cli(args, demo_env)), f"{output}: line 2 is not a result")
+    assert output.read_text(encoding="utf-8") == '{"id": "bridge", "result": 1}\nmy notes\n'
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

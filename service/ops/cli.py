@@ -160,20 +160,26 @@ def _read_items(path: str) -> list[Item]:
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from service.ops.batch import BatchReport, run_batch, run_item
+    from service.ops.batch import BatchReport, resume, run_batch, run_item
 
     options = _batch_options(args)
     output = Path(args.output)
     if args.input != "-" and output.resolve() == Path(args.input).resolve():
         raise InvalidRequest("OUTPUT must not be the INPUT file")
     items = _read_items(args.input)
+    try:  # before any model loads: an OUTPUT that is not ours is refused at once
+        resume(output)
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"{output}: {exc.message}; is it the output of a batch?") from None
     targets = [options["target"]] if args.task == "translate" else options.get("translate_to", [])
     ctx = _context(settings, args.source, targets)
-    stop, bar = threading.Event(), tqdm(total=len(items), unit="item", disable=None)
+    stop, bars = threading.Event(), []
 
     def show(report: BatchReport) -> None:
-        bar.n = report.in_output
-        bar.refresh()
+        """A bar on stderr when it is a terminal, starting from the items OUTPUT held."""
+        if not bars:
+            bars.append(tqdm(total=report.total, initial=report.skipped, unit="item", disable=None))
+        bars[0].update(report.in_output - bars[0].n)
 
     try:
         with _stopped_by_signals(stop):
@@ -186,7 +192,8 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
                 progress=show,
             )
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         # Items still running when stopped are redone by the next run: do not wait for them.
         ctx.engine.close(timeout=1 if stop.is_set() else None)
     done = f"{report.in_output} of {report.total} items in {output}"

@@ -178,6 +178,14 @@ def test_a_malformed_input_names_its_line_and_writes_nothing(runs, work) -> None
     assert not (work / "bad-out.jsonl").exists()
 
 
+def test_an_output_that_is_not_result_lines_is_refused_and_kept(demo_env, work) -> None:
+    output = work / "notes.jsonl"
+    output.write_text('{"id": "bridge", "result": 1}\nmy notes\n', encoding="utf-8")
+    args = ["batch", str(work / "items.jsonl"), str(output), "--task", "summarize"]
+    assert_one_line_error(finish(start_cli(args, demo_env)), f"{output}: line 2 is not a result")
+    assert output.read_text(encoding="utf-8") == '{"id": "bridge", "result": 1}\nmy notes\n'
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -195,27 +203,53 @@ def test_options_that_cannot_run_are_refused(demo_env, work, args, message) -> N
     assert not output.exists()
 
 
-def test_ctrl_c_leaves_whole_lines_and_a_rerun_completes_each_item_once(
-    demo_env: dict[str, str], work: Path
-) -> None:
-    output = work / "interrupted.jsonl"
-    # One item at a time, so that the run is still going when the signal comes.
+def interrupt(demo_env: dict[str, str], work: Path, output: Path, sig: int) -> list[str]:
+    """Start a batch of 300 summaries, send `sig` once a line is written and wait for the
+    process to end; the command line to run it again."""
     args = ["batch", str(work / "many.jsonl"), str(output), "--task", "summarize"]
+    # One item at a time, so that the run is still going when the signal comes.
     process = start_cli([*args, "--concurrency", "1"], demo_env)
     while not output.exists() or output.stat().st_size == 0:
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     stopped = finish(process)
-    assert stopped.returncode == 130, stopped.stderr
     assert "Traceback" not in stopped.stderr
-    assert "run the same command again to finish" in stopped.stderr
-    first = by_id(read_lines(output))
-    assert 0 < len(first) < 300
+    if sig == signal.SIGKILL:
+        assert stopped.returncode == -signal.SIGKILL
+    else:
+        assert stopped.returncode == 130, stopped.stderr
+        assert "run the same command again to finish" in stopped.stderr
+    return args
 
+
+def assert_completed_once(demo_env: dict[str, str], args: list[str], output: Path) -> None:
+    """A rerun exits 0 having written only what was missing: every id once, the lines that were
+    there first kept in front."""
+    first = output.read_bytes().splitlines(keepends=True)
+    whole = [json.loads(line)["id"] for line in first if line.endswith(b"\n")]
     rerun = finish(start_cli(args, demo_env))
     assert rerun.returncode == 0, rerun.stderr
-    assert f"({300 - len(first)} written now, 0 of them errors)" in rerun.stderr
+    assert f"({300 - len(whole)} written now, 0 of them errors)" in rerun.stderr
     lines = read_lines(output)
-    assert [line["id"] for line in lines[: len(first)]] == list(first)
+    assert [line["id"] for line in lines[: len(whole)]] == whole
     assert set(by_id(lines)) == {f"n{i}" for i in range(300)}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_leaves_whole_lines_and_a_rerun_completes_each_item_once(
+    demo_env: dict[str, str], work: Path, sig: int
+) -> None:
+    output = work / f"stopped-{sig}.jsonl"
+    args = interrupt(demo_env, work, output, sig)
+    first = by_id(read_lines(output))  # whole lines only, each id once
+    assert 0 < len(first) < 300
+    assert_completed_once(demo_env, args, output)
+
+
+def test_after_a_hard_kill_a_rerun_completes_each_item_once(
+    demo_env: dict[str, str], work: Path
+) -> None:
+    output = work / "killed.jsonl"
+    args = interrupt(demo_env, work, output, signal.SIGKILL)
+    assert_completed_once(demo_env, args, output)

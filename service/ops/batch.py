@@ -23,81 +23,19 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from service import tasks
 from service.core.errors import ModelUnavailable, Overloaded, ServiceError
 from service.jobs.items import outcome_line, read_outcomes
 from service.jobs.store import Item, ItemError, Outcome
-from service.tasks import TaskContext
 
 log = logging.getLogger(__name__)
 
-TASKS = ("summarize", "translate", "article")
 # How long a thread waits before offering an item again to a model whose queue was full.
 _QUEUE_FULL_PAUSE_S = 0.05
-
-
-def run_item(ctx: TaskContext, task: str, options: Mapping[str, Any], text: str) -> Any:
-    """One item's result: `text` through the operation `task` with the job's `options` (named
-    as in `POST /v1/jobs`: `target`, `translate_to`, `source`, `length`, `style`, `format`),
-    answered as `/v1` answers one `text`. Raises the operation's ServiceError."""
-    generation = tasks.GenerationOptions(length=options.get("length"))
-    page = tasks.SourceOptions(format=options.get("format", "text"))
-    style, source = options.get("style", "paragraph"), options.get("source", "en")
-    if task == "summarize":
-        request = tasks.SummarizeRequest([text], generation, page, style)
-        found = tasks.summarize(ctx, request)
-        summary = found.summaries[0]
-        body = {"model": found.model, "chunks": [summary.chunks], "summary": summary.text}
-        return body | _summary_extras(summary, found.extracted[0])
-    if task == "translate":
-        target = options["target"]
-        request = tasks.TranslateRequest([text], target, source, page.format, generation)
-        translated = tasks.translate(ctx, request)
-        body = {"source": source, "target": target, "model": translated.model}
-        body["translation"] = translated.translations[0].text
-        if translated.detected:
-            body["detected"] = _language(translated.detected[0])
-        return body
-    article = tasks.ArticleRequest(
-        text, options.get("translate_to", ()), source, generation, page=page, style=style
-    )
-    return _article(tasks.article(ctx, article))
-
-
-def _language(found: Any) -> dict[str, Any]:
-    return {"language": found.language, "confidence": found.confidence}
-
-
-def _summary_extras(summary: tasks.Summary, found: tasks.Extracted | None) -> dict[str, Any]:
-    """Bullets (when asked), reading times and what was extracted (with `format: html`)."""
-    extras: dict[str, Any] = {
-        "bullets": summary.bullets,
-        "reading_minutes": asdict(summary.reading) if summary.reading else None,
-        "extracted": None if found is None else asdict(found),
-    }
-    return {k: v for k, v in extras.items() if v is not None or k == "reading_minutes"}
-
-
-def _article(found: tasks.Article) -> dict[str, Any]:
-    translations = found.translations
-    body: dict[str, Any] = {
-        "summary": found.summary.text,
-        "translations": {lang: t.text for lang, t in translations.items()},
-        "models": {"summarize": found.summary.model}
-        | {lang: t.model for lang, t in translations.items()},
-        "chunks": found.summary.chunks,
-    }
-    if found.detected is not None:
-        body["detected"] = _language(found.detected)
-    body |= _summary_extras(found.summary, found.extracted)
-    if found.summary.bullets is not None:
-        body["translated_bullets"] = {t: found.translated_bullets(t) for t in translations}
-    return body
 
 
 def outcome_of(run: Callable[[str], Any], item: Item) -> Outcome:

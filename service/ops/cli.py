@@ -160,7 +160,8 @@ def _read_items(path: str) -> list[Item]:
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from service.ops.batch import BatchReport, resume, run_batch, run_item
+    from service.jobs.operations import run_item
+    from service.ops.batch import BatchReport, resume, run_batch
 
     options = _batch_options(args)
     output = Path(args.output)

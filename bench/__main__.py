@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         front,
         gil,
         invariance,
+        jobs_redis,
         reliability,
         request_path,
         summary,
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "cache": cache,
         "summary": summary,
         "extraction": extraction,
+        "jobs-redis": jobs_redis,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

@@ -277,6 +277,19 @@ def test_items_read_just_before_their_job_was_cancelled_are_dropped(
     raw.close()
 
 
+def test_a_redis_that_lost_everything_gets_its_consumer_group_back(
+    store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    raw = redis.Redis.from_url(redis_server.url)
+    old = store.create(SPEC, _items(1))
+    [claim] = store.claim("w", 1, LONG)
+    raw.flushall()  # a Redis restarted without persistence
+    assert store.get(old.id) is None and not store.finish(claim, _ok(claim))
+    job = store.create(SPEC, _items(1))
+    assert [c.job_id for c in store.claim("w", 1, LONG)] == [job.id]
+    raw.close()
+
+
 # -- results -------------------------------------------------------------------------------------
 
 

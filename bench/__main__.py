@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         gil,
         invariance,
         jobs,
+        jobs_redis,
         office,
         reliability,
         request_path,
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": jobs,
         "office": office,
         "documents": documents,
+        "jobs-redis": jobs_redis,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

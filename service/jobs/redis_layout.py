@@ -67,8 +67,7 @@ def spec_field(spec: JobSpec) -> str:
             "options": dict(spec.options),
             "owner": spec.owner,
             "callback_url": spec.callback_url,
-        },
-        separators=(",", ":"),
+        }
     )
 
 
@@ -83,7 +82,7 @@ def read_spec(field: str) -> JobSpec:
 
 
 def _time(fields: Mapping[str, str], name: str) -> float | None:
-    value = fields.get(name, "")
+    value = fields.get(name)
     return float(value) if value else None
 
 
@@ -91,7 +90,6 @@ def read_job(job_id: str, fields: Mapping[str, str]) -> Job | None:
     """The job from its hash fields; None for an empty hash (no such job)."""
     if not fields:
         return None
-    created_at = _time(fields, "created_at")
     return Job(
         id=job_id,
         spec=read_spec(fields["spec"]),
@@ -99,7 +97,7 @@ def read_job(job_id: str, fields: Mapping[str, str]) -> Job | None:
         total=int(fields["total"]),
         done=int(fields["done"]),
         failed=int(fields["failed"]),
-        created_at=0.0 if created_at is None else created_at,
+        created_at=float(fields["created_at"]),
         started_at=_time(fields, "started_at"),
         finished_at=_time(fields, "finished_at"),
     )
@@ -110,7 +108,7 @@ def outcome_fields(outcome: Outcome) -> list[str]:
     `code` and `message`. A flat list, as a script takes its arguments."""
     if outcome.error is not None:
         return ["code", outcome.error.code, "message", outcome.error.message]
-    return ["result", json.dumps(outcome.result, separators=(",", ":"))]
+    return ["result", json.dumps(outcome.result)]
 
 
 def read_outcome(fields: Mapping[str, str]) -> Outcome:

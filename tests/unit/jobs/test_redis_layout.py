@@ -29,11 +29,13 @@ def test_every_key_starts_with_the_prefix_and_one_hash_tag() -> None:
     assert len(set(names)) == len(names)
     assert DEFAULT_PREFIX.startswith("{") and DEFAULT_PREFIX.endswith("}")
     assert Keys("p").job("j") == "p:job:j" and Keys("p").queue == "p:queue"
+    assert Keys("p").active(None) == "p:active:anonymous"
+    assert Keys("p").active("k") == "p:active:owner:k"
 
 
 def test_jobs_without_an_owner_never_count_against_an_owner_of_any_name() -> None:
     keys = Keys()
-    owners = [None, "anonymous", "owner:x", "x", ""]
+    owners = [None, "None", "anonymous", "owner:x", "x", ""]
     assert len({keys.active(owner) for owner in owners}) == len(owners)
 
 
@@ -55,6 +57,8 @@ def test_a_job_reads_from_its_hash_with_absent_times_as_none() -> None:
     assert (job.total, job.done, job.failed) == (5, 2, 1)
     assert (job.created_at, job.started_at, job.finished_at) == (1700000000.25, 1700000001.5, None)
     assert read_job("j1", {}) is None
+    ended = read_job("j1", fields | {"status": "done", "finished_at": "1700000009.0"})
+    assert ended is not None and ended.finished_at == 1700000009.0
 
 
 @pytest.mark.parametrize(
@@ -74,7 +78,7 @@ def test_an_outcome_reads_back_from_its_results_entry(outcome: Outcome) -> None:
 def test_a_token_names_its_entry_and_worker() -> None:
     assert read_token(token("1700000000000-3", "host:12@x")) == ("1700000000000-3", "host:12@x")
     for bad in ["", "1700000000000-3", "row-7@w", "7@w", "1-2-3@w"]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a Redis job store token"):
             read_token(bad)
 
 
@@ -82,7 +86,7 @@ def test_a_cursor_is_empty_or_a_stream_id() -> None:
     assert check_cursor("") == ""
     assert check_cursor("1700000000000-12") == "1700000000000-12"
     for bad in ["12", "-", "+", "(1-0", "1-0 ", "a-b", "1-2-3"]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a results cursor"):
             check_cursor(bad)
 
 

@@ -72,6 +72,15 @@ SUBMIT_ERRORS = {
 S = TypeVar("S")
 
 
+@bp.url_value_preprocessor
+def _upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An upload may be up to JOBS_MAX_BYTES, not MAX_BODY_BYTES. Set here, before any
+    before-request hook, because access control may read the body first (to count its
+    characters against RATE_LIMIT_CHARS)."""
+    if endpoint == "jobs.submit" and request.mimetype == JSON_LINES:
+        request.max_content_length = context.settings().jobs_max_bytes + 1
+
+
 @contextmanager
 def _store_errors() -> Iterator[None]:
     try:
@@ -142,7 +151,6 @@ def submit() -> Response:
                 "(JOBS_MAX_BYTES)",
                 field="items",
             )
-        request.max_content_length = settings.jobs_max_bytes + 1
         body = request.get_data(cache=True)
         items = items_from_lines(
             body, max_items=settings.jobs_max_items, max_bytes=settings.jobs_max_bytes

@@ -67,6 +67,7 @@ SUBMIT_ERRORS = {
     "415": "The body is neither application/json nor application/x-ndjson.",
     "429": "The caller already has JOBS_MAX_IN_FLIGHT jobs queued or running "
     "(`too_many_jobs`), or a rate limit is spent.",
+    "500": "A bug (`internal_error`): the message carries only the request id to quote.",
     **_AUTH,
 }
 S = TypeVar("S")

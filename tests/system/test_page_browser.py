@@ -8,6 +8,7 @@ reason, only where Chromium is not installed (`.ci/run` installs it, so CI never
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -294,3 +295,75 @@ def test_a_key_entered_on_the_page_is_sent_and_a_refusal_asks_for_one(watched: W
     page.get_by_test_id("summary-output").wait_for(timeout=60_000)
     assert sent == [None, "k3y-for-the-newsroom-0001"]
     assert all("status of 401" in text for text in watched.errors), watched.errors
+
+
+def test_an_archive_runs_as_a_job_with_live_progress_and_its_results_download(
+    watched: Watched,
+) -> None:
+    """A .jsonl file is uploaded as a job; the bar follows the job's events to the end; the
+    download holds one line per article, a line without a text as that item's error."""
+    page = watched.page
+    _open_page(page)
+    page.evaluate(RECORD_ARCHIVE_STATUS)
+    page.get_by_label("Summary only").check()
+    archive = [
+        {"id": "brief", "text": "The council approved the new bridge on Tuesday."},
+        {"id": "harvest", "text": "Farmers fear the drought will ruin the harvest."},
+        {"id": "empty", "title": "no text here"},
+    ]
+    page.get_by_test_id("archive-input").set_input_files(
+        files=[
+            {
+                "name": "archive.jsonl",
+                "mimeType": "application/x-ndjson",
+                "buffer": "\n".join(json.dumps(item) for item in archive).encode(),
+            }
+        ]
+    )
+    page.get_by_test_id("archive-button").click()
+    link = page.get_by_test_id("archive-download")
+    link.wait_for(timeout=120_000)
+    bar = page.get_by_test_id("archive-progress")
+    assert (bar.get_attribute("max"), bar.evaluate("b => b.value")) == ("3", 3)
+    status = page.get_by_test_id("archive-status").inner_text()
+    assert status == "done: 3 of 3 done (1 failed)"
+    seen = page.evaluate("window.archiveStatusSeen")
+    # The status as the job was accepted, then as its events came, to the end.
+    assert seen[0] == "queued: 0 of 3 done"
+    assert seen[-1] == status and len(seen) >= 2
+    with page.expect_download() as download:
+        link.click()
+    lines = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    results = {line["id"]: line for line in lines}
+    assert set(results) == {"brief", "harvest", "empty"}
+    assert results["brief"]["result"]["summary"].strip()
+    assert results["empty"]["error"]["code"] == "invalid_request"
+    assert page.get_by_test_id("error-message").is_hidden()
+    assert watched.errors == []
+
+
+RECORD_ARCHIVE_STATUS = """() => {
+  window.archiveStatusSeen = [];
+  const status = document.getElementById("archive-status");
+  new MutationObserver(() => window.archiveStatusSeen.push(status.textContent))
+    .observe(status, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+def test_a_bad_archive_shows_the_line_at_fault(watched: Watched) -> None:
+    page = watched.page
+    _open_page(page)
+    page.get_by_test_id("archive-input").set_input_files(
+        files=[
+            {
+                "name": "bad.jsonl",
+                "mimeType": "application/x-ndjson",
+                "buffer": b'{"text": "a"}\n{oops\n',
+            }
+        ]
+    )
+    page.get_by_test_id("archive-button").click()
+    error = page.get_by_test_id("error-message")
+    error.wait_for(timeout=30_000)
+    assert "line 2" in error.inner_text() and "(400)" in error.inner_text()
+    assert page.get_by_test_id("archive-download").is_hidden()

@@ -411,8 +411,109 @@ function showMode() {
   }
 }
 
+// The query string of an archive's job: the task and options chosen in the form above.
+function jobQuery() {
+  const mode = document.querySelector("input[name=mode]:checked").value;
+  const query = new URLSearchParams();
+  const length = $("length").value;
+  if (mode === "translate") {
+    const target = selectedTargets()[0];
+    if (!target) throw new Error("Choose a language to translate into.");
+    query.set("task", "translate");
+    query.set("target", target);
+    return query;
+  }
+  query.set("task", mode === "article" ? "article" : "summarize");
+  if (mode === "article" && selectedTargets().length) {
+    query.set("translate_to", selectedTargets().join(","));
+  }
+  if (length) query.set("length", length);
+  if ($("bullets").checked) query.set("style", "bullets");
+  return query;
+}
+
+// Read a job's Server-Sent Events (GET, with the key if one is given) until `finished`; each
+// `progress` to `onProgress`. Its final status.
+async function followJob(location, onProgress) {
+  const headers = requestHeaders("text/event-stream");
+  delete headers["Content-Type"];
+  const response = await fetch(`${location}/events`, { headers });
+  if (!response.ok) throw new Error(await describeFailure(response));
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += value;
+    let end;
+    while ((end = buffered.indexOf("\n\n")) >= 0) {
+      const event = parseEvent(buffered.slice(0, end));
+      buffered = buffered.slice(end + 2);
+      if (event.name === "finished") return event.data;
+      if (event.name === "error") {
+        const error = event.data.error || {};
+        throw new Error(explain(event.data.status, error.code || "", error.message || "no details", null));
+      }
+      onProgress(event.data);
+    }
+  }
+  throw new Error("The progress stream ended early; the job goes on: reload to follow it.");
+}
+
+function showJob(job) {
+  const bar = $("archive-progress");
+  bar.max = job.total;
+  bar.value = job.done + job.failed;
+  bar.hidden = false;
+  const failed = job.failed ? ` (${numbers.format(job.failed)} failed)` : "";
+  const left = job.eta_s === null || job.eta_s === 0 ? "" : `, about ${Math.ceil(job.eta_s)} s left`;
+  $("archive-status").textContent = `${job.status}: ${numbers.format(job.done + job.failed)} of `
+    + `${numbers.format(job.total)} done${failed}${left}`;
+}
+
+async function runArchive(event) {
+  event.preventDefault();
+  clearError();
+  const file = $("archive-file").files[0];
+  const link = $("archive-download");
+  link.hidden = true;
+  if (!file) {
+    showError("Choose a .jsonl file of articles first.");
+    return;
+  }
+  const button = $("archive-run");
+  button.disabled = true;
+  try {
+    const headers = requestHeaders("application/json");
+    headers["Content-Type"] = "application/x-ndjson";
+    let response;
+    try {
+      response = await fetch(`/v1/jobs?${jobQuery()}`, { method: "POST", headers, body: file });
+    } catch (error) {
+      throw new Error(`Could not reach the service: ${error.message}. Is it running?`);
+    }
+    if (!response.ok) throw new Error(await describeFailure(response));
+    const location = response.headers.get("Location");
+    showJob({ ...(await response.json()), done: 0, failed: 0, eta_s: null });
+    const job = await followJob(location, showJob);
+    showJob(job);
+    const download = requestHeaders("application/x-ndjson");
+    delete download["Content-Type"];
+    const results = await fetch(`${location}/results`, { headers: download });
+    if (!results.ok) throw new Error(await describeFailure(results));
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(await results.blob());
+    link.hidden = false;
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function start() {
   $("article-form").addEventListener("submit", run);
+  $("archive-form").addEventListener("submit", runArchive);
   $("article").addEventListener("input", updateCount);
   for (const radio of document.querySelectorAll("input[name=mode]")) {
     radio.addEventListener("change", showMode);

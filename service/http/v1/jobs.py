@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
+from service.core.config import Settings
 from service.core.errors import (
     InvalidRequest,
     JobsUnavailable,
@@ -67,9 +68,19 @@ SUBMIT_ERRORS = {
     "415": "The body is neither application/json nor application/x-ndjson.",
     "429": "The caller already has JOBS_MAX_IN_FLIGHT jobs queued or running "
     "(`too_many_jobs`), or a rate limit is spent.",
+    "500": "A bug (`internal_error`): the message carries only the request id to quote.",
     **_AUTH,
 }
 S = TypeVar("S")
+
+
+@bp.url_value_preprocessor
+def _upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An upload may be up to JOBS_MAX_BYTES, not MAX_BODY_BYTES. Set here, before any
+    before-request hook, because access control may read the body first (to count its
+    characters against RATE_LIMIT_CHARS)."""
+    if endpoint == "jobs.submit" and request.mimetype == JSON_LINES:
+        request.max_content_length = context.settings().jobs_max_bytes + 1
 
 
 @contextmanager
@@ -133,29 +144,7 @@ def _status(job: jobs.Job) -> dict[str, Any]:
 )
 def submit() -> Response:
     settings = context.settings()
-    if request.mimetype == JSON_LINES:
-        options = _query_options()
-        declared = request.content_length or 0
-        if declared > settings.jobs_max_bytes:
-            raise PayloadTooLarge(
-                f"an upload of {declared} bytes; the limit is {settings.jobs_max_bytes} bytes "
-                "(JOBS_MAX_BYTES)",
-                field="items",
-            )
-        request.max_content_length = settings.jobs_max_bytes + 1
-        body = request.get_data(cache=True)
-        items = items_from_lines(
-            body, max_items=settings.jobs_max_items, max_bytes=settings.jobs_max_bytes
-        )
-        job = _parsed(options | {"items": []})
-    elif request.is_json:
-        raw = context.json_body()
-        job = _parsed(raw)
-        items = items_from_json(job.items, max_items=settings.jobs_max_items)
-    else:
-        raise UnsupportedMediaType(
-            f"send the job as application/json, or its items as {JSON_LINES}"
-        )
+    job, items = _read_job(settings)
     if job.callback_url is not None:
         context.webhooks().check(job.callback_url)
     _check_languages(job.task, job.job_options())
@@ -176,6 +165,27 @@ def submit() -> Response:
     response.status_code = 202
     response.headers["Location"] = f"/v1/jobs/{created.id}"
     return response
+
+
+def _read_job(settings: Settings) -> tuple[Any, list[jobs.Item]]:
+    """The job request and its items, from a JSON body or a JSON Lines upload (options in the
+    query string, checked before the upload is read)."""
+    if request.mimetype == JSON_LINES:
+        job = _parsed(_query_options() | {"items": []})
+        declared = request.content_length or 0
+        if declared > settings.jobs_max_bytes:
+            raise PayloadTooLarge(
+                f"an upload of {declared} bytes; the limit is {settings.jobs_max_bytes} bytes "
+                "(JOBS_MAX_BYTES)",
+                field="items",
+            )
+        body = request.get_data(cache=True)
+        limits = {"max_items": settings.jobs_max_items, "max_bytes": settings.jobs_max_bytes}
+        return job, items_from_lines(body, **limits)
+    if request.is_json:
+        job = _parsed(context.json_body())
+        return job, items_from_json(job.items, max_items=settings.jobs_max_items)
+    raise UnsupportedMediaType(f"send the job as application/json, or its items as {JSON_LINES}")
 
 
 def _parsed(body: Any) -> Any:

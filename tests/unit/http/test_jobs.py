@@ -333,3 +333,17 @@ def test_a_job_of_unusable_items_only_is_failed_at_once(client_and_store) -> Non
     assert response.get_json()["status"] == "failed"
     status = client.get(response.headers["Location"]).get_json()
     assert (status["status"], status["failed"], status["eta_s"]) == ("failed", 2, 0)
+
+
+def test_an_upload_over_max_body_bytes_is_read_when_within_jobs_max_bytes(make_client) -> None:
+    # Character limits make access control read the body before the view: still the upload's
+    # own limit applies, not MAX_BODY_BYTES.
+    client, store = make_client(max_body_bytes=100, rate_limit_chars=("1000000/hour",))
+    data = b"\n".join(json.dumps({"text": f"Item {i} of the archive."}).encode() for i in range(20))
+    assert len(data) > 100
+    response = client.post(
+        "/v1/jobs?task=summarize", data=data, content_type="application/x-ndjson"
+    )
+    assert response.status_code == 202, response.get_json()
+    assert store.get(response.get_json()["id"]).total == 20
+    assert _submit(client).status_code == 413  # a JSON body keeps MAX_BODY_BYTES

@@ -10,6 +10,7 @@ from service.core.config import Settings
 from service.core.errors import InvalidRequest, PayloadTooLarge
 from service.http.bodies import decode_json, parse
 from service.http.openapi import openapi_spec
+from service.http.v1.job_schemas import JobRequest
 from service.http.v1.schemas import (
     ArticleRequest,
     DetectRequest,
@@ -205,6 +206,7 @@ def test_request_examples_follow_their_schemas_and_parse(spec: dict) -> None:
         "TranslateRequest": TranslateRequest,
         "ArticleRequest": ArticleRequest,
         "DetectRequest": DetectRequest,
+        "JobRequest": JobRequest,
     }
     for path, ops in spec["paths"].items():
         if "post" not in ops or not path.startswith("/v1/"):
@@ -227,6 +229,8 @@ def test_every_post_documents_the_error_statuses(spec: dict) -> None:
             assert {"200", "400", "403", "413", "415", "429", "500"} <= statuses, path
         elif path in {"/v2/translate", "/deeplx/translate"}:  # DeepL's (a form is no 415)
             assert {"200", "400", "403", "413", "429", "456", "500", "503", "504"} <= statuses
+        elif path == "/v1/jobs":  # accepted to run later: no model runs in the request
+            assert {"202", "400", "413", "415", "429", "500", "503"} <= statuses, path
         elif path.startswith("/language/translate/v2"):  # Google's: every client error 400
             assert {"200", "400", "403", "429", "500", "503", "504"} <= statuses, path
         else:

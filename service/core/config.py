@@ -408,7 +408,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         str,
         "Where jobs live: `sqlite:///path/jobs.db` or a plain path (one file, shared by every "
-        "process on the host); empty means `DATA_DIR/jobs.db`.",
+        "process on the host); empty means `DATA_DIR/jobs.db`; `redis://host:6379/0` (Redis "
+        "6.2+) when several replicas share the jobs.",
         secret=True,
     ),
     Setting(

@@ -12,7 +12,9 @@ What a caller can rely on, whichever the store:
   `error` (a bad line in an upload) are written as failed outcomes at once.
 - `claim` hands out items nobody holds: waiting ones, then ones whose lease expired (their worker
   died); never an item of a cancelled job or one whose outcome is written. The first claim of a
-  job makes it `running` and sets `started_at`.
+  job makes it `running` and sets `started_at`. Every worker claims with the same lease
+  (JOBS_LEASE_S): a store may time a lease's expiry by the claimer's `lease_s` (Redis's
+  XAUTOCLAIM takes over entries idle longer than the minimum the claimer gives).
 - `finish` writes an item's outcome once: a second outcome for the same item id (a re-run after
   a lease expired) is dropped and `finish` returns False. When every item has an outcome the job
   is `done` (or `failed` when every item failed) and `finished_at` is set.

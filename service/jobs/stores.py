@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from service.jobs.redis_store import RedisJobStore
 from service.jobs.sqlite_store import SqliteJobStore
 from service.jobs.store import JobStore
 
@@ -22,7 +23,8 @@ def _open_sqlite(url: str) -> JobStore:
 
 OPENERS: dict[str, Callable[[str], JobStore]] = {
     "sqlite": _open_sqlite,
-    # "redis": the Redis store's opener, registered here,
+    "redis": RedisJobStore.from_url,
+    "rediss": RedisJobStore.from_url,
 }
 
 

@@ -19,7 +19,6 @@ import io
 import zipfile
 from collections.abc import Sequence
 from copy import deepcopy
-from dataclasses import dataclass
 
 import docx
 from docx.opc.constants import CONTENT_TYPE as CT
@@ -31,7 +30,14 @@ from lxml import etree
 
 from service.documents.formats import BadDocument, DocumentLimits, Segment
 from service.documents.languages import is_right_to_left, locale_tag
-from service.documents.runs import Encoded, Hold, Item, Paragraph, decode, encode, has_words
+from service.documents.runs import (
+    Flat,
+    Hold,
+    Item,
+    Paragraph,
+    decode,
+    flat_paragraphs,
+)
 from service.documents.safety import open_zip
 
 # python-docx has no class for footnotes and endnotes; as XmlParts their XML is saved on write.
@@ -76,13 +82,6 @@ TBLPR_ORDER = (
     "tblStyle tblpPr tblOverlap bidiVisual tblStyleRowBandSize tblStyleColBandSize tblW jc "
     "tblCellSpacing tblInd tblBorders shd tblLayout tblCellMar tblLook tblCaption tblDescription"
 ).split()
-
-
-@dataclass
-class _Flat:
-    element: etree._Element
-    paragraph: Paragraph
-    encoded: Encoded
 
 
 def _on(rpr: etree._Element | None, name: str) -> bool:
@@ -170,14 +169,8 @@ def _flatten(p: etree._Element) -> Paragraph:
     return paragraph
 
 
-def _paragraphs(roots: list[etree._Element]) -> list[_Flat]:
-    found = []
-    for root in roots:
-        for p in root.iter(qn("w:p")):
-            paragraph = _flatten(p)
-            if has_words(paragraph.items):
-                found.append(_Flat(p, paragraph, encode(paragraph.items, paragraph.tags)))
-    return found
+def _paragraphs(roots: list[etree._Element]) -> list[Flat]:
+    return flat_paragraphs((p for root in roots for p in root.iter(qn("w:p"))), _flatten)
 
 
 def _open(
@@ -247,7 +240,7 @@ def _new_run(text: str, rpr: etree._Element | None, target: str) -> etree._Eleme
     return run
 
 
-def _rebuild(flat: _Flat, items: list[Item], target: str) -> None:
+def _rebuild(flat: Flat, items: list[Item], target: str) -> None:
     p, paragraph = flat.element, flat.paragraph
     for child in list(p):
         if child.tag != qn("w:pPr"):

@@ -30,7 +30,14 @@ from lxml import etree
 from service.documents.archive import parse_member, replace_members, serialize
 from service.documents.formats import BadDocument, DocumentLimits, Segment
 from service.documents.languages import is_right_to_left, locale_of
-from service.documents.runs import Encoded, Hold, Item, Paragraph, decode, encode, has_words
+from service.documents.runs import (
+    Flat,
+    Hold,
+    Item,
+    Paragraph,
+    decode,
+    flat_paragraphs,
+)
 from service.documents.safety import open_zip, read_member
 
 NS = {
@@ -46,13 +53,6 @@ _SPACES = re.compile(r"(\t|\n| {2,})")
 def q(name: str) -> str:
     prefix, local = name.split(":")
     return f"{{{NS[prefix]}}}{local}"
-
-
-@dataclass
-class _Flat:
-    element: etree._Element
-    paragraph: Paragraph
-    encoded: Encoded
 
 
 @dataclass
@@ -113,15 +113,14 @@ def _places(document: _Document) -> list[tuple[str, etree._Element]]:
     return places
 
 
-def _paragraphs(document: _Document) -> list[_Flat]:
-    found = []
-    for _, root in _places(document):
-        for p in root.iter(q("text:p"), q("text:h")):
-            paragraph = Paragraph()
-            _walk(p, (), None, paragraph, document)
-            if has_words(paragraph.items):
-                found.append(_Flat(p, paragraph, encode(paragraph.items, paragraph.tags)))
-    return found
+def _paragraphs(document: _Document) -> list[Flat]:
+    def flatten(p: etree._Element) -> Paragraph:
+        paragraph = Paragraph()
+        _walk(p, (), None, paragraph, document)
+        return paragraph
+
+    paragraphs = (p for _, root in _places(document) for p in root.iter(q("text:p"), q("text:h")))
+    return flat_paragraphs(paragraphs, flatten)
 
 
 def _open(data: bytes, limits: DocumentLimits, mimetype: str) -> _Document:
@@ -168,7 +167,7 @@ def _append_text(parent: etree._Element, text: str) -> None:
             _append_string(parent, piece)
 
 
-def _rebuild(flat: _Flat, items: list[Item]) -> None:
+def _rebuild(flat: Flat, items: list[Item]) -> None:
     p, paragraph = flat.element, flat.paragraph
     p.text = None
     for child in list(p):

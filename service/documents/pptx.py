@@ -18,7 +18,6 @@ import io
 import zipfile
 from collections.abc import Sequence
 from copy import deepcopy
-from dataclasses import dataclass
 
 import pptx
 from lxml import etree
@@ -28,7 +27,14 @@ from pptx.oxml.ns import qn
 
 from service.documents.formats import BadDocument, DocumentLimits, Segment
 from service.documents.languages import is_right_to_left, locale_tag
-from service.documents.runs import Encoded, Hold, Item, Paragraph, decode, encode, has_words
+from service.documents.runs import (
+    Flat,
+    Hold,
+    Item,
+    Paragraph,
+    decode,
+    flat_paragraphs,
+)
 from service.documents.safety import open_zip
 
 _NS_A = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
@@ -46,13 +52,6 @@ LIBRARY_ERRORS = (
 _PARAGRAPH_PROPERTIES = [qn("a:pPr"), qn("a:defPPr")] + [qn(f"a:lvl{n}pPr") for n in range(1, 10)]
 _NOT_FORMATTING = ("lang", "altLang", "dirty", "err", "noProof", "smtClean")
 _FIXED = {qn("a:pPr"), qn("a:endParaRPr")}
-
-
-@dataclass
-class _Flat:
-    element: etree._Element
-    paragraph: Paragraph
-    encoded: Encoded
 
 
 def _tag(rpr: etree._Element | None) -> str:
@@ -107,14 +106,8 @@ def _parts(presentation: pptx.presentation.Presentation) -> list[etree._Element]
     return found
 
 
-def _paragraphs(roots: list[etree._Element]) -> list[_Flat]:
-    found = []
-    for root in roots:
-        for p in root.iter(qn("a:p")):
-            paragraph = _flatten(p)
-            if has_words(paragraph.items):
-                found.append(_Flat(p, paragraph, encode(paragraph.items, paragraph.tags)))
-    return found
+def _paragraphs(roots: list[etree._Element]) -> list[Flat]:
+    return flat_paragraphs((p for root in roots for p in root.iter(qn("a:p"))), _flatten)
 
 
 def _open(
@@ -152,7 +145,7 @@ def _new_runs(text: str, rpr: etree._Element | None, target: str) -> list[etree.
     return made
 
 
-def _rebuild(flat: _Flat, items: list[Item], target: str) -> None:
+def _rebuild(flat: Flat, items: list[Item], target: str) -> None:
     p, paragraph = flat.element, flat.paragraph
     end = p.find(qn("a:endParaRPr"))
     made: list[etree._Element] = []

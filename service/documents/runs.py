@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -260,3 +260,23 @@ def decode(translation: str, encoded: Encoded) -> list[Item]:
     reader.close()
     lost = [Hold(i) for i in encoded.inner if i not in reader.placed]
     return merge([*lead, first, *reader.items, *lost, last, *trail])
+
+
+@dataclass
+class Flat:
+    """A paragraph of a document's XML: its element, its runs flattened, the segment they make."""
+
+    element: Any
+    paragraph: Paragraph
+    encoded: Encoded
+
+
+def flat_paragraphs(elements: Iterable[Any], flatten: Callable[[Any], Paragraph]) -> list[Flat]:
+    """Each element flattened by the format's `flatten`, kept when it has words (the others are
+    not sent and stay as they are), in document order."""
+    found = []
+    for element in elements:
+        paragraph = flatten(element)
+        if has_words(paragraph.items):
+            found.append(Flat(element, paragraph, encode(paragraph.items, paragraph.tags)))
+    return found

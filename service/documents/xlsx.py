@@ -22,7 +22,14 @@ from lxml import etree
 from service.documents.archive import parse_member, replace_members, serialize
 from service.documents.formats import BadDocument, DocumentLimits, Segment
 from service.documents.languages import is_right_to_left
-from service.documents.runs import Encoded, Hold, Item, Paragraph, decode, encode, has_words
+from service.documents.runs import (
+    Flat,
+    Hold,
+    Item,
+    Paragraph,
+    decode,
+    flat_paragraphs,
+)
 from service.documents.safety import open_zip
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -35,13 +42,6 @@ _AFTER_VIEWS = ("sheetFormatPr", "cols", "sheetData")
 
 def q(name: str) -> str:
     return f"{{{MAIN}}}{name}"
-
-
-@dataclass
-class _Flat:
-    element: etree._Element
-    paragraph: Paragraph
-    encoded: Encoded
 
 
 @dataclass
@@ -94,16 +94,14 @@ def _open(data: bytes, limits: DocumentLimits) -> _Workbook:
     return _Workbook(archive, parts, sheets)
 
 
-def _strings(workbook: _Workbook) -> list[_Flat]:
+def _strings(workbook: _Workbook) -> list[Flat]:
     """Shared strings first, then each sheet's inline strings, in document order."""
-    found = []
-    for name, root in workbook.parts.items():
-        strings = root.iter(q("si")) if name not in workbook.sheets else root.iter(q("is"))
-        for string in strings:
-            paragraph = _flatten(string)
-            if has_words(paragraph.items):
-                found.append(_Flat(string, paragraph, encode(paragraph.items, paragraph.tags)))
-    return found
+    strings = (
+        string
+        for name, root in workbook.parts.items()
+        for string in root.iter(q("si") if name not in workbook.sheets else q("is"))
+    )
+    return flat_paragraphs(strings, _flatten)
 
 
 def _text(tag: str, text: str) -> etree._Element:
@@ -114,7 +112,7 @@ def _text(tag: str, text: str) -> etree._Element:
     return t
 
 
-def _rebuild(flat: _Flat, items: list[Item]) -> None:
+def _rebuild(flat: Flat, items: list[Item]) -> None:
     string, templates = flat.element, flat.paragraph.templates
     for child in list(string):
         if child.tag in (q("t"), q("r")):

@@ -35,8 +35,8 @@ from service.documents.runs import (
     Hold,
     Item,
     Paragraph,
-    decode,
     flat_paragraphs,
+    write_back,
 )
 from service.documents.safety import open_zip, read_member
 
@@ -296,10 +296,7 @@ class OdfFormat:
     def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
         document = _open(data, self.write_limits, self.media_type)
         found = _paragraphs(document)
-        if len(translations) != len(found):
-            raise ValueError(f"{len(translations)} translations for {len(found)} segments")
-        for flat, translation in zip(found, translations, strict=True):
-            _rebuild(flat, decode(translation, flat.encoded))
+        write_back(found, translations, _rebuild)
         _mark(document, target)
         replaced = {name: serialize(root) for name, root in document.parts.items()}
         return replace_members(document.archive, replaced)

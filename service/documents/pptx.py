@@ -32,8 +32,8 @@ from service.documents.runs import (
     Hold,
     Item,
     Paragraph,
-    decode,
     flat_paragraphs,
+    write_back,
 )
 from service.documents.safety import open_zip
 
@@ -207,10 +207,7 @@ class PptxFormat:
     def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
         presentation, roots, templates = _open(data, self.write_limits)
         found = _paragraphs(roots)
-        if len(translations) != len(found):
-            raise ValueError(f"{len(translations)} translations for {len(found)} segments")
-        for flat, translation in zip(found, translations, strict=True):
-            _rebuild(flat, decode(translation, flat.encoded), target)
+        write_back(found, translations, lambda flat, pieces: _rebuild(flat, pieces, target))
         if is_right_to_left(target):
             _mark_right_to_left(roots, templates)
         out = io.BytesIO()

@@ -280,3 +280,14 @@ def flat_paragraphs(elements: Iterable[Any], flatten: Callable[[Any], Paragraph]
         if has_words(paragraph.items):
             found.append(Flat(element, paragraph, encode(paragraph.items, paragraph.tags)))
     return found
+
+
+def write_back(
+    found: Sequence[Flat], translations: Sequence[str], rebuild: Callable[[Flat, list[Any]], None]
+) -> None:
+    """Each paragraph rebuilt by the format's `rebuild` from its translation, read back into
+    pieces (`decode`); ValueError unless there is exactly one translation per paragraph."""
+    if len(translations) != len(found):
+        raise ValueError(f"{len(translations)} translations for {len(found)} segments")
+    for flat, translation in zip(found, translations, strict=True):
+        rebuild(flat, decode(translation, flat.encoded))

@@ -27,8 +27,8 @@ from service.documents.runs import (
     Hold,
     Item,
     Paragraph,
-    decode,
     flat_paragraphs,
+    write_back,
 )
 from service.documents.safety import open_zip
 
@@ -160,10 +160,7 @@ class XlsxFormat:
     def write(self, data: bytes, translations: Sequence[str], target: str) -> bytes:
         workbook = _open(data, self.write_limits)
         found = _strings(workbook)
-        if len(translations) != len(found):
-            raise ValueError(f"{len(translations)} translations for {len(found)} segments")
-        for flat, translation in zip(found, translations, strict=True):
-            _rebuild(flat, decode(translation, flat.encoded))
+        write_back(found, translations, _rebuild)
         if is_right_to_left(target):
             for name in workbook.sheets:
                 _mark_right_to_left(workbook.parts[name])

@@ -323,7 +323,10 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(start_server, serv
 
     def send(i: int) -> None:
         body = {"texts": requests[i], "target": "fr"}
-        answers[i] = post_json(stopping.url + "/v1/translate", body, timeout=120)
+        try:
+            answers[i] = post_json(stopping.url + "/v1/translate", body, timeout=120)
+        except OSError as exc:  # shown by the assertion below, not lost in a thread
+            answers[i] = (None, repr(exc), {})
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
     for thread in threads:
@@ -339,6 +342,7 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(start_server, serv
         thread.join(60)
 
     assert code == 0, stopping.output()
+    assert sorted(answers) == list(range(len(requests))), (answers, stopping.output())
     for i, texts in enumerate(requests):
         status, body, _ = answers[i]
         assert status == 200, body

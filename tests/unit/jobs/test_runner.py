@@ -175,3 +175,19 @@ def test_a_cancelled_job_runs_no_more_items(store: SqliteJobStore, run_jobs) -> 
     threading.Event().wait(0.3)
     runner.stop(timeout=10)
     assert store.results(job.id).outcomes == []
+
+
+def test_the_worker_purges_jobs_past_their_retention(
+    engine: Engine, demo_settings: Settings, store: SqliteJobStore
+) -> None:
+    old = store.create(JobSpec(task="translate", options={"target": "fr"}), [])
+    assert old.status == DONE
+    settings = demo_settings.replace(jobs_retention_s=0.001)
+    runner = JobRunner(store, engine, settings, poll_s=0.05).start()
+    try:
+        until = time.monotonic() + 30
+        while store.get(old.id) is not None and time.monotonic() < until:
+            time.sleep(0.05)
+    finally:
+        runner.stop(timeout=10)
+    assert store.get(old.id) is None

@@ -232,7 +232,7 @@ class SqliteJobStore:
                 "JOIN jobs j ON j.seq = i.job_seq "
                 "WHERE i.written = 0 AND j.status IN (?, ?) "
                 "AND (i.lease_until IS NULL OR i.lease_until <= ?) "
-                "ORDER BY i.job_seq, i.position LIMIT ?",
+                "ORDER BY i.lease_until IS NOT NULL, i.job_seq, i.position LIMIT ?",
                 (QUEUED, RUNNING, now, max(0, limit)),
             ).fetchall()
             claims: list[Claim] = []

@@ -80,8 +80,15 @@ def test_an_expired_lease_is_claimed_again(store: JobStore) -> None:
     store.create(SPEC, _items(2))
     dead = store.claim("dead", 2, 0.0)
     again = store.claim("alive", 5, LONG)
-    assert [c.item_id for c in again] == [c.item_id for c in dead]
+    assert sorted(c.item_id for c in again) == sorted(c.item_id for c in dead)
     assert store.claim("third", 5, LONG) == []
+
+
+def test_waiting_items_are_claimed_before_expired_ones(store: JobStore) -> None:
+    store.create(SPEC, _items(3))
+    (dead,) = store.claim("dead", 1, 0.0)
+    assert [c.item_id for c in store.claim("alive", 2, LONG)] == ["i1", "i2"]
+    assert [c.item_id for c in store.claim("alive", 2, LONG)] == [dead.item_id]
 
 
 def test_released_claims_are_claimable_at_once(store: JobStore) -> None:
@@ -94,7 +101,9 @@ def test_released_claims_are_claimable_at_once(store: JobStore) -> None:
 def test_finish_writes_once_and_counts(store: JobStore) -> None:
     job = store.create(SPEC, _items(2))
     dead = store.claim("dead", 1, 0.0)[0]
+    store.claim("other", 1, LONG)  # the waiting item goes first
     again = store.claim("alive", 1, LONG)[0]
+    assert again.item_id == dead.item_id == "i0"
     assert store.finish(again, Outcome(again.item_id, result={"translation": "un"}))
     assert not store.finish(dead, Outcome(dead.item_id, result={"translation": "deux"}))
     got = store.get(job.id)
@@ -152,7 +161,7 @@ def test_cancel_leaves_a_finished_job_alone(store: JobStore) -> None:
 
 def test_results_page_in_writing_order_while_running(store: JobStore) -> None:
     job = store.create(SPEC, _items(5))
-    claims = store.claim("w", 5, LONG)
+    claims = sorted(store.claim("w", 5, LONG), key=lambda c: c.item_id)
     for claim in (claims[3], claims[0], claims[4]):
         store.finish(claim, Outcome(claim.item_id, result=claim.item_id))
     first = store.results(job.id, "", limit=2)

@@ -117,8 +117,9 @@ class SqliteJobStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if not self._ready:
-                self._prepare()
+            with self._lock:
+                if not self._ready:
+                    self._prepare()
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout_s,

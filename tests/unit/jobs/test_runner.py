@@ -30,7 +30,7 @@ QUICK = {"max_length": 16, "num_beams": 1}
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteJobStore]:
-    opened = SqliteJobStore(tmp_path / "jobs.db", busy_timeout_s=0.05)
+    opened = SqliteJobStore(tmp_path / "jobs.db")
     yield opened
     opened.close()
 
@@ -144,11 +144,10 @@ def test_on_finished_hears_of_each_completed_job_once(store: SqliteJobStore, run
     assert all(j.status == DONE and j.done == 3 for j in heard)
 
 
-def test_the_worker_outlives_a_locked_store(
-    engine: Engine, store: SqliteJobStore, run_jobs
-) -> None:
+def test_the_worker_outlives_a_locked_store(engine: Engine, tmp_path: Path, run_jobs) -> None:
     """Another process holding the file's write lock makes every claim fail (StoreUnavailable);
     once it lets go, the worker claims and finishes the job."""
+    store = SqliteJobStore(tmp_path / "jobs.db", busy_timeout_s=0.05)
     job = store.create(JobSpec(task="translate", options={"target": "fr"}), [Item("a", TEXTS[0])])
     blocker = sqlite3.connect(store.path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")

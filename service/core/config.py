@@ -440,9 +440,10 @@ SETTINGS: tuple[Setting, ...] = (
         "JOBS_BATCH_SIZE",
         "4",
         positive_int,
-        "The most job items in one batch (within MAX_BATCH_SIZE). A request that comes while "
-        "a job's batch runs waits for it, and on a CPU a batch takes longer the more it holds: "
-        "small keeps requests quick, larger lets a job go faster (on a GPU, try MAX_BATCH_SIZE).",
+        "The most job items in one batch (within MAX_BATCH_SIZE), a request's batch included: "
+        "on a CPU a batch takes longer the more it holds, so small keeps requests quick and "
+        "larger lets a job go faster (on a GPU, where a batch costs about what one item does, "
+        "try MAX_BATCH_SIZE). See bench/RESULTS.md.",
     ),
     Setting(
         "jobs_worker_items",

@@ -15,7 +15,8 @@ What a caller can rely on:
 - `drain()` (from a SIGTERM handler: it only sets a flag) stops claiming; `stop()` lets the items
   already running finish, within its timeout, and hands back every other claim.
 - `on_finished` callbacks get the job when a write of this worker completed it (the last outcome
-  of a job; two workers finishing its last items at once may both report it).
+  of a job), once per process; two processes finishing a job's last items at the same moment
+  may both report it, and a process killed between the write and the call reports nothing.
 - Old finished jobs are purged (JOBS_RETENTION_S) every few minutes.
 """
 
@@ -26,6 +27,7 @@ import os
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
 PURGE_EVERY_S = 300.0
+REPORTED_KEPT = 10_000
 
 
 class JobRunner:
@@ -82,6 +85,9 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(self._items, thread_name_prefix="job-item")
         self._thread = threading.Thread(target=self._main, name="jobs", daemon=True)
         self._next_purge = 0.0
+        # Jobs this process reported finished (the latest REPORTED_KEPT), so threads that both
+        # see a job done report it once.
+        self._reported: OrderedDict[str, None] = OrderedDict()
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -247,6 +253,12 @@ class JobRunner:
             self._finished(job)
 
     def _finished(self, job: Job) -> None:
+        with self._wake:
+            if job.id in self._reported:
+                return
+            self._reported[job.id] = None
+            if len(self._reported) > REPORTED_KEPT:
+                self._reported.popitem(last=False)
         for callback in list(self.on_finished):
             try:
                 callback(job)

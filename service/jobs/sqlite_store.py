@@ -117,8 +117,9 @@ class SqliteJobStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if not self._ready:
-                self._prepare()
+            with self._lock:
+                if not self._ready:
+                    self._prepare()
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout_s,
@@ -232,7 +233,7 @@ class SqliteJobStore:
                 "JOIN jobs j ON j.seq = i.job_seq "
                 "WHERE i.written = 0 AND j.status IN (?, ?) "
                 "AND (i.lease_until IS NULL OR i.lease_until <= ?) "
-                "ORDER BY i.job_seq, i.position LIMIT ?",
+                "ORDER BY i.lease_until IS NOT NULL, i.job_seq, i.position LIMIT ?",
                 (QUEUED, RUNNING, now, max(0, limit)),
             ).fetchall()
             claims: list[Claim] = []

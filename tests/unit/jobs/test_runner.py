@@ -30,7 +30,7 @@ QUICK = {"max_length": 16, "num_beams": 1}
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteJobStore]:
-    opened = SqliteJobStore(tmp_path / "jobs.db", busy_timeout_s=0.05)
+    opened = SqliteJobStore(tmp_path / "jobs.db")
     yield opened
     opened.close()
 
@@ -144,11 +144,10 @@ def test_on_finished_hears_of_each_completed_job_once(store: SqliteJobStore, run
     assert all(j.status == DONE and j.done == 3 for j in heard)
 
 
-def test_the_worker_outlives_a_locked_store(
-    engine: Engine, store: SqliteJobStore, run_jobs
-) -> None:
+def test_the_worker_outlives_a_locked_store(engine: Engine, tmp_path: Path, run_jobs) -> None:
     """Another process holding the file's write lock makes every claim fail (StoreUnavailable);
     once it lets go, the worker claims and finishes the job."""
+    store = SqliteJobStore(tmp_path / "jobs.db", busy_timeout_s=0.05)
     job = store.create(JobSpec(task="translate", options={"target": "fr"}), [Item("a", TEXTS[0])])
     blocker = sqlite3.connect(store.path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
@@ -175,3 +174,19 @@ def test_a_cancelled_job_runs_no_more_items(store: SqliteJobStore, run_jobs) -> 
     threading.Event().wait(0.3)
     runner.stop(timeout=10)
     assert store.results(job.id).outcomes == []
+
+
+def test_the_worker_purges_jobs_past_their_retention(
+    engine: Engine, demo_settings: Settings, store: SqliteJobStore
+) -> None:
+    old = store.create(JobSpec(task="translate", options={"target": "fr"}), [])
+    assert old.status == DONE
+    settings = demo_settings.replace(jobs_retention_s=0.001)
+    runner = JobRunner(store, engine, settings, poll_s=0.05).start()
+    try:
+        until = time.monotonic() + 30
+        while store.get(old.id) is not None and time.monotonic() < until:
+            time.sleep(0.05)
+    finally:
+        runner.stop(timeout=10)
+    assert store.get(old.id) is None

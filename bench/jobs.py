@@ -7,8 +7,10 @@ priority, exactly as in a serving process; the interactive requests go through t
 operation, as a `/v1/translate` view runs it, one at a time with --gap-ms between them.
 
 Phases: `idle` (interactive requests alone), `job alone` (the job's items/s with nothing else
-running, for --job-seconds), then `with job` (the requests again while the job runs: how much a
-job slows a request, and the job's items/s in the room requests leave). The job must outlast
+running, for --job-seconds), `with job` (the requests again while the job runs: how much a job
+slows a request, and the job's items/s in the room requests leave), then `idle` again once the
+job's worker stopped (idle is both idle phases, so a machine whose load drifts weighs on it as on
+the rest). The job must outlast
 both (--items). --batch-sizes runs it all once per JOBS_BATCH_SIZE. Prints a table; writes
 jobs.json. The goal: p95 with the job within 1.5x of idle, and the job's items/s beside
 requests a good part of its items/s alone.
@@ -88,6 +90,27 @@ def _written(store: JobStore, job_id: str) -> tuple[int, bool]:
     return job.done + job.failed, job.status in FINISHED
 
 
+def _batches(engine: Engine) -> tuple[float, float, float]:
+    """The en-fr model's batches so far: (count, items, seconds), from its metrics."""
+    get = engine.metrics.registry.get_sample_value
+    labels = {"model": PAIR}
+    return (
+        get("service_batch_seconds_count", labels) or 0.0,
+        get("service_batch_size_sum", labels) or 0.0,
+        get("service_batch_seconds_sum", labels) or 0.0,
+    )
+
+
+def _per_batch(before: tuple[float, float, float], after: tuple[float, float, float]) -> dict:
+    """Mean size and milliseconds of the batches run between two `_batches` readings."""
+    count, items, seconds = (b - a for a, b in zip(before, after, strict=True))
+    return {
+        "batches": count,
+        "mean_size": items / count if count else None,
+        "mean_ms": 1000 * seconds / count if count else None,
+    }
+
+
 def _row(name: str, latencies: list[float], items_s: float | None) -> list[Any]:
     summary = latency_summary(latencies)
     return [name, summary.get("p50"), summary.get("p95"), int(summary.get("n", 0)), items_s]
@@ -102,7 +125,9 @@ def _measure(args: argparse.Namespace, settings: Settings, db: Path) -> dict[str
     try:
         _interactive(engine, argparse.Namespace(**{**vars(args), "requests": 5}), 10_000)
         log(f"idle: {args.requests} interactive translations")
+        mark = _batches(engine)
         idle = _interactive(engine, args, 0)
+        idle_batches = _per_batch(mark, _batches(engine))
         items = [Item(str(i), text(14, offset=50_000 + 7 * i)) for i in range(args.items)]
         job = store.create(JobSpec(task="translate", options={"target": "fr"}), items)
         runner.start()
@@ -114,12 +139,16 @@ def _measure(args: argparse.Namespace, settings: Settings, db: Path) -> dict[str
         after, _ = _written(store, job.id)
         alone = (after - before) / (time.perf_counter() - started)
         log(f"with job: {args.requests} interactive translations")
-        started = time.perf_counter()
+        started, mark = time.perf_counter(), _batches(engine)
         busy = _interactive(engine, args, 1_000)
+        busy_batches = _per_batch(mark, _batches(engine))
         busy_s, (written, finished) = time.perf_counter() - started, _written(store, job.id)
         if finished:
             log("the job ended during the last phase: its items/s there is too low; more --items")
         beside = (written - after) / busy_s
+        runner.stop(timeout=60)
+        log(f"idle again: {args.requests} interactive translations")
+        idle += _interactive(engine, args, 2_000)
     finally:
         runner.stop(timeout=60)
         engine.close(timeout=60)
@@ -132,6 +161,8 @@ def _measure(args: argparse.Namespace, settings: Settings, db: Path) -> dict[str
         "p50_ratio": latency_summary(busy)["p50"] / latency_summary(idle)["p50"],
         "job_share_beside_requests": beside / alone if alone else None,
         "job_finished_early": finished,
+        "batches_idle": idle_batches,
+        "batches_with_job": busy_batches,
     }
 
 
@@ -139,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     root = args.out
     results: dict[str, Any] = {}
     rows: list[list[Any]] = []
+    batch_rows: list[list[Any]] = []
     for size in [int(s) for s in args.batch_sizes.split(",")]:
         log(f"JOBS_BATCH_SIZE={size}")
         got = results[str(size)] = _measure(
@@ -149,9 +181,12 @@ def run(args: argparse.Namespace) -> int:
         rows.append(
             [size, idle["p50"], idle["p95"], busy["p50"], busy["p95"], got["p95_ratio"], *rates]
         )
+        sizes = [got["batches_idle"]["mean_ms"], got["batches_with_job"]["mean_size"]]
+        batch_rows.append([size, *sizes, got["batches_with_job"]["mean_ms"]])
     headers = ["JOBS_BATCH_SIZE", "idle p50 ms", "idle p95 ms", "with job p50 ms"]
     headers += ["with job p95 ms", "p95 ratio", "job items/s alone", "job items/s beside"]
     print(table(headers, rows))
+    print(table(["JOBS_BATCH_SIZE", "idle batch ms", "with job size", "with job ms"], batch_rows))
     settings = {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(root)}
     save(root / "jobs.json", {"settings": settings, "runs": results})
     return 0

@@ -74,7 +74,8 @@ class Metrics:
         )
         self.batches = Counter(
             "service_batches",
-            "generate() calls, by outcome: ok, error, or split (out of memory, retried in halves).",
+            "generate() calls, by outcome: ok, error, split (out of memory, retried in halves) or "
+            "preempted (a job's batch stopped for a request, run again later).",
             ["model", "outcome"],
             registry=self.registry,
         )
@@ -155,11 +156,12 @@ class Metrics:
         )
 
     def record_batch(self, record: BatchRecord) -> None:
-        """Count one generate call. A batch split after running out of memory counts as a call
-        but not its items: they are counted once, with the outcome of the halves they end in."""
+        """Count one generate call. A batch split after running out of memory, or preempted by
+        a request (a job's), counts as a call but not its items: they are counted once, with the
+        outcome of the batch they end in."""
         model = record.batcher
         self.batches.labels(model, record.outcome).inc()
-        if record.outcome != "split":
+        if record.outcome not in ("split", "preempted"):
             self.items.labels(model, record.outcome).inc(record.size)
         self.batch_size.labels(model).observe(record.size)
         self.batch_seconds.labels(model).observe(record.seconds)

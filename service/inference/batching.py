@@ -5,7 +5,10 @@ Contract (Ray Serve's, on threads because Flask views are synchronous):
   A `background` item (a job's) is counted apart: at most `max_background` of them wait, they
   never count against `max_queue` (a job cannot get a request refused), and a background
   submit always waits for room, as it has no client to answer 503 to. At most
-  `max_background_batch` of them join one batch.
+  `max_background_batch` of them join one batch. A batch of background items only yields to a
+  request: once one is queued, `should_stop()` turns true, and if `run_batch` then raises
+  `Preempted`, its items go back to the head of the queue, to run again later (outputs do not
+  depend on the batch, so a re-run gives what the first run would have).
   `submit(wait=True)` is for work already admitted (the rest of a request whose first items got
   in): it waits for room until the item's deadline instead of failing, and while anyone waits so,
   plain `submit` refuses new work, so admitted requests get the room first.
@@ -43,7 +46,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from service.core.errors import (
     GenerationFailed,
@@ -79,6 +82,11 @@ class _Item(Generic[P, R]):
     abandoned: bool = False
     # A job's item: it waits behind interactive ones, in its own share of the queue.
     background: bool = False
+
+
+class Preempted(Exception):
+    """Raised by `run_batch` when it stopped a background batch because `should_stop()` said a
+    request waits (`Batcher.preempted`): its items are queued again, not failed."""
 
 
 class Ticket(Generic[R]):
@@ -158,6 +166,10 @@ class Batcher(Generic[P, R]):
         self._setup_error: BaseException | None = None
         self._fatal_error: BaseException | None = None
         self._running: list[_Item[P, R]] = []
+        # The running batch is all background, and a request has come since it started.
+        self._preemptible = False
+        self._request_came = False
+        self._preempted = False
         self._waiting_for_room = 0
         self._thread = threading.Thread(target=self._main, name=f"batcher-{name}", daemon=True)
         self.restarts = 0
@@ -273,6 +285,7 @@ class Batcher(Generic[P, R]):
                     self._waiting_for_room -= waiters
             item.enqueued = time.monotonic()
             self._queue.append(item)
+            self._request_came = self._request_came or not background
             self._cond.notify()
         return Ticket(self, item)
 
@@ -301,6 +314,21 @@ class Batcher(Generic[P, R]):
         running = self._running
         now = time.monotonic()
         return bool(running) and all(item.abandoned or item.deadline <= now for item in running)
+
+    def should_stop(self) -> bool:
+        """For `run_batch` to poll while it runs (from the worker thread): true when nobody waits
+        for the batch (`abandoned`), or when it is all background and a request has been queued
+        since it started; then `preempted` is true too, and `run_batch` should raise Preempted
+        instead of answering."""
+        if self._preemptible and self._request_came:
+            self._preempted = True
+            return True
+        return self.abandoned()
+
+    @property
+    def preempted(self) -> bool:
+        """Whether `should_stop` stopped the running batch for a request (see there)."""
+        return self._preempted
 
     # ----- worker ----------------------------------------------------------------------------
 
@@ -387,7 +415,8 @@ class Batcher(Generic[P, R]):
                 for i in reversed(plan.indices):
                     del self._queue[i]
                 self._room.notify_all()
-                return [item for item in taken if item.future.set_running_or_notify_cancel()]
+                self._request_came = False
+                return [item for item in taken if _start(item)]
 
     def _plan(self) -> BatchPlan:
         items = self._queue
@@ -406,7 +435,7 @@ class Batcher(Generic[P, R]):
             self._room.notify_all()
         for item in expired:
             self._queue.remove(item)
-            if item.future.set_running_or_notify_cancel():
+            if _start(item):
                 item.future.set_exception(ItemTimeout("the item timed out while queued"))
 
     def _fail_queued(self, error: ServiceError) -> None:
@@ -415,7 +444,7 @@ class Batcher(Generic[P, R]):
             self._queue.clear()
             self._room.notify_all()
         for item in items:
-            if item.future.set_running_or_notify_cancel():
+            if _start(item):
                 item.future.set_exception(error)
 
     def _execute(self, items: list[_Item[P, R]]) -> None:
@@ -426,12 +455,18 @@ class Batcher(Generic[P, R]):
         for item in items:
             item.batch_id = batch_id
         started = time.perf_counter()
+        self._preempted = False
+        self._preemptible = all(item.background for item in items)
         try:
             results = self._run_batch([item.payload for item in items], items[0].key)
             if len(results) != len(items):
                 raise RuntimeError(
                     f"run_batch returned {len(results)} results for {len(items)} items"
                 )
+        except Preempted:
+            self._record(batch_id, items, started, "preempted")
+            self._requeue(items)
+            return
         except self._split_on as exc:
             # Only the text is kept: the traceback holds the failed attempt's frames, and with
             # them its device memory, which the retry below needs back.
@@ -466,6 +501,19 @@ class Batcher(Generic[P, R]):
         self._execute(items[:half])
         self._execute(items[half:])
 
+    def _requeue(self, items: list[_Item[P, R]]) -> None:
+        """Put a preempted batch's items back at the head of the queue, oldest first; an item
+        whose caller gave up meanwhile ends with ItemTimeout instead."""
+        self._preemptible = self._preempted = False
+        with self._cond:
+            for item in sorted(items, key=lambda i: i.enqueued, reverse=True):
+                item.batch_id = None
+                if item.abandoned:
+                    item.future.set_exception(ItemTimeout("the item was given up"))
+                else:
+                    self._queue.appendleft(item)
+            self._cond.notify()
+
     def _record(
         self, batch_id: int, items: list[_Item[P, R]], started: float, outcome: str
     ) -> None:
@@ -484,3 +532,9 @@ class Batcher(Generic[P, R]):
             self._on_batch(record)
         except Exception:
             log.exception("%s: on_batch callback failed", self.name)
+
+
+def _start(item: _Item[Any, Any]) -> bool:
+    """Mark a queued item's future running (it may be already: a preempted item queued again);
+    False when its caller cancelled it."""
+    return item.future.running() or item.future.set_running_or_notify_cancel()

@@ -41,7 +41,7 @@ from service.core.errors import ItemTimeout, ModelUnavailable, PayloadTooLarge
 from service.core.metrics import Metrics
 from service.core.pairs import LanguagePair
 from service.inference.backends import backend
-from service.inference.batching import Batcher, Ticket
+from service.inference.batching import Batcher, Preempted, Ticket
 from service.inference.cache import OutputCache, model_identity
 from service.inference.cache_key import KeyMaker, batch_invariant, keepable
 from service.inference.devices import (
@@ -200,7 +200,9 @@ class Engine:
 
         def run_batch(batch: list[list[int]], key: Hashable) -> list[str]:
             assert slot.model is not None and isinstance(key, _BatchKey)
-            generated = slot.model.generate(batch, key.params, should_stop=slot.batcher.abandoned)
+            generated = slot.model.generate(batch, key.params, should_stop=slot.batcher.should_stop)
+            if slot.batcher.preempted:
+                raise Preempted(f"{spec.key}: a job's batch yielded to a request")
             self.metrics.generated_tokens.labels(spec.key).inc(generated.new_tokens)
             self._keep(slot, batch, key.params, generated.texts)
             return generated.texts

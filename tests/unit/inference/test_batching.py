@@ -20,7 +20,7 @@ from service.core.errors import (
     Overloaded,
 )
 from service.core.metrics import BatchRecord
-from service.inference.batching import Batcher, Ticket
+from service.inference.batching import Batcher, Preempted, Ticket
 
 
 class FakeOOM(Exception):
@@ -687,3 +687,51 @@ def test_a_batch_takes_at_most_max_background_batch_job_items(make_batcher) -> N
     assert [t.result() for t in jobs] == [0, 10, 20, 30, 40]
     sizes = [len(payloads) for payloads, key in fake.calls if key == "k"]
     assert sizes == [2, 2, 1]
+
+
+def test_a_job_batch_yields_to_a_request_and_runs_again(make_batcher) -> None:
+    """A batch of background items stops once a request is queued (run_batch polls
+    should_stop and raises Preempted); the request runs next, and the job's items run again
+    after, each answered once."""
+    calls: list[list[int]] = []
+    started = threading.Event()
+    holder: list[Batcher[Any, Any]] = []
+
+    def run(payloads: list[int], key: Hashable) -> list[int]:
+        calls.append(list(payloads))
+        batcher = holder[0]
+        if len(calls) == 1:  # the first batch is the job's: it runs until told to stop
+            started.set()
+            until = time.monotonic() + 10
+            while not batcher.should_stop() and time.monotonic() < until:
+                time.sleep(0.001)
+            if batcher.preempted:
+                raise Preempted()
+        return [p * 10 for p in payloads]
+
+    records: list[BatchRecord] = []
+    batcher = Batcher("fake", run, max_batch_size=8, max_batch_tokens=100, max_wait_s=0.02,
+                      max_queue=10, max_background_batch=1, on_batch=records.append)  # fmt: skip
+    holder.append(batcher)
+    batcher.start()
+    try:
+        jobs = [batcher.submit(p, cost=1, key="k", timeout_s=10, background=True) for p in (1, 2)]
+        assert started.wait(5)
+        request = submit(batcher, 3)
+        assert request.result() == 30
+        assert [t.result() for t in jobs] == [10, 20]
+    finally:
+        batcher.close(timeout=5)
+    assert calls[0] == [1]
+    assert calls[1] == [1, 3]  # the request heads the next batch; the job's item fills it
+    assert sorted(p for call in calls[2:] for p in call) == [2]
+    assert [r.outcome for r in records][:2] == ["preempted", "ok"]
+
+
+def test_a_request_batch_is_never_preempted(make_batcher) -> None:
+    batcher, fake = make_batcher()
+    occupy(batcher, fake)
+    assert not batcher.should_stop()
+    submit(batcher, 3)
+    assert not batcher.should_stop() and not batcher.preempted
+    fake.release()

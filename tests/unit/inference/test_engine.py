@@ -469,3 +469,36 @@ def test_operations_run_unchanged_on_the_background_view(engine: Engine) -> None
     on_view = translate_texts(engine.background(), texts, target="fr", options=QUICK)
     direct = translate_texts(engine, texts, target="fr", options=QUICK)
     assert [t.text for t in on_view] == [t.text for t in direct]
+
+
+def test_a_job_batch_yields_to_a_request_and_its_outputs_do_not_change(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """While a job's batch decodes, a request comes: the batch stops at its next step, the
+    request runs, and the job's items run again, giving the outputs they give alone."""
+    engine = make_engine(jobs_batch_size=4)
+    model = engine.model("en-fr")
+    generate = model.generate
+    entered, calls = threading.Event(), []
+
+    def first_waits_for_a_request(batch, params, should_stop=None):  # noqa: ANN001, ANN202
+        calls.append(len(batch))
+        if len(calls) == 1:
+            entered.set()
+            until = time.monotonic() + 30
+            while should_stop is not None and not should_stop() and time.monotonic() < until:
+                time.sleep(0.001)
+        return generate(batch, params, should_stop=should_stop)
+
+    model.generate = first_waits_for_a_request  # type: ignore[method-assign]
+    inputs = model.encode(list(MIXED_TEXTS[:3]))
+    params = GenerationParams(num_beams=1, max_length=12)
+    jobs = [engine.background().submit("en-fr", ids, params) for ids in inputs[:2]]
+    assert entered.wait(10)
+    request = engine.submit("en-fr", inputs[2], params)
+    answers = [request.result()] + [t.result() for t in jobs]
+    model.generate = generate  # type: ignore[method-assign]
+    alone = [engine.submit("en-fr", ids, params).result() for ids in [inputs[2], *inputs[:2]]]
+    assert answers == alone
+    assert calls[0] == 2 and len(calls) >= 2
+    assert batch_count(engine, "en-fr", "preempted") == 1

@@ -144,7 +144,9 @@ def test_on_finished_hears_of_each_completed_job_once(store: SqliteJobStore, run
     assert all(j.status == DONE and j.done == 3 for j in heard)
 
 
-def test_the_worker_outlives_a_locked_store(store: SqliteJobStore, run_jobs) -> None:
+def test_the_worker_outlives_a_locked_store(
+    engine: Engine, store: SqliteJobStore, run_jobs
+) -> None:
     """Another process holding the file's write lock makes every claim fail (StoreUnavailable);
     once it lets go, the worker claims and finishes the job."""
     job = store.create(JobSpec(task="translate", options={"target": "fr"}), [Item("a", TEXTS[0])])
@@ -155,6 +157,9 @@ def test_the_worker_outlives_a_locked_store(store: SqliteJobStore, run_jobs) -> 
         threading.Event().wait(0.5)  # several claims fail meanwhile
         got = store.get(job.id)
         assert got is not None and got.status == "queued"
+        # Requests are served meanwhile.
+        reply = v1(engine, "/v1/translate", {"text": TEXTS[1], "target": "fr"})
+        assert reply["translation"]
     except Exception:
         blocker.execute("ROLLBACK")
         raise

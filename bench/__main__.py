@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         gil,
         invariance,
         jobs,
+        jobs_api,
         reliability,
         request_path,
         summary,
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "extraction": extraction,
         "jobs": jobs,
+        "jobs-api": jobs_api,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

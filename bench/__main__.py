@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         gil,
         invariance,
         jobs,
+        jobs_api,
         jobs_redis,
         office,
         reliability,
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "office": office,
         "documents": documents,
         "jobs-redis": jobs_redis,
+        "jobs-api": jobs_api,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

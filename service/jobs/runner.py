@@ -52,6 +52,8 @@ from service.text.language import LanguageDetector
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
+# How often a job is read back after a write that may have completed it, before giving up.
+READ_BACK_TRIES = 8
 PURGE_EVERY_S = 300.0
 REPORTED_KEPT = 10_000
 
@@ -244,13 +246,25 @@ class JobRunner:
                     return
                 time.sleep(delay)
                 delay = min(MAX_BACKOFF_S, delay * 2)
-        try:
-            job = self.store.get(claim.job_id)
-        except StoreUnavailable as exc:
-            log.warning("jobs: job %s written, but not read back: %s", claim.job_id, exc)
-            return
+        job = self._read_back(claim.job_id)
         if job is not None and job.status in (DONE, FAILED):
             self._finished(job)
+
+    def _read_back(self, job_id: str) -> Job | None:
+        """The job after a write that may have completed it, retried while the store is busy
+        or down for a while: a read lost here would lose the job's `on_finished` (its
+        webhook), since no later write comes to complete it again."""
+        delay = self._poll_s
+        for attempt in range(READ_BACK_TRIES):
+            try:
+                return self.store.get(job_id)
+            except StoreUnavailable as exc:
+                if attempt == READ_BACK_TRIES - 1:
+                    log.warning("jobs: job %s written, but not read back: %s", job_id, exc)
+                    return None
+                time.sleep(delay)
+                delay = min(MAX_BACKOFF_S, delay * 2)
+        return None
 
     def _finished(self, job: Job) -> None:
         with self._wake:

@@ -17,6 +17,8 @@ What a caller can rely on:
 - `on_finished` callbacks get the job when a write of this worker completed it (the last outcome
   of a job; two workers finishing its last items at once may both report it).
 - Old finished jobs are purged (JOBS_RETENTION_S) every few minutes.
+- Each item it ran is counted in `service_job_items_total{outcome}` (done, failed, handed_back,
+  not_written), so /metrics shows what this process did of the jobs it shares with others.
 """
 
 from __future__ import annotations
@@ -188,8 +190,12 @@ class JobRunner:
             outcome = self._outcome(claim)
             if outcome is None:
                 self._hand_back([claim])
+                counted = "handed_back"
+            elif not self._write(claim, outcome):
+                counted = "not_written"
             else:
-                self._write(claim, outcome)
+                counted = "done" if outcome.error is None else "failed"
+            self._engine.metrics.job_items.labels(counted).inc()
         except Exception:
             log.exception("jobs: item %s of job %s failed", claim.item_id, claim.job_id)
         finally:
@@ -223,28 +229,30 @@ class JobRunner:
             )
         return Outcome(claim.item_id, result=result)
 
-    def _write(self, claim: Claim, outcome: Outcome) -> None:
+    def _write(self, claim: Claim, outcome: Outcome) -> bool:
         """Write the outcome, retrying while the store is down and the lease lasts; then tell
-        `on_finished` if this write completed the job."""
+        `on_finished` if this write completed the job. False when it was not written: another
+        worker wrote it first, or the store stayed down until the lease ended."""
         delay = self._poll_s
         while True:
             try:
                 if not self.store.finish(claim, outcome):
-                    return  # another worker wrote it first
+                    return False  # another worker wrote it first
                 break
             except StoreUnavailable as exc:
                 if time.time() + delay >= claim.lease_until:
                     log.warning("jobs: could not write item %s: %s", claim.item_id, exc)
-                    return
+                    return False
                 time.sleep(delay)
                 delay = min(MAX_BACKOFF_S, delay * 2)
         try:
             job = self.store.get(claim.job_id)
         except StoreUnavailable as exc:
             log.warning("jobs: job %s written, but not read back: %s", claim.job_id, exc)
-            return
+            return True
         if job is not None and job.status in (DONE, FAILED):
             self._finished(job)
+        return True
 
     def _finished(self, job: Job) -> None:
         for callback in list(self.on_finished):

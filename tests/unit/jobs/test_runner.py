@@ -95,7 +95,18 @@ def test_each_item_gets_the_answer_v1_gives_for_its_text(
         assert got[f"n{i}"].result == v1(engine, path, {"text": text, **options, **extra})
 
 
-def test_an_item_that_fails_is_its_own_error(store: SqliteJobStore, run_jobs) -> None:
+def job_items(engine: Engine, outcome: str) -> float:
+    """The engine's `service_job_items_total` for `outcome` (what /metrics shows)."""
+    value = engine.metrics.registry.get_sample_value(
+        "service_job_items_total", {"outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_an_item_that_fails_is_its_own_error(
+    engine: Engine, store: SqliteJobStore, run_jobs
+) -> None:
+    before = {outcome: job_items(engine, outcome) for outcome in ("done", "failed")}
     bad_line = ItemError("invalid_request", "line 3: not JSON")
     items = [Item("ok", TEXTS[0]), Item("empty", "   "), Item("line-3", error=bad_line)]
     job = store.create(JobSpec(task="translate", options={"target": "fr"}), items)
@@ -106,6 +117,14 @@ def test_an_item_that_fails_is_its_own_error(store: SqliteJobStore, run_jobs) ->
     assert got["ok"].result["translation"]
     assert got["empty"].error is not None and got["empty"].error.code == "invalid_request"
     assert got["line-3"].error == bad_line
+    # The runner counts what it ran: one result, one error (the bad line never reached it).
+    until = time.monotonic() + 10
+    while time.monotonic() < until and any(
+        job_items(engine, outcome) < before[outcome] + 1 for outcome in before
+    ):
+        time.sleep(0.05)
+    assert job_items(engine, "done") == before["done"] + 1
+    assert job_items(engine, "failed") == before["failed"] + 1
 
 
 @pytest.mark.parametrize(

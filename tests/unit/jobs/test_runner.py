@@ -19,6 +19,7 @@ from service.jobs.runner import JobRunner
 from service.jobs.sqlite_store import SqliteJobStore
 from service.jobs.store import DONE, FINISHED, Item, ItemError, Job, JobSpec, JobStore, Outcome
 from service.text.language import LanguageDetector
+from tests.conftest import Faults
 
 TEXTS = [
     "The council approved the new bridge on Tuesday.",
@@ -194,3 +195,25 @@ def test_a_cancelled_job_runs_no_more_items(store: SqliteJobStore, run_jobs) -> 
     threading.Event().wait(0.3)
     runner.stop(timeout=10)
     assert store.results(job.id).outcomes == []
+
+
+def test_stop_hands_back_an_item_still_running_when_its_time_is_up(
+    make_engine, store: SqliteJobStore, demo_settings: Settings
+) -> None:
+    """The model holds the item past `stop`'s timeout: the claim is handed back, so another
+    worker can take it at once rather than after the (long) lease."""
+    engine = make_engine()
+    gate = Faults(engine, "en-fr")
+    gate.hold("Hold the worker here.")
+    spec = JobSpec(task="translate", options={"target": "fr", "num_beams": 1})
+    job = store.create(spec, [Item("held", "Hold the worker here.")])
+    settings = demo_settings.replace(jobs_worker_items=4, jobs_lease_s=600.0)
+    runner = JobRunner(SqliteJobStore(store.path), engine, settings, poll_s=0.05).start()
+    try:
+        assert gate.entered.wait(30)
+        assert store.claim("probe", 10, 600.0) == []  # leased to the runner
+        runner.stop(timeout=0.2)
+        taken = store.claim("probe", 10, 600.0)
+        assert [(c.job_id, c.item_id) for c in taken] == [(job.id, "held")]
+    finally:
+        gate.remove()

@@ -153,7 +153,7 @@ def test_two_instances_share_a_job_and_one_survives_the_other_s_sigkill(
     env = _env(redis_aof, "3")
     first: Server = start_server(env)
     second: Server = start_server(env)
-    n = 100
+    n = 200
     job_id = _submit(first, n)
     _wait(
         lambda: _items_done(first) >= 1 and _items_done(second) >= 1,
@@ -175,7 +175,7 @@ def test_redis_gone_mid_job_leaves_requests_answered_and_the_job_resumes_when_it
     same port; `paused`: it hangs (SIGSTOP: connections open, nothing answers, each call waits
     out its 2 s timeout) and then goes on."""
     server: Server = start_server(_env(redis_aof, "3"))
-    n = 60
+    n = 100
     job_id = _submit(server, n)
     _wait(lambda: _written(server, job_id) >= 2, 120, "the job never started")
     redis_aof.kill() if outage == "killed" else redis_aof.pause()
@@ -205,7 +205,7 @@ def test_sigterm_on_redis_hands_back_what_it_holds_and_another_instance_complete
 ) -> None:
     env = _env(redis_aof, "600")
     first: Server = start_server(env)
-    n = 40
+    n = 60
     job_id = _submit(first, n)
     _wait(lambda: _written(first, job_id) >= 2, 120, "the job never started")
     assert first.stop() == 0, first.output()

@@ -6,7 +6,8 @@ over HTTP to one of them and read back over HTTP, and mid-job:
   was already doing items of the same job (`service_job_items_total` in each one's /metrics),
   takes over the dead one's items once their lease ends and finishes the job;
 - Redis is killed, or paused (SIGSTOP): requests are still answered (a translation 200; the jobs
-  routes a clear 503 `jobs_unavailable` with Retry-After), and once Redis is back (started again
+  routes a clear 503 `jobs_unavailable` with Retry-After, a progress stream open across it an
+  `error` event saying so), and once Redis is back (started again
   from its AOF on the same port, or resumed) the job resumes and completes;
 - an instance gets SIGTERM: it lets its running items finish and hands back the others at once
   (the lease is 10 minutes here, so nothing else could free them in time: every item without an
@@ -17,14 +18,19 @@ Each time every item has exactly one result line and the job is `done` with no f
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -83,6 +89,28 @@ def _status(server: Server, job_id: str) -> dict[str, Any]:
     reply = get(server.url, f"/v1/jobs/{job_id}")
     assert reply.status == 200, reply.body
     return dict(reply.body)
+
+
+def _events(
+    server: Server, job_id: str, opened: threading.Event
+) -> list[tuple[str, dict[str, Any]]]:
+    """The job's Server-Sent Events, read until the stream ends; `opened` is set once the
+    answer's headers arrived."""
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    try:
+        conn.request("GET", f"/v1/jobs/{job_id}/events", headers={"Accept": "text/event-stream"})
+        response = conn.getresponse()
+        assert response.status == 200
+        opened.set()
+        text = response.read().decode()
+    finally:
+        conn.close()
+    events = []
+    for block in text.strip().split("\n\n"):
+        name, data = block.split("\n", 1)
+        events.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    return events
 
 
 def _written(server: Server, job_id: str) -> int:
@@ -178,6 +206,9 @@ def test_redis_gone_mid_job_leaves_requests_answered_and_the_job_resumes_when_it
     n = 100
     job_id = _submit(server, n)
     _wait(lambda: _written(server, job_id) >= 2, 120, "the job never started")
+    opened = threading.Event()
+    following = ThreadPoolExecutor(1).submit(_events, server, job_id, opened)
+    assert opened.wait(30) and not following.done(), following.result()
     redis_aof.kill() if outage == "killed" else redis_aof.pause()
     translated = post(server.url, "/v1/translate", {"text": SENTENCES[0], "target": "fr"})
     assert translated.status == 200, translated.body
@@ -190,6 +221,11 @@ def test_redis_gone_mid_job_leaves_requests_answered_and_the_job_resumes_when_it
         assert int(reply.headers["Retry-After"]) > 0
     refused = post(server.url, "/v1/jobs", {"task": "translate", "target": "fr", "items": ["x"]})
     assert (refused.status, refused.body["error"]["code"]) == (503, "jobs_unavailable")
+    # A progress stream open across the outage ends with an `error` event saying so.
+    events = following.result(timeout=60)
+    assert events[0][0] == "progress"
+    assert events[-1] == ("error", {"error": ANY, "status": 503}), events[-1]
+    assert events[-1][1]["error"]["code"] == "jobs_unavailable"
     _wait(
         lambda: "store unavailable" in server.output(),
         60,

@@ -36,7 +36,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.redis import RedisServer
-from harness.server import Server, get, post, worker_pid
+from harness.server import Connection, Server, get, post, worker_pid
 from service.jobs.redis_store import RedisJobStore
 
 SENTENCES = [
@@ -219,9 +219,15 @@ def test_redis_gone_mid_job_leaves_requests_answered_and_the_job_resumes_when_it
     assert translated.status == 200, translated.body
     assert translated.body["translation"]
     assert get(server.url, "/readyz").status == 200  # no reason to take it out of service
-    for path in (f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/results"):
-        reply = get(server.url, path)
-        assert reply.status == 503, (path, reply.status, reply.body)
+    for method, path in (
+        ("GET", f"/v1/jobs/{job_id}"),
+        ("GET", f"/v1/jobs/{job_id}/results"),
+        ("DELETE", f"/v1/jobs/{job_id}"),  # it reads the job first: nothing is sent to cancel
+    ):
+        connection = Connection(server.url, timeout=30)
+        reply = connection.request(method, path)
+        connection.close()
+        assert reply.status == 503, (method, path, reply.status, reply.body)
         assert reply.body["error"]["code"] == "jobs_unavailable"
         assert int(reply.headers["Retry-After"]) > 0
     # (Paused, Redis may still create this job when it resumes: it read the command, and a

@@ -18,6 +18,8 @@ What a caller can rely on:
   of a job), once per process; two processes finishing a job's last items at the same moment
   may both report it, and a process killed between the write and the call reports nothing.
 - Old finished jobs are purged (JOBS_RETENTION_S) every few minutes.
+- Each item it ran is counted in `service_job_items_total{outcome}` (done, failed, handed_back,
+  not_written), so /metrics shows what this process did of the jobs it shares with others.
 """
 
 from __future__ import annotations
@@ -196,8 +198,12 @@ class JobRunner:
             outcome = self._outcome(claim)
             if outcome is None:
                 self._hand_back([claim])
+                counted = "handed_back"
+            elif not self._write(claim, outcome):
+                counted = "not_written"
             else:
-                self._write(claim, outcome)
+                counted = "done" if outcome.error is None else "failed"
+            self._engine.metrics.job_items.labels(counted).inc()
         except Exception:
             log.exception("jobs: item %s of job %s failed", claim.item_id, claim.job_id)
         finally:
@@ -231,24 +237,26 @@ class JobRunner:
             )
         return Outcome(claim.item_id, result=result)
 
-    def _write(self, claim: Claim, outcome: Outcome) -> None:
+    def _write(self, claim: Claim, outcome: Outcome) -> bool:
         """Write the outcome, retrying while the store is down and the lease lasts; then tell
-        `on_finished` if this write completed the job."""
+        `on_finished` if this write completed the job. False when it was not written: another
+        worker wrote it first, or the store stayed down until the lease ended."""
         delay = self._poll_s
         while True:
             try:
                 if not self.store.finish(claim, outcome):
-                    return  # another worker wrote it first
+                    return False  # another worker wrote it first
                 break
             except StoreUnavailable as exc:
                 if time.time() + delay >= claim.lease_until:
                     log.warning("jobs: could not write item %s: %s", claim.item_id, exc)
-                    return
+                    return False
                 time.sleep(delay)
                 delay = min(MAX_BACKOFF_S, delay * 2)
         job = self._read_back(claim.job_id)
         if job is not None and job.status in (DONE, FAILED):
             self._finished(job)
+        return True
 
     def _read_back(self, job_id: str) -> Job | None:
         """The job after a write that may have completed it, retried while the store is busy

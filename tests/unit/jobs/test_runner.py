@@ -19,6 +19,7 @@ from service.jobs.runner import JobRunner
 from service.jobs.sqlite_store import SqliteJobStore
 from service.jobs.store import DONE, FINISHED, Item, ItemError, Job, JobSpec, JobStore, Outcome
 from service.text.language import LanguageDetector
+from tests.conftest import Faults
 
 TEXTS = [
     "The council approved the new bridge on Tuesday.",
@@ -95,7 +96,18 @@ def test_each_item_gets_the_answer_v1_gives_for_its_text(
         assert got[f"n{i}"].result == v1(engine, path, {"text": text, **options, **extra})
 
 
-def test_an_item_that_fails_is_its_own_error(store: SqliteJobStore, run_jobs) -> None:
+def job_items(engine: Engine, outcome: str) -> float:
+    """The engine's `service_job_items_total` for `outcome` (what /metrics shows)."""
+    value = engine.metrics.registry.get_sample_value(
+        "service_job_items_total", {"outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_an_item_that_fails_is_its_own_error(
+    engine: Engine, store: SqliteJobStore, run_jobs
+) -> None:
+    before = {outcome: job_items(engine, outcome) for outcome in ("done", "failed")}
     bad_line = ItemError("invalid_request", "line 3: not JSON")
     items = [Item("ok", TEXTS[0]), Item("empty", "   "), Item("line-3", error=bad_line)]
     job = store.create(JobSpec(task="translate", options={"target": "fr"}), items)
@@ -106,6 +118,14 @@ def test_an_item_that_fails_is_its_own_error(store: SqliteJobStore, run_jobs) ->
     assert got["ok"].result["translation"]
     assert got["empty"].error is not None and got["empty"].error.code == "invalid_request"
     assert got["line-3"].error == bad_line
+    # The runner counts what it ran: one result, one error (the bad line never reached it).
+    until = time.monotonic() + 10
+    while time.monotonic() < until and any(
+        job_items(engine, outcome) < before[outcome] + 1 for outcome in before
+    ):
+        time.sleep(0.05)
+    assert job_items(engine, "done") == before["done"] + 1
+    assert job_items(engine, "failed") == before["failed"] + 1
 
 
 @pytest.mark.parametrize(
@@ -190,3 +210,25 @@ def test_the_worker_purges_jobs_past_their_retention(
     finally:
         runner.stop(timeout=10)
     assert store.get(old.id) is None
+
+
+def test_stop_hands_back_an_item_still_running_when_its_time_is_up(
+    make_engine, store: SqliteJobStore, demo_settings: Settings
+) -> None:
+    """The model holds the item past `stop`'s timeout: the claim is handed back, so another
+    worker can take it at once rather than after the (long) lease."""
+    engine = make_engine()
+    gate = Faults(engine, "en-fr")
+    gate.hold("Hold the worker here.")
+    spec = JobSpec(task="translate", options={"target": "fr", "num_beams": 1})
+    job = store.create(spec, [Item("held", "Hold the worker here.")])
+    settings = demo_settings.replace(jobs_worker_items=4, jobs_lease_s=600.0)
+    runner = JobRunner(SqliteJobStore(store.path), engine, settings, poll_s=0.05).start()
+    try:
+        assert gate.entered.wait(30)
+        assert store.claim("probe", 10, 600.0) == []  # leased to the runner
+        runner.stop(timeout=0.2)
+        taken = store.claim("probe", 10, 600.0)
+        assert [(c.job_id, c.item_id) for c in taken] == [(job.id, "held")]
+    finally:
+        gate.remove()

@@ -13,6 +13,8 @@ What a caller can rely on:
 - The store holds at most `max_bytes`: a `put` that would pass it is refused with StorageFull
   (503 with Retry-After) instead of evicting results a client has not fetched yet; downloads
   and the retention sweep free space.
+- `read` hands a file to its owner without deleting it (a background document's upload, read
+  again if its worker dies), `delete` removes one; both are owner-checked like `take`.
 - Several processes may share the directory: a take claims the file by renaming it first, so
   two concurrent downloads of one id serve it once.
 """
@@ -120,6 +122,38 @@ class FileStore:
                 self._remove(file_id + _CLAIM)
                 self._remove(file_id + _META)
         return StoredFile(file_id, meta["name"], data, meta["media_type"])
+
+    def read(self, file_id: str, owner: str | None) -> StoredFile | None:
+        """The file, left in the store; None as for `take`."""
+        if not _ID_RE.match(file_id) or not self.root.is_dir():
+            return None
+        meta = self._owned(file_id, owner)
+        if meta is None:
+            return None
+        try:
+            data = (self.root / (file_id + _DATA)).read_bytes()
+        except FileNotFoundError:
+            return None
+        return StoredFile(file_id, meta["name"], data, meta["media_type"])
+
+    def delete(self, file_id: str, owner: str | None) -> bool:
+        """Remove the owner's file; whether there was one."""
+        if not _ID_RE.match(file_id) or not self.root.is_dir():
+            return False
+        with self._lock:
+            if self._owned(file_id, owner) is None:
+                return False
+            self._remove(file_id + _DATA)
+            self._remove(file_id + _META)
+        return True
+
+    def _owned(self, file_id: str, owner: str | None) -> dict | None:
+        meta = self._meta(file_id)
+        if meta is None or not hmac.compare_digest(meta["owner"], _owner_digest(owner)):
+            return None
+        if meta["created"] < self._clock() - self.retention_s:
+            return None
+        return meta
 
     def purge(self) -> int:
         """Delete files past their retention (and leftovers of failed writes); how many."""

@@ -85,6 +85,18 @@ class DocumentResult:
         return 1
 
 
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What a file holds, read without a model: its format, media type, segments, its words'
+    characters (what DeepL bills) and its text, one segment per paragraph."""
+
+    format: str
+    media_type: str
+    segments: int
+    characters: int
+    text: str
+
+
 @contextmanager
 def format_errors() -> Iterator[None]:
     """Raise a format's error as the service error `ERRORS` maps it to."""
@@ -185,3 +197,28 @@ def translate_document(ctx: TaskContext, request: DocumentRequest) -> DocumentRe
         segments=len(segments),
         batch_ids=batch_ids,
     )
+
+
+def inspect_document(data: bytes, filename: str, limits: DocumentLimits) -> DocumentInfo:
+    """Read a file as `translate_document` will, without translating: the same service errors
+    for a file that is not served (415), over a limit (413) or corrupt or hostile (400), so a
+    background job refuses a bad file when it is uploaded, not when it runs."""
+    with format_errors():
+        fmt = detect(data, filename, limits)
+        segments = fmt.read(data, limits)
+    texts = [text for text in (_visible_text(s).strip() for s in segments) if text]
+    return DocumentInfo(
+        fmt.name,
+        fmt.media_type,
+        len(segments),
+        sum(len(text) for text in texts if _WORD_RE.search(text)),
+        "\n\n".join(texts),
+    )
+
+
+def summary_name(filename: str) -> str:
+    """`<stem>.summary.md`: the name of a document's summary (the sender's name made safe)."""
+    base = PurePosixPath(filename.replace("\\", "/")).name
+    stem = base.rpartition(".")[0] or base
+    stem = _UNSAFE_NAME_RE.sub("_", stem).strip("._")[:100] or "document"
+    return f"{stem}.summary.md"

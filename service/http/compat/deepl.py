@@ -349,7 +349,7 @@ class DeepLDocumentHandle(BaseModel):
 
 
 class DeepLDocumentKey(BaseModel):
-    document_key: str
+    document_key: str = Field(min_length=1, description="What the upload answered.")
 
 
 class DeepLDocumentStatus(BaseModel):
@@ -420,7 +420,15 @@ def _document(document_id: str) -> Any:
     bp,
     "/v2/document/<document_id>",
     "POST",
-    _doc("DeepL: a document's status.", DeepLDocumentKey, DeepLDocumentStatus),
+    Doc(
+        "DeepL: a document's status.",
+        "DeepL",
+        request=DeepLDocumentKey,
+        response=DeepLDocumentStatus,
+        errors=ERRORS,
+        style="deepl",
+        path_parameters={"document_id": "job-id"},
+    ),
 )
 def document_status(document_id: str) -> Response:
     job = _document(document_id)
@@ -453,6 +461,7 @@ def document_status(document_id: str) -> Response:
         errors=ERRORS,
         style="deepl",
         media_type="application/octet-stream",
+        path_parameters={"document_id": "job-id"},
     ),
 )
 def document_result(document_id: str) -> Response:

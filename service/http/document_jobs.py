@@ -29,7 +29,7 @@ from service.core.errors import (
 from service.http import context
 from service.jobs import store as jobs
 from service.jobs.documents import DOCUMENT, UPLOAD, submit
-from service.jobs.progress import status_body
+from service.jobs.progress import rate_eta, status_body
 
 # The endpoints whose body is a document upload: allowed DOC_MAX_BYTES (and the form's framing)
 # instead of MAX_BODY_BYTES.
@@ -140,18 +140,33 @@ def status(job: jobs.Job, found: jobs.Outcome | None) -> dict[str, Any]:
     """`GET /v1/documents/<id>`: the jobs' status shape, `task` the document's task, with the
     document (name, format, target), and once finished its result (without the file's id: the
     result is downloaded at `/result`) or its error."""
-    options = job.spec.options
-    body = status_body(job, time.time()) | {"task": options.get("task", "translate")}
+    options, now = job.spec.options, time.time()
+    body = status_body(job, now) | {"task": options.get("task", "translate")}
     body["document"] = {
         "filename": options.get("filename"),
         "format": options.get("format"),
         "characters": options.get("characters"),
     }
+    noted = _noted(job)
+    if noted is not None:
+        done, total = noted
+        body["progress"] = {"segments_done": done, "segments_total": total}
+        if job.status == jobs.RUNNING:
+            body["eta_s"] = rate_eta(job.started_at, now, done, total)
     if found is not None and found.error is not None:
         body["error"] = {"code": found.error.code, "message": found.error.message}
     elif found is not None:
         body["result"] = {k: v for k, v in found.result.items() if k != "file"}
     return body
+
+
+def _noted(job: jobs.Job) -> tuple[int, int] | None:
+    """How many segments of a translation are done, as its worker last noted; None before it
+    starts and once finished (the note goes with the upload)."""
+    upload_id = job.spec.options.get(UPLOAD)
+    if not isinstance(upload_id, str) or job.status == jobs.QUEUED:
+        return None
+    return context.documents().progress(upload_id)
 
 
 def download(job: jobs.Job) -> Response:

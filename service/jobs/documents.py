@@ -12,7 +12,9 @@ language of `translate_to`), stores the result file for its one download, and re
 upload. Its answer (the item's result) names the result file and says what it holds.
 
 An upload removed before its job ran (DOC_RETENTION_S passed while it waited) is the item's
-`not_found` error. A passing refusal (Overloaded, a full file store) keeps the upload: the
+`not_found` error. While a translation runs, its worker notes how many segments are done
+beside the upload (`FileStore.note_progress`), so any process can tell a document's progress.
+A passing refusal (Overloaded, a full file store) keeps the upload: the
 runner hands the item back and it runs again later.
 """
 
@@ -99,7 +101,7 @@ def run_document(
         if options.get("task") == "summarize":
             body = _summarize(ctx, files, limits, spec, stored.data)
         else:
-            body = _translate(ctx, files, limits, spec, stored.data)
+            body = _translate(ctx, files, limits, spec, stored.data, input_id)
     except ServiceError as exc:
         if not exc.retry_after:
             files.delete(input_id, spec.owner)
@@ -118,6 +120,7 @@ def _translate(
     limits: DocumentLimits,
     spec: JobSpec,
     data: bytes,
+    input_id: str,
 ) -> dict[str, Any]:
     options = spec.options
     target = options.get("target")
@@ -130,6 +133,7 @@ def _translate(
         str(options.get("source", tasks.AUTO)),
         limits=limits,
         options=tasks.GenerationOptions(num_beams=options.get("num_beams")),
+        on_progress=lambda done, total: files.note_progress(input_id, done, total),
     )
     result = tasks.translate_document(ctx, request)
     file_id = files.put(spec.owner, result.filename, result.data, result.media_type)

@@ -11,7 +11,7 @@ within the request's one deadline (ITEM_TIMEOUT_S), like any other request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -61,6 +61,8 @@ class DocumentRequest:
     source: str = "en"
     limits: DocumentLimits = DocumentLimits()
     options: GenerationOptions = GenerationOptions()
+    # Told (segments translated, segments to translate) after each call, for a job's progress.
+    on_progress: Callable[[int, int], None] | None = None
 
     @property
     def items(self) -> int:
@@ -151,12 +153,16 @@ def _translate_segments(
     """A translation per segment (segments without words as they are) and the batch ids."""
     deadline = ctx.started()
     out, batch_ids = [s.text for s in segments], []
-    for markup in (False, True):
-        todo = [
+    todos = [
+        [
             i
             for i, s in enumerate(segments)
             if s.markup == markup and (markup or _WORD_RE.search(s.text))
         ]
+        for markup in (False, True)
+    ]
+    total, finished = sum(len(todo) for todo in todos), 0
+    for markup, todo in zip((False, True), todos, strict=True):
         for start in range(0, len(todo), SEGMENTS_PER_CALL):
             chunk = todo[start : start + SEGMENTS_PER_CALL]
             done = translate_texts(
@@ -171,6 +177,9 @@ def _translate_segments(
             for i, translation in zip(chunk, done, strict=True):
                 out[i] = translation.text
                 batch_ids += translation.batch_ids
+            finished += len(chunk)
+            if request.on_progress is not None:
+                request.on_progress(finished, total)
     return out, batch_ids
 
 

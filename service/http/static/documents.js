@@ -27,14 +27,19 @@ function chooseFile(file) {
 function documentProgress(status) {
   const bar = $("document-progress");
   bar.hidden = false;
-  if (status.status === "running" || status.status === "queued") {
-    bar.removeAttribute("value"); // indeterminate: one document is one item
+  const progress = status.progress;
+  if (status.status === "running" && progress && progress.segments_total) {
+    bar.value = progress.segments_done / progress.segments_total;
+  } else if (status.status === "running" || status.status === "queued") {
+    bar.removeAttribute("value"); // indeterminate until the first segments are done
   } else {
     bar.value = 1;
   }
+  const parts = progress && status.status === "running"
+    ? `: ${numbers.format(progress.segments_done)} of ${numbers.format(progress.segments_total)} segments` : "";
   const eta = status.eta_s ? `, about ${Math.ceil(status.eta_s)} s left` : "";
   const said = { queued: "Waiting for a worker", running: "Working on it", done: "Done" };
-  $("document-status").textContent = `${said[status.status] || status.status}${eta}.`;
+  $("document-status").textContent = `${said[status.status] || status.status}${parts}${eta}.`;
 }
 
 async function documentFetch(path, options = {}) {

@@ -102,8 +102,16 @@ class DocumentStatus(BaseModel):
     created_at: str
     started_at: str | None
     finished_at: str | None
-    eta_s: float | None = Field(description="0 once finished; null before.")
+    eta_s: float | None = Field(
+        description="Seconds left: while a translation runs, at its rate of segments so far; "
+        "0 once finished; null before anything can be measured."
+    )
     document: dict[str, Any] = Field(description="`filename`, `format`, `characters`.")
+    progress: dict[str, int] | None = Field(
+        None,
+        description="While a translation runs: `segments_done` of `segments_total` (noted "
+        "after every 64 segments).",
+    )
     result: dict[str, Any] | None = Field(
         None,
         description="When done: `filename`, `media_type`, `format` and, for `translate`, "

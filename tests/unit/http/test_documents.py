@@ -197,3 +197,23 @@ def test_over_the_size_limit_is_413(engine, tmp_path: Path) -> None:
     assert upload(client, "a.txt", b"word " * 40_000, target="fr").status_code == 413
     assert stored(tmp_path) == []
     app.extensions["jobs"].store.close()
+
+
+def test_a_running_translation_shows_its_segments_and_eta(engine, tmp_path: Path) -> None:
+    """The worker is played here: the item claimed, its progress noted as a worker notes it."""
+    app = _app(engine, tmp_path, start=False)
+    client = app.test_client()
+    answer = upload(client, "a.txt", b"The museum reopened.", target="fr")
+    location = answer.headers["Location"]
+    queued = client.get(location).get_json()
+    assert queued["status"] == "queued" and "progress" not in queued and queued["eta_s"] is None
+    store = app.extensions["jobs"].store
+    (claim,) = store.claim("test-worker", 1, 60)
+    upload_id = claim.text
+    assert store.get(claim.job_id).spec.options["upload"] == upload_id
+    app.extensions["documents"].note_progress(upload_id, 64, 256)
+    running = client.get(location).get_json()
+    assert running["status"] == "running"
+    assert running["progress"] == {"segments_done": 64, "segments_total": 256}
+    assert running["eta_s"] is not None and running["eta_s"] >= 0
+    store.close()

@@ -10,6 +10,7 @@ from service.core.config import Settings
 from service.core.errors import InvalidRequest, PayloadTooLarge
 from service.http.bodies import decode_json, parse
 from service.http.openapi import openapi_spec
+from service.http.v1.job_schemas import JobRequest
 from service.http.v1.schemas import (
     ArticleRequest,
     DetectRequest,
@@ -205,10 +206,13 @@ def test_request_examples_follow_their_schemas_and_parse(spec: dict) -> None:
         "TranslateRequest": TranslateRequest,
         "ArticleRequest": ArticleRequest,
         "DetectRequest": DetectRequest,
+        "JobRequest": JobRequest,
     }
     for path, ops in spec["paths"].items():
         if "post" not in ops or not path.startswith("/v1/"):
             continue  # the compatibility surfaces have their own tests
+        if "application/json" not in ops["post"]["requestBody"]["content"]:
+            continue  # an upload (/v1/documents): tests/unit/http/test_documents.py
         content = ops["post"]["requestBody"]["content"]["application/json"]
         name = content["schema"]["$ref"].rsplit("/", 1)[1]
         schema = {**spec["components"]["schemas"][name], "components": spec["components"]}
@@ -221,12 +225,16 @@ def test_every_post_documents_the_error_statuses(spec: dict) -> None:
         path: set(ops["post"]["responses"]) for path, ops in spec["paths"].items() if "post" in ops
     }
     for path, statuses in posts.items():
-        if path in {"/translate", "/detect"}:  # LibreTranslate's own statuses
+        if path in {"/translate", "/detect", "/translate_file"}:  # LibreTranslate's own statuses
             assert {"200", "400", "403", "429", "500"} <= statuses, path
         elif path in {"/v2/translate", "/deeplx/translate"}:  # DeepL's (a form is no 415)
             assert {"200", "400", "403", "413", "429", "456", "500", "503", "504"} <= statuses
         elif path.startswith("/language/translate/v2"):  # Google's: every client error 400
             assert {"200", "400", "403", "429", "500", "503", "504"} <= statuses, path
+        elif path.startswith("/v2/document"):  # DeepL's documents: 404 no such document
+            assert {"200", "400", "403", "404", "413", "429", "456", "503"} <= statuses, path
+        elif path in {"/v1/jobs", "/v1/documents"}:  # accepted to run later: no model runs now
+            assert {"202", "400", "413", "415", "429", "503"} <= statuses, path
         else:
             assert {"200", "400", "413", "415", "500", "503", "504"} <= statuses, path
     assert {

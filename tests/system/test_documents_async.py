@@ -279,9 +279,11 @@ def test_a_document_survives_a_killed_worker(start_server, tmp_path: Path) -> No
     assert answer.status_code == 202, answer.text
     location = f"{server.url}{answer.headers['Location']}"
     until = time.monotonic() + 120
-    while requests.get(location, timeout=30).json()["status"] == "queued":
-        assert time.monotonic() < until, "the document never started"
+    while "progress" not in (running := requests.get(location, timeout=30).json()):
+        assert time.monotonic() < until, f"no segment was noted done: {running}"
         time.sleep(0.05)
+    assert running["status"] == "running"
+    assert running["progress"]["segments_total"] == len(paragraphs)
     first = worker_pid(server.process.pid)
     assert first is not None
     os.kill(first, signal.SIGKILL)

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import (
         batching,
         cache,
+        document_jobs,
         documents,
         extraction,
         front,
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": jobs,
         "office": office,
         "documents": documents,
+        "document-jobs": document_jobs,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

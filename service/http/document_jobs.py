@@ -138,8 +138,8 @@ def outcome(job: jobs.Job) -> jobs.Outcome | None:
 
 def status(job: jobs.Job, found: jobs.Outcome | None) -> dict[str, Any]:
     """`GET /v1/documents/<id>`: the jobs' status shape, `task` the document's task, with the
-    document (name, format, target), and once finished its result (without the file's id: the
-    result is downloaded at `/result`) or its error."""
+    document (name, format, characters), a running translation's progress, and once finished
+    its result (without the file's id: it is downloaded at `/result`) or its error."""
     options, now = job.spec.options, time.time()
     body = status_body(job, now) | {"task": options.get("task", "translate")}
     body["document"] = {

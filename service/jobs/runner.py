@@ -17,6 +17,8 @@ What a caller can rely on:
 - `on_finished` callbacks get the job when a write of this worker completed it (the last outcome
   of a job; two workers finishing its last items at once may both report it).
 - Old finished jobs are purged (JOBS_RETENTION_S) every few minutes.
+- A document job's item (`service.jobs.documents`) reads its upload from the file store and
+  stores its result file there; any other item runs through `service.jobs.operations`.
 """
 
 from __future__ import annotations

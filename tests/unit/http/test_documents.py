@@ -23,11 +23,8 @@ KEY_A, KEY_B = "alice-key-0123456789", "bobby-key-0123456789"
 
 
 def _app(engine, tmp_path: Path, *, start: bool = True, **changes):
-    settings = engine.settings.replace(
-        jobs_store=f"sqlite:///{tmp_path / 'jobs.db'}",
-        data_dir=str(tmp_path / "data"),
-        **({"doc_max_bytes": 2_000_000} | changes),
-    )
+    defaults = {"jobs_store": f"sqlite:///{tmp_path / 'jobs.db'}", "doc_max_bytes": 2_000_000}
+    settings = engine.settings.replace(data_dir=str(tmp_path / "data"), **(defaults | changes))
     app = create_app(settings, engine=engine)
     if start:
         app.extensions["jobs"].start()

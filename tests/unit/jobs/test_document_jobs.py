@@ -4,16 +4,19 @@ full for the result), and a missing upload is the item's `not_found`."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from service.core.errors import NotFound, StorageFull, UnsupportedMediaType
 from service.documents.formats import DocumentLimits
-from service.jobs.documents import DOCUMENT, UPLOAD, run_document, submit
+from service.jobs.documents import DOCUMENT, UPLOAD, file_store_for, run_document, submit
 from service.jobs.files import FileStore
+from service.jobs.redis_store import RedisJobStore
+from service.jobs.runner import JobRunner
 from service.jobs.sqlite_store import SqliteJobStore
-from service.jobs.store import JobSpec, TooManyJobs
+from service.jobs.store import FINISHED, JobSpec, TooManyJobs
 from service.tasks import TaskContext, TextLimits
 from service.text.language import LanguageDetector
 
@@ -79,3 +82,27 @@ def test_submit_names_the_upload_and_keeps_nothing_when_the_job_fails(tmp_path: 
         submit(store, files, _spec(), ("b.txt", TEXT, "text/plain"), max_in_flight=1)
     assert files.used_bytes() == len(TEXT)  # only the first upload
     store.close()
+
+
+def test_a_document_job_runs_on_the_redis_store(engine, tmp_path: Path, redis_server) -> None:
+    """The same job on the Redis store, run by the jobs' worker: the upload's id travels as the
+    item's text, the options (with the upload's) as the job's."""
+    settings = engine.settings.replace(data_dir=str(tmp_path / "data"))
+    store = RedisJobStore.from_url(redis_server.url, timeout_s=1.0)
+    files = file_store_for(settings)
+    runner = JobRunner(
+        store, engine, settings, detector=LanguageDetector(), poll_s=0.05, files=files
+    ).start()
+    try:
+        job = submit(store, files, _spec(filename="news.txt"), ("news.txt", TEXT, "text/plain"))
+        until = time.monotonic() + 60
+        while (found := store.get(job.id)).status not in FINISHED:
+            assert time.monotonic() < until, found
+            time.sleep(0.05)
+        assert (found.status, found.done) == ("done", 1)
+        result = store.results(job.id).outcomes[0].result
+        assert result["filename"] == "news.fr.txt"
+        assert files.take(result["file"], "alice") is not None
+        assert files.used_bytes() == 0  # the upload is gone too
+    finally:
+        runner.stop(timeout=30)

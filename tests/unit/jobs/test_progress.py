@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.jobs.progress import eta_s, status_body, timestamp
+from service.jobs.progress import eta_s, rate_eta, status_body, timestamp
 from service.jobs.store import Job, JobSpec
 
 
@@ -68,8 +68,6 @@ def test_the_status_body_names_every_field() -> None:
 
 
 def test_rate_eta_of_a_document_s_segments() -> None:
-    from service.jobs.progress import rate_eta
-
     assert rate_eta(None, 100.0, 10, 40) is None  # not started
     assert rate_eta(90.0, 100.0, 0, 40) is None  # nothing finished yet
     assert rate_eta(90.0, 100.0, 10, 40) == 30.0  # 1 s a segment, 30 left

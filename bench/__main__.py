@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import (
         batching,
         cache,
+        document_jobs,
         documents,
         extraction,
         front,
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "documents": documents,
         "jobs-redis": jobs_redis,
         "jobs-api": jobs_api,
+        "document-jobs": document_jobs,
     }
     parser = argparse.ArgumentParser(
         prog="python -m bench",

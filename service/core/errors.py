@@ -12,7 +12,10 @@ ServiceError                 every error a request can end with; carries status 
 │                                 credentials, an address not public (nor in JOBS_WEBHOOK_ALLOW),
 │                                 or no JOBS_WEBHOOK_SECRET to sign with
 ├── Unauthorized             401  API keys are on and the request has none or an unknown one
-├── NotFound                 404  no such job, or one another API key owns (never told apart)
+├── NotFound                 404  no such job or document, or one another API key owns (never told
+│                                 apart); a document's result downloaded already
+├── NotReady                 409  a background document's result asked for before it is done
+│                                 (queued, running), or when it failed or was cancelled
 ├── RateLimited              429  the caller's rate limit is spent; Retry-After says until when
 │   ├── QuotaExceeded        429  its character limit (RATE_LIMIT_CHARS), which DeepL calls a quota
 │   └── TooManyJobs          429  the caller has JOBS_MAX_IN_FLIGHT jobs queued or running
@@ -87,6 +90,11 @@ class Unauthorized(ServiceError):
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
+
+
+class NotReady(ServiceError):
+    status = 409
+    code = "not_ready"
 
 
 class RateLimited(ServiceError):

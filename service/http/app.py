@@ -16,7 +16,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -28,7 +27,7 @@ from service.core.metrics import Metrics
 from service.http import access, errors, openapi
 from service.http.surfaces import BLUEPRINTS
 from service.inference.engine import Engine
-from service.jobs.files import FileStore
+from service.jobs.documents import file_store_for
 from service.jobs.runner import JobRunner
 from service.jobs.store import JobStore
 from service.jobs.stores import open_store
@@ -70,17 +69,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["engine"] = engine
     app.extensions["metrics"] = metrics
     app.extensions["detector"] = detector = LanguageDetector()
-    runner = JobRunner(jobs_store, engine, settings, detector=detector)
+    files = file_store_for(settings)
+    runner = JobRunner(jobs_store, engine, settings, detector=detector, files=files)
     app.extensions["jobs"] = runner.start() if owns_engine and settings.jobs else runner
     webhooks = webhooks_for(settings.jobs_webhook_secret, settings.jobs_webhook_allow)
     runner.on_finished.append(webhooks.on_finished)
     app.extensions["webhooks"] = webhooks
     app.extensions["fetcher"] = fetcher_for(settings)
-    app.extensions["documents"] = FileStore(
-        Path(settings.data_dir) / "documents",
-        max_bytes=settings.doc_store_bytes,
-        retention_s=settings.doc_retention_s,
-    )
+    app.extensions["documents"] = files
     for blueprint in (*BLUEPRINTS, openapi.bp):
         app.register_blueprint(blueprint)
     _install_request_hooks(app, metrics, settings)

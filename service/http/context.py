@@ -17,6 +17,7 @@ from service.core.metrics import Metrics
 from service.documents.formats import DocumentLimits
 from service.http import bodies
 from service.inference.engine import Engine
+from service.jobs.documents import limits_for
 from service.jobs.files import FileStore
 from service.jobs.store import JobStore
 from service.jobs.webhooks import Webhooks
@@ -50,13 +51,7 @@ def documents() -> FileStore:
 
 def document_limits() -> DocumentLimits:
     """DOC_MAX_BYTES and the zip limits, as the document formats read them."""
-    s = settings()
-    return DocumentLimits(
-        max_bytes=s.doc_max_bytes,
-        max_members=s.doc_max_members,
-        max_uncompressed_bytes=s.doc_max_uncompressed_bytes,
-        max_compression_ratio=s.doc_max_compression_ratio,
-    )
+    return limits_for(settings())
 
 
 def metrics() -> Metrics:

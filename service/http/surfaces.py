@@ -4,10 +4,10 @@ importing this module registers every route's metadata (`service.http.described.
 
 from service.http import docs, page, probes
 from service.http.compat import deepl, google, huggingface, libretranslate
-from service.http.v1 import jobs
+from service.http.v1 import documents, jobs
 from service.http.v1 import routes as v1
 
 BLUEPRINTS = (
-    *(v1.bp, jobs.bp, probes.bp, docs.bp, page.bp),
+    *(v1.bp, jobs.bp, documents.bp, probes.bp, docs.bp, page.bp),
     *(libretranslate.bp, huggingface.bp, deepl.bp, google.bp),
 )

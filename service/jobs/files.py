@@ -13,6 +13,10 @@ What a caller can rely on:
 - The store holds at most `max_bytes`: a `put` that would pass it is refused with StorageFull
   (503 with Retry-After) instead of evicting results a client has not fetched yet; downloads
   and the retention sweep free space.
+- `read` hands a file to its owner without deleting it (a background document's upload, read
+  again if its worker dies), `delete` removes one; both are owner-checked like `take`.
+- `note_progress` keeps a small note beside a stored file (how far its job is: `done` of
+  `total`), read back by `progress` from any process; it goes with its file.
 - Several processes may share the directory: a take claims the file by renaming it first, so
   two concurrent downloads of one id serve it once.
 """
@@ -36,6 +40,7 @@ from service.core.errors import PayloadTooLarge, StorageFull
 _ID_RE = re.compile(r"\A[A-Za-z0-9_-]{32}\Z")
 _FIELDS = ("owner", "created", "name", "media_type")
 _DATA, _META, _TEMP, _CLAIM = ".bin", ".json", ".tmp", ".taken"
+_PROGRESS = ".progress"
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,54 @@ class FileStore:
                 self._remove(file_id + _META)
         return StoredFile(file_id, meta["name"], data, meta["media_type"])
 
+    def read(self, file_id: str, owner: str | None) -> StoredFile | None:
+        """The file, left in the store; None as for `take`."""
+        if not _ID_RE.match(file_id) or not self.root.is_dir():
+            return None
+        meta = self._owned(file_id, owner)
+        if meta is None:
+            return None
+        try:
+            data = (self.root / (file_id + _DATA)).read_bytes()
+        except FileNotFoundError:
+            return None
+        return StoredFile(file_id, meta["name"], data, meta["media_type"])
+
+    def delete(self, file_id: str, owner: str | None) -> bool:
+        """Remove the owner's file; whether there was one."""
+        if not _ID_RE.match(file_id) or not self.root.is_dir():
+            return False
+        with self._lock:
+            if self._owned(file_id, owner) is None:
+                return False
+            self._remove(file_id + _DATA)
+            self._remove(file_id + _META)
+            self._remove(file_id + _PROGRESS)
+        return True
+
+    def note_progress(self, file_id: str, done: int, total: int) -> None:
+        """Note how far the work on a stored file is (a job's worker, as it goes)."""
+        if _ID_RE.match(file_id) and (self.root / (file_id + _META)).exists():
+            self._write(file_id + _PROGRESS, json.dumps([done, total]).encode())
+
+    def progress(self, file_id: str) -> tuple[int, int] | None:
+        """The last note of `note_progress` for the file, or None."""
+        if not _ID_RE.match(file_id):
+            return None
+        try:
+            done, total = json.loads((self.root / (file_id + _PROGRESS)).read_bytes())
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+        return int(done), int(total)
+
+    def _owned(self, file_id: str, owner: str | None) -> dict | None:
+        meta = self._meta(file_id)
+        if meta is None or not hmac.compare_digest(meta["owner"], _owner_digest(owner)):
+            return None
+        if meta["created"] < self._clock() - self.retention_s:
+            return None
+        return meta
+
     def purge(self) -> int:
         """Delete files past their retention (and leftovers of failed writes); how many."""
         if not self.root.is_dir():
@@ -131,9 +184,10 @@ class FileStore:
                 meta = self._meta(path.stem)
                 if meta is None or meta["created"] < deadline:
                     self._remove(path.stem + _DATA)
+                    self._remove(path.stem + _PROGRESS)
                     self._remove(path.name)
                     removed += 1
-            elif path.suffix in (_TEMP, _CLAIM, _DATA) and self._stale(path, deadline):
+            elif path.suffix in (_TEMP, _CLAIM, _DATA, _PROGRESS) and self._stale(path, deadline):
                 self._remove(path.name)
         return removed
 
@@ -145,7 +199,7 @@ class FileStore:
 
     def _stale(self, path: Path, deadline: float) -> bool:
         """A file with no record beside it, older than the retention (a write that failed)."""
-        if path.suffix == _DATA and (self.root / (path.stem + _META)).exists():
+        if path.suffix in (_DATA, _PROGRESS) and (self.root / (path.stem + _META)).exists():
             return False
         try:
             return path.stat().st_mtime < deadline

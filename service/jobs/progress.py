@@ -30,11 +30,16 @@ def eta_s(job: Job, now: float) -> float | None:
     """Seconds until the job's last item is finished, at its rate so far (see above)."""
     if job.status in FINISHED:
         return 0.0
-    finished = job.done + job.failed
-    if job.started_at is None or finished == 0:
+    return rate_eta(job.started_at, now, job.done + job.failed, job.total)
+
+
+def rate_eta(started_at: float | None, now: float, finished: int, total: int) -> float | None:
+    """Seconds until `total` units are finished, at the rate of the `finished` ones since
+    `started_at`; None before anything can be measured (not started, nothing finished)."""
+    if started_at is None or finished <= 0:
         return None
-    elapsed = max(now - job.started_at, 0.0)
-    left = max(job.total - finished, 0)
+    elapsed = max(now - started_at, 0.0)
+    left = max(total - finished, 0)
     return round(elapsed / finished * left, 1)
 
 

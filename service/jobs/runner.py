@@ -20,6 +20,8 @@ What a caller can rely on:
 - Old finished jobs are purged (JOBS_RETENTION_S) every few minutes.
 - Each item it ran is counted in `service_job_items_total{outcome}` (done, failed, handed_back,
   not_written), so /metrics shows what this process did of the jobs it shares with others.
+- A document job's item (`service.jobs.documents`) reads its upload from the file store and
+  stores its result file there; any other item runs through `service.jobs.operations`.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from service.core.config import Settings
 from service.core.errors import ServiceError
 from service.inference.engine import Engine
+from service.jobs.documents import DOCUMENT, file_store_for, limits_for, run_document
+from service.jobs.files import FileStore
 from service.jobs.operations import run_item
 from service.jobs.store import (
     CANCELLED,
@@ -72,8 +77,11 @@ class JobRunner:
         detector: LanguageDetector | None = None,
         name: str | None = None,
         poll_s: float = 0.5,
+        files: FileStore | None = None,
     ) -> None:
         self.store = store
+        # Where document jobs' uploads wait and their results go (`service.jobs.documents`).
+        self.files = files or file_store_for(settings)
         self.on_finished: list[Callable[[Job], None]] = []
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._engine = engine
@@ -224,7 +232,7 @@ class JobRunner:
             reading_wpm=settings.reading_wpm,
         )
         try:
-            result = run_item(ctx, claim.spec.task, claim.spec.options, claim.text)
+            result = self._result(ctx, claim)
         except ServiceError as exc:
             if exc.retry_after:
                 log.info("jobs: item %s handed back: %s", claim.item_id, exc.message)
@@ -236,6 +244,12 @@ class JobRunner:
                 claim.item_id, error=ItemError("internal_error", "the item failed; see the log")
             )
         return Outcome(claim.item_id, result=result)
+
+    def _result(self, ctx: TaskContext, claim: Claim) -> Any:
+        spec = claim.spec
+        if spec.task == DOCUMENT:
+            return run_document(ctx, self.files, limits_for(self._settings), spec, claim.text)
+        return run_item(ctx, spec.task, spec.options, claim.text)
 
     def _write(self, claim: Claim, outcome: Outcome) -> bool:
         """Write the outcome, retrying while the store is down and the lease lasts; then tell

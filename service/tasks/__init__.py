@@ -20,7 +20,14 @@ from service.tasks.article import (
 )
 from service.tasks.context import Outcome, TaskContext
 from service.tasks.detect import Detections, DetectRequest, detect, served_languages
-from service.tasks.documents import DocumentRequest, DocumentResult, translate_document
+from service.tasks.documents import (
+    DocumentInfo,
+    DocumentRequest,
+    DocumentResult,
+    inspect_document,
+    summary_name,
+    translate_document,
+)
 from service.tasks.generation import (
     LENGTH_PRESETS,
     MAX_BEAMS,
@@ -73,6 +80,7 @@ __all__ = [
     "Article",
     "ArticleRequest",
     "DetectRequest",
+    "DocumentInfo",
     "DocumentRequest",
     "DocumentResult",
     "Detections",
@@ -109,6 +117,8 @@ __all__ = [
     "summarize_texts",
     "translate",
     "translate_document",
+    "inspect_document",
+    "summary_name",
     "translate_texts",
     "translation_input_limit",
 ]

@@ -11,7 +11,7 @@ within the request's one deadline (ITEM_TIMEOUT_S), like any other request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -61,6 +61,8 @@ class DocumentRequest:
     source: str = "en"
     limits: DocumentLimits = DocumentLimits()
     options: GenerationOptions = GenerationOptions()
+    # Told (segments translated, segments to translate) after each call, for a job's progress.
+    on_progress: Callable[[int, int], None] | None = None
 
     @property
     def items(self) -> int:
@@ -83,6 +85,18 @@ class DocumentResult:
     @property
     def items(self) -> int:
         return 1
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What a file holds, read without a model: its format, media type, segments, its words'
+    characters (what DeepL bills) and its text, one segment per paragraph."""
+
+    format: str
+    media_type: str
+    segments: int
+    characters: int
+    text: str
 
 
 @contextmanager
@@ -139,12 +153,16 @@ def _translate_segments(
     """A translation per segment (segments without words as they are) and the batch ids."""
     deadline = ctx.started()
     out, batch_ids = [s.text for s in segments], []
-    for markup in (False, True):
-        todo = [
+    todos = [
+        [
             i
             for i, s in enumerate(segments)
             if s.markup == markup and (markup or _WORD_RE.search(s.text))
         ]
+        for markup in (False, True)
+    ]
+    total, finished = sum(len(todo) for todo in todos), 0
+    for markup, todo in zip((False, True), todos, strict=True):
         for start in range(0, len(todo), SEGMENTS_PER_CALL):
             chunk = todo[start : start + SEGMENTS_PER_CALL]
             done = translate_texts(
@@ -159,6 +177,9 @@ def _translate_segments(
             for i, translation in zip(chunk, done, strict=True):
                 out[i] = translation.text
                 batch_ids += translation.batch_ids
+            finished += len(chunk)
+            if request.on_progress is not None:
+                request.on_progress(finished, total)
     return out, batch_ids
 
 
@@ -185,3 +206,28 @@ def translate_document(ctx: TaskContext, request: DocumentRequest) -> DocumentRe
         segments=len(segments),
         batch_ids=batch_ids,
     )
+
+
+def inspect_document(data: bytes, filename: str, limits: DocumentLimits) -> DocumentInfo:
+    """Read a file as `translate_document` will, without translating: the same service errors
+    for a file that is not served (415), over a limit (413) or corrupt or hostile (400), so a
+    background job refuses a bad file when it is uploaded, not when it runs."""
+    with format_errors():
+        fmt = detect(data, filename, limits)
+        segments = fmt.read(data, limits)
+    texts = [text for text in (_visible_text(s).strip() for s in segments) if text]
+    return DocumentInfo(
+        fmt.name,
+        fmt.media_type,
+        len(segments),
+        sum(len(text) for text in texts if _WORD_RE.search(text)),
+        "\n\n".join(texts),
+    )
+
+
+def summary_name(filename: str) -> str:
+    """`<stem>.summary.md`: the name of a document's summary (the sender's name made safe)."""
+    base = PurePosixPath(filename.replace("\\", "/")).name
+    stem = base.rpartition(".")[0] or base
+    stem = _UNSAFE_NAME_RE.sub("_", stem).strip("._")[:100] or "document"
+    return f"{stem}.summary.md"

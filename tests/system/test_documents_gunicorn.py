@@ -64,6 +64,7 @@ def test_an_epub_to_arabic_and_a_zip_bomb_through_gunicorn(start_server, tmp_pat
     body, content_type = multipart({"source": "en", "target": "fr"}, name, bomb)
     refused = post(server.url, "/translate_file", body, content_type=content_type)
     assert refused.status == status == 413 and "zip bomb" in refused.body["error"]
+    # Nothing in the documents store (DATA_DIR also holds the jobs' SQLite file).
     assert [p for p in (store / "documents").rglob("*") if p.is_file()] == []
 
 
@@ -79,8 +80,9 @@ def _book_with_image(image_bytes: int) -> bytes:
 
 
 def test_uploads_over_the_body_limit_pass_the_production_front(start_server, tmp_path) -> None:
-    """nginx lets a document through up to DOC_MAX_BYTES (not MAX_BODY_BYTES), and answers 413
-    in LibreTranslate's shape above it."""
+    """nginx lets a document through up to DOC_MAX_BYTES (not MAX_BODY_BYTES), to
+    `/translate_file`, `/v1/documents` and `/v2/document`, and answers 413 in LibreTranslate's
+    shape above it on LibreTranslate's route."""
     env = {"DATA_DIR": str(tmp_path / "data"), "DOC_MAX_BYTES": "4000000"}
     server = start_server(env, front=True)
     fields = {"source": "en", "target": "fr"}
@@ -88,6 +90,12 @@ def test_uploads_over_the_body_limit_pass_the_production_front(start_server, tmp
     assert len(body) > Settings.defaults().max_body_bytes
     answer = post(server.url, "/translate_file", body, content_type=content_type)
     assert answer.status == 200, answer.body
+    # The background document routes take the same bodies (/v1's and DeepL's).
+    queued = post(server.url, "/v1/documents", body, content_type=content_type)
+    assert queued.status == 202, queued.body
+    body, content_type = multipart({"target_lang": "FR"}, "b.epub", _book_with_image(3_000_000))
+    handle = post(server.url, "/v2/document", body, content_type=content_type)
+    assert handle.status == 200 and set(handle.body) == {"document_id", "document_key"}
     body, content_type = multipart(fields, "b.epub", _book_with_image(4_200_000))
     refused = post(server.url, "/translate_file", body, content_type=content_type)
     assert refused.status == 413 and "limit of 4065536 bytes" in refused.body["error"]

@@ -80,6 +80,8 @@ def test_the_rendered_configuration_holds_every_limit(tmp_path: Path) -> None:
         "send_timeout 7s;",
         "client_max_body_size 1000;",
         f"client_max_body_size {5000 + 64 * 1024};",  # LibreTranslate's /translate_file
+        "location = /v1/documents {",  # and the background document uploads
+        "location = /v2/document {",
         "proxy_request_buffering on;",
         "proxy_buffering on;",
         "proxy_read_timeout 50s;",

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
+from harness import documents, office
 from harness.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -367,3 +369,86 @@ def test_a_bad_archive_shows_the_line_at_fault(watched: Watched) -> None:
     error.wait_for(timeout=30_000)
     assert "line 2" in error.inner_text() and "(400)" in error.inner_text()
     assert page.get_by_test_id("archive-download").is_hidden()
+
+
+def _open_documents(page: Page) -> None:
+    page.goto("/")
+    page.wait_for_selector("body[data-ready=true][data-documents-ready=true]")
+
+
+def test_a_document_is_translated_with_progress_and_downloaded(
+    watched: Watched, tmp_path: Path
+) -> None:
+    page = watched.page
+    _open_documents(page)
+    assert ".docx" in page.locator("#document-formats").inner_text()
+    source = tmp_path / "report.docx"
+    source.write_bytes(office.build_docx())
+    page.get_by_test_id("document-file").set_input_files(str(source))
+    assert page.get_by_test_id("document-name").inner_text().startswith("report.docx (")
+    page.get_by_test_id("document-target").select_option("ar")
+    page.evaluate(RECORD_DOCUMENT_STATUS)
+    page.get_by_test_id("document-run").click()
+    link = page.get_by_test_id("document-download")
+    link.wait_for(timeout=120_000)
+    assert link.inner_text() == "Download report.ar.docx"
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.suggested_filename == "report.ar.docx"
+    translated = docx.Document(download.path())
+    assert len(translated.paragraphs) == len(docx.Document(str(source)).paragraphs)
+    seen = page.evaluate("window.documentStatusSeen")
+    assert seen[0] == "Sending the file…" and seen[-1] == "Done."
+    assert page.get_by_test_id("document-progress").evaluate("e => e.value") == 1
+    assert page.get_by_test_id("document-error").is_hidden()
+    assert watched.errors == []
+
+
+RECORD_DOCUMENT_STATUS = """() => {
+  window.documentStatusSeen = [];
+  const status = document.getElementById("document-status");
+  new MutationObserver((records) => {
+    for (const record of records) {
+      for (const node of record.addedNodes) window.documentStatusSeen.push(node.textContent);
+    }
+  }).observe(status, { childList: true });
+}"""
+
+
+def test_a_dropped_file_is_summarised_and_a_bad_file_shows_why(watched: Watched) -> None:
+    page = watched.page
+    _open_documents(page)
+    dropped = page.evaluate_handle(
+        """(text) => {
+          const data = new DataTransfer();
+          data.items.add(new File([text], "news.txt", { type: "text/plain" }));
+          return data;
+        }""",
+        documents.TEXT,
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dropped})
+    assert page.get_by_test_id("document-name").inner_text().startswith("news.txt (")
+    page.get_by_label("Summarise it").check()
+    page.get_by_test_id("document-run").click()
+    link = page.get_by_test_id("document-download")
+    link.wait_for(timeout=120_000)
+    assert link.inner_text() == "Download news.summary.md"
+    with page.expect_download() as download_info:
+        link.click()
+    assert Path(download_info.value.path()).read_text().startswith("# Summary of news.txt")
+
+    page.get_by_test_id("document-file").set_input_files(
+        {"name": "photo.docx", "mimeType": "application/octet-stream", "buffer": PNG}
+    )
+    page.get_by_label("Translate it").check()
+    page.get_by_test_id("document-run").click()
+    error = page.get_by_test_id("document-error")
+    error.wait_for()
+    assert "415" in error.inner_text() and "supported formats" in error.inner_text()
+    assert page.get_by_test_id("document-result").is_hidden()
+    # The refusal is logged by the browser as a failed request; nothing else went wrong.
+    assert all("415" in e for e in watched.errors), watched.errors
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

@@ -1,8 +1,11 @@
 """DeepL's API v2 at its own paths, so the official `deepl` clients (`server_url`) and the tools
 that take a DeepL or DeepLX URL work with this service by changing only the URL.
 
-`POST /v2/translate`, `GET|POST /v2/languages`, `GET|POST /v2/usage`, and DeepLX's body at
-`POST /deeplx/translate` (not at `/translate`, which is LibreTranslate's). Bodies are JSON or form
+`POST /v2/translate`, `GET|POST /v2/languages`, `GET|POST /v2/usage`, DeepL's document flow
+(`POST /v2/document` uploads and queues, `POST /v2/document/<id>` its status, `POST
+/v2/document/<id>/result` the file, once; each with the `document_key` the upload answered: a
+background job, as `/v1/documents` runs them), and DeepLX's body at `POST /deeplx/translate`
+(not at `/translate`, which is LibreTranslate's). Bodies are JSON or form
 fields, as DeepL reads both; codes are DeepL's (`EN`, `FR`, `EN-GB`: a variant is read as its
 language); errors are `{"message": "..."}` with DeepL's statuses. A key is read from
 `Authorization: DeepL-Auth-Key <key>` or the legacy `auth_key` field (`_auth_key`), and checked
@@ -12,6 +15,9 @@ by `service.http.access` before the view runs. What each parameter does here is 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -19,8 +25,9 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field, RootModel
 
 from service import tasks
-from service.core.errors import InvalidRequest, QuotaExceeded, ServiceError
+from service.core.errors import InvalidRequest, NotFound, NotReady, QuotaExceeded, ServiceError
 from service.http import context
+from service.http import document_jobs as documents
 from service.http.access import characters_used, read_keys_with
 from service.http.bodies import shown
 from service.http.described import DeepLSource, DeepLTarget, Doc, Text, Texts, route
@@ -70,7 +77,10 @@ _NO_LIMIT = 10**12
 ERRORS = {
     "400": "A missing or invalid parameter, an unsupported language or parameter.",
     "403": "API keys are on and the request has no key or an unknown one.",
-    "413": "The body, a text or the number of texts is over the configured limit.",
+    "404": "No such document for this key (or a wrong `document_key`), or its result was "
+    "downloaded already.",
+    "413": "The body, a text or the number of texts is over the configured limit; a document "
+    "over DOC_MAX_BYTES or the zip limits.",
     "429": "The request rate limit is spent; Retry-After says when to try again.",
     "456": "The character limit (RATE_LIMIT_CHARS) is spent.",
     "500": "The model failed, or a bug; the message carries only the request id to quote.",
@@ -153,13 +163,16 @@ def _render(status: int, code: str, message: str, field: str | None = None) -> R
 
 def _status(exc: ServiceError) -> int:
     """DeepL's statuses: 403 for a missing or unknown key, 456 for a spent character quota, 429
-    for too many requests, 413 for too large, 400 for every other client error; 5xx as they are
+    for too many requests, 413 for too large, 404 for no such document, 503 for a document not
+    translated yet, 400 for every other client error (a file not served too); 5xx as they are
     (the official client retries 429 and 5xx by itself)."""
     if isinstance(exc, QuotaExceeded):
         return 456
     if exc.status == 401:
         return 403
-    if exc.status in (413, 429) or exc.status >= 500:
+    if isinstance(exc, NotReady):
+        return 503  # the official client's "document not ready"
+    if exc.status in (404, 413, 429) or exc.status >= 500:
         return exc.status
     return 400
 
@@ -316,3 +329,149 @@ def deeplx() -> Response:
             "alternatives": [],
         }
     )
+
+
+# ----- documents ------------------------------------------------------------------------------
+# Document statuses: the job's, in DeepL's words.
+_DOCUMENT_STATUSES = {"queued": "queued", "running": "translating", "done": "done"}
+
+
+class DeepLDocumentUpload(BaseModel):
+    file: bytes = Field(description="The document (its format is decided by its content).")
+    target_lang: DeepLTarget
+    source_lang: DeepLSource | None = Field(None, description="Absent: detected once.")
+    filename: str | None = Field(None, description="The file's name, when `file` has none.")
+
+
+class DeepLDocumentHandle(BaseModel):
+    document_id: str
+    document_key: str = Field(description="Sent with every later call for this document.")
+
+
+class DeepLDocumentKey(BaseModel):
+    document_key: str = Field(min_length=1, description="What the upload answered.")
+
+
+class DeepLDocumentStatus(BaseModel):
+    document_id: str
+    status: Literal["queued", "translating", "done", "error"]
+    seconds_remaining: int | None = Field(None, description="While translating, when known.")
+    billed_characters: int | None = Field(None, description="When done: the text's characters.")
+    error_message: str | None = Field(None, description="When the status is `error`.")
+
+
+@bp.url_value_preprocessor
+def upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    documents.allow_upload(endpoint)
+
+
+def _key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@route(
+    bp,
+    "/v2/document",
+    "POST",
+    Doc(
+        "DeepL: upload a document to translate (multipart `file`).",
+        "DeepL",
+        request=DeepLDocumentUpload,
+        response=DeepLDocumentHandle,
+        errors=ERRORS,
+        style="deepl",
+        request_media_type="multipart/form-data",
+    ),
+)
+def document_upload() -> Response:
+    params = _params()
+    target = _language(params, "target_lang")
+    if target is None:
+        raise InvalidRequest("Parameter 'target_lang' not specified.")
+    source = _language(params, "source_lang") or tasks.AUTO
+    _check_parameters(params)
+    if params.get("output_format") not in (None, ""):
+        raise InvalidRequest("'output_format' is not supported by this server.")
+    filename = params.get("filename")
+    name, data = documents.upload(filename if isinstance(filename, str) else None)
+    documents.check_pair(source, target, "target_lang")
+    info = documents.inspect(name, data)
+    key = secrets.token_hex(32)
+    options = {"task": "translate", "target": target, "source": source}
+    job = documents.create(options | {"key": _key_digest(key)}, name, data, info)
+    return jsonify({"document_id": job.id, "document_key": key})
+
+
+def _document(document_id: str) -> Any:
+    """The caller's document job, when `document_key` is its key; else 404 (never told apart)."""
+    key = _params().get("document_key")
+    if not isinstance(key, str) or not key:
+        raise InvalidRequest("Parameter 'document_key' not specified.")
+    try:
+        job = documents.find(document_id)
+    except NotFound:
+        raise NotFound("Document not found.") from None
+    if not hmac.compare_digest(str(job.spec.options.get("key", "")), _key_digest(key)):
+        raise NotFound("Document not found.")
+    return job
+
+
+@route(
+    bp,
+    "/v2/document/<document_id>",
+    "POST",
+    Doc(
+        "DeepL: a document's status.",
+        "DeepL",
+        request=DeepLDocumentKey,
+        response=DeepLDocumentStatus,
+        errors=ERRORS,
+        style="deepl",
+        path_parameters={"document_id": "job-id"},
+    ),
+)
+def document_status(document_id: str) -> Response:
+    job = _document(document_id)
+    found = documents.outcome(job)
+    body: dict[str, Any] = {"document_id": job.id}
+    status = _DOCUMENT_STATUSES.get(job.status, "error")
+    if found is not None and found.error is not None:
+        status = "error"
+        body["error_message"] = found.error.message
+    elif status == "error":
+        body["error_message"] = f"the document was {job.status}"
+    body["status"] = status
+    if status == "translating":
+        eta = documents.status(job, None)["eta_s"]
+        if eta is not None:
+            body["seconds_remaining"] = round(eta)
+    if status == "done":
+        body["billed_characters"] = job.spec.options.get("characters", 0)
+    return jsonify(body)
+
+
+@route(
+    bp,
+    "/v2/document/<document_id>/result",
+    "POST",
+    Doc(
+        "DeepL: download a translated document, once.",
+        "DeepL",
+        request=DeepLDocumentKey,
+        errors=ERRORS,
+        style="deepl",
+        media_type="application/octet-stream",
+        path_parameters={"document_id": "job-id"},
+    ),
+)
+def document_result(document_id: str) -> Response:
+    job = _document(document_id)
+    found = documents.outcome(job)
+    if found is None and job.status in ("queued", "running"):
+        raise NotReady("Document not ready.")
+    if found is None or found.error is not None:
+        raise InvalidRequest("Document translation failed.")
+    try:
+        return documents.download(job)
+    except NotFound:
+        raise NotFound("Document already downloaded.") from None

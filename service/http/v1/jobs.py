@@ -106,7 +106,8 @@ def _job(job_id: str) -> jobs.Job:
     """The caller's job, or NotFound (also for another key's job)."""
     with _store_errors():
         job = _store().get(job_id)
-    if job is None or job.spec.owner != _owner():
+    # A document's job is read at /v1/documents (its status has another shape).
+    if job is None or job.spec.owner != _owner() or job.spec.task not in JOB_MODELS:
         raise NotFound(f"no job {job_id!r}", field="id")
     return job
 
@@ -305,14 +306,14 @@ def _lines(store: jobs.JobStore, job_id: str, page: jobs.ResultPage) -> Iterator
 def progress(job_id: str) -> Response:
     _job(job_id)
     store = _store()
-    return events.stream(_watch(store, job_id), _named("progress"), "finished", _status)
+    return events.stream(watch(store, job_id), _named("progress"), "finished", _status)
 
 
 def _named(name: str) -> Callable[[jobs.Job], tuple[str, dict[str, Any]]]:
     return lambda job: (name, _status(job))
 
 
-def _watch(store: jobs.JobStore, job_id: str) -> Generator[jobs.Job, None, jobs.Job]:
+def watch(store: jobs.JobStore, job_id: str) -> Generator[jobs.Job, None, jobs.Job]:
     """The job each time it changes (or HEARTBEAT_S passed), until it is finished."""
     seen: tuple[Any, ...] | None = None
     last_sent = 0.0

@@ -2,6 +2,7 @@
 with keys and limits on, and the parameter and error cases through Flask's test client. The
 tiny models' translations are meaningless; shapes, codes and statuses are not."""
 
+import io
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from harness.server import Server
 from service.core.config import Settings
 from service.http.app import create_app
+from service.jobs.store import ItemError, Outcome
 
 KEY = "deepl-main-key-0001"
 BURST_KEY = "deepl-burst-key-0002"
@@ -178,3 +180,63 @@ def test_deeplx_body_at_its_own_path(app_client) -> None:
     body = response.get_json()
     assert body["code"] == 200 and body["data"] and body["target_lang"] == "FR"
     assert body["source_lang"] == "EN" and body["alternatives"] == []
+
+
+# ----- documents, through the app (the official client's flow is in
+# tests/system/test_documents_async.py, against gunicorn) ----------------------------------------
+
+
+@pytest.fixture
+def idle_app(engine, tmp_path: Path):
+    """An app whose jobs' worker does not run: the tests play it through its store."""
+    settings = engine.settings.replace(
+        jobs_store=f"sqlite:///{tmp_path / 'jobs.db'}", data_dir=str(tmp_path / "data")
+    )
+    app = create_app(settings, engine=engine)
+    yield app
+    app.extensions["jobs"].store.close()
+
+
+def _upload(client, data: bytes = b"The museum reopened.", **fields: str):
+    form = {"file": (io.BytesIO(data), "a.txt"), "target_lang": "FR", **fields}
+    return client.post("/v2/document", data=form, content_type="multipart/form-data")
+
+
+def test_a_document_upload_answers_its_handle_and_refuses_what_deepl_refuses(idle_app) -> None:
+    client = idle_app.test_client()
+    handle = _upload(client).get_json()
+    assert set(handle) == {"document_id", "document_key"} and len(handle["document_key"]) == 64
+    status = client.post(f"/v2/document/{handle['document_id']}", json=handle)
+    assert status.get_json() == {"document_id": handle["document_id"], "status": "queued"}
+    no_target = client.post("/v2/document", data={"file": (io.BytesIO(b"Hello."), "a.txt")})
+    assert no_target.get_json() == {"message": "Parameter 'target_lang' not specified."}
+    assert _upload(client, target_lang="DE").status_code == 400
+    assert _upload(client, output_format="pdf").status_code == 400
+    assert _upload(client, glossary_id="g1").status_code == 400
+    png = _upload(client, b"\x89PNG\r\n\x1a\n" + bytes(256))
+    assert png.status_code == 400 and "supported formats" in png.get_json()["message"]
+    no_key = client.post(f"/v2/document/{handle['document_id']}", json={})
+    assert no_key.status_code == 400 and "document_key" in no_key.get_json()["message"]
+
+
+def test_a_failed_document_is_an_error_status_and_has_no_result(idle_app) -> None:
+    client = idle_app.test_client()
+    handle = _upload(client).get_json()
+    path = f"/v2/document/{handle['document_id']}"
+    early = client.post(f"{path}/result", json={"document_key": handle["document_key"]})
+    assert early.status_code == 503 and early.get_json() == {"message": "Document not ready."}
+    store = idle_app.extensions["jobs"].store
+    (claim,) = store.claim("test-worker", 1, 60)
+    running = client.post(path, json={"document_key": handle["document_key"]}).get_json()
+    assert running["status"] == "translating" and "seconds_remaining" not in running
+    store.finish(claim, Outcome(claim.item_id, error=ItemError("timeout", "too slow")))
+    failed = client.post(path, json={"document_key": handle["document_key"]}).get_json()
+    assert failed == {
+        "document_id": handle["document_id"],
+        "status": "error",
+        "error_message": "too slow",
+    }
+    result = client.post(f"{path}/result", json={"document_key": handle["document_key"]})
+    assert result.status_code == 400 and result.get_json() == {
+        "message": "Document translation failed."
+    }

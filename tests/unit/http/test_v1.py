@@ -694,14 +694,21 @@ def test_documented_examples_are_accepted_and_answers_match_the_schemas(
         for path, ops in spec["paths"].items()
         if path.startswith("/v1/") and "post" in ops
     }
-    assert set(posts) == {
-        "/v1/summarize",
-        "/v1/translate",
-        "/v1/articles",
-        "/v1/detect",
-        "/v1/jobs",
-    }
+    multipart = {"/v1/documents"}  # a file upload: its own tests (test_documents)
+    assert (
+        set(posts)
+        == {
+            "/v1/summarize",
+            "/v1/translate",
+            "/v1/articles",
+            "/v1/detect",
+            "/v1/jobs",
+        }
+        | multipart
+    )
     for path, op in posts.items():
+        if path in multipart:
+            continue
         content = op["requestBody"]["content"]["application/json"]
         example = content["example"]
         _validator(spec, content["schema"]).validate(example)

@@ -81,3 +81,34 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="disk full"):
         store.put(None, "a.txt", b"x", "text/plain")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_keeps_the_file_and_delete_removes_it_with_its_note(tmp_path: Path) -> None:
+    clock = Clock()
+    store = _store(tmp_path, clock)
+    file_id = store.put("alice", "a.txt", b"upload", "text/plain")
+    assert store.read(file_id, "bob") is None
+    for _ in range(2):  # read again, as a worker after a crash
+        found = store.read(file_id, "alice")
+        assert found is not None and found.data == b"upload"
+    store.note_progress(file_id, 64, 130)
+    assert store.progress(file_id) == (64, 130)
+    store.note_progress(file_id, 128, 130)
+    assert store.progress(file_id) == (128, 130)
+    assert not store.delete(file_id, "bob")
+    assert store.delete(file_id, "alice")
+    assert store.read(file_id, "alice") is None and store.progress(file_id) is None
+    assert list(tmp_path.iterdir()) == []
+    store.note_progress(file_id, 1, 2)  # a note for a file that is gone is not written
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_expired_upload_is_not_read_and_its_note_is_swept(tmp_path: Path) -> None:
+    clock = Clock()
+    store = _store(tmp_path, clock)
+    file_id = store.put(None, "a.txt", b"upload", "text/plain")
+    store.note_progress(file_id, 1, 2)
+    clock.now += 61
+    assert store.read(file_id, None) is None
+    assert store.purge() == 1
+    assert list(tmp_path.iterdir()) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.jobs.progress import eta_s, status_body, timestamp
+from service.jobs.progress import eta_s, rate_eta, status_body, timestamp
 from service.jobs.store import Job, JobSpec
 
 
@@ -65,3 +65,13 @@ def test_the_status_body_names_every_field() -> None:
         "finished_at": None,
         "eta_s": 30.0,
     }
+
+
+def test_rate_eta_of_a_document_s_segments() -> None:
+    assert rate_eta(None, 100.0, 10, 40) is None  # not started
+    assert rate_eta(90.0, 100.0, 0, 40) is None  # nothing finished yet
+    assert rate_eta(90.0, 100.0, 10, 40) == 30.0  # 1 s a segment, 30 left
+    assert rate_eta(90.0, 100.0, 40, 40) == 0.0
+    assert rate_eta(90.0, 100.0, 50, 40) == 0.0  # never negative
+    assert rate_eta(110.0, 100.0, 10, 40) == 0.0  # a clock behind the start: no time passed
+    assert rate_eta(97.0, 100.0, 3, 4) == 1.0

@@ -71,3 +71,23 @@ def test_format_errors_become_service_errors(ctx: TaskContext, data, error, stat
 )
 def test_result_names(name: str, fmt: str, expected: str) -> None:
     assert result_name(name, FORMATS[fmt], "fr") == expected
+
+
+def test_progress_is_told_after_each_call(ctx: TaskContext) -> None:
+    paragraphs = [f"Report {i}: the council approved the bridge." for i in range(130)]
+    data = ("\n\n".join([*paragraphs, "1234"]) + "\n").encode()
+    told: list[tuple[int, int]] = []
+    request = DocumentRequest(data, "a.txt", "fr", on_progress=lambda *a: told.append(a))
+    translate_document(ctx, request)
+    assert told == [(64, 130), (128, 130), (130, 130)]  # "1234" has no words: not sent
+
+
+def test_inspect_reads_without_translating() -> None:
+    from service.tasks import inspect_document
+
+    info = inspect_document(b"The **new** bridge.\n\nFarmers fear.\n", "a.md", DocumentLimits())
+    assert (info.format, info.segments) == ("md", 2)
+    assert info.text == "The new bridge.\n\nFarmers fear."  # visible text: no markup
+    assert info.characters == len("The new bridge.Farmers fear.")
+    with pytest.raises(UnsupportedMediaType):
+        inspect_document(b"\x89PNG\r\n\x1a\n" + bytes(256), "a.docx", DocumentLimits())

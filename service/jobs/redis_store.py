@@ -228,9 +228,15 @@ class RedisJobStore:
     # -- the contract --------------------------------------------------------------------------
 
     def create(
-        self, spec: JobSpec, items: Sequence[Item], *, max_in_flight: int | None = None
+        self,
+        spec: JobSpec,
+        items: Sequence[Item],
+        *,
+        max_in_flight: int | None = None,
+        job_id: str | None = None,
     ) -> Job:
-        job_id = uuid.uuid4().hex
+        # The script returns the job as it is when its hash exists (a replayed job_id).
+        job_id = job_id or uuid.uuid4().hex
         k = self.keys
         to_run = [item for item in items if item.error is None]
         args: list[Any] = [job_id, spec_field(spec), repr(time.time())]

@@ -174,11 +174,18 @@ class SqliteJobStore:
     # -- the contract --------------------------------------------------------------------------
 
     def create(
-        self, spec: JobSpec, items: Sequence[Item], *, max_in_flight: int | None = None
+        self,
+        spec: JobSpec,
+        items: Sequence[Item],
+        *,
+        max_in_flight: int | None = None,
+        job_id: str | None = None,
     ) -> Job:
         now = self._clock()
-        job_id = uuid.uuid4().hex
         with self._write() as conn:
+            if job_id is not None and (row := _job_row(conn, "id", job_id)) is not None:
+                return _job(row)
+            job_id = job_id or uuid.uuid4().hex
             if max_in_flight is not None:
                 (running,) = conn.execute(
                     "SELECT COUNT(*) FROM jobs WHERE owner IS ? AND status IN (?, ?)",

@@ -9,7 +9,9 @@ run) and Redis (`JOBS_STORE=redis://...`, for several replicas).
 
 What a caller can rely on, whichever the store:
 - `create` is atomic: the job and all its items exist, or nothing does. Items that arrive with an
-  `error` (a bad line in an upload) are written as failed outcomes at once.
+  `error` (a bad line in an upload) are written as failed outcomes at once. Given a `job_id`
+  (`idempotent_id`: a client's Idempotency-Key), a job of that id that exists already is
+  returned as it is and nothing is created, so a retried submission makes one job.
 - `claim` hands out items nobody holds: waiting ones, then ones whose lease expired (their worker
   died); never an item of a cancelled job or one whose outcome is written. The first claim of a
   job makes it `running` and sets `started_at`. Every worker claims with the same lease
@@ -25,6 +27,7 @@ What a caller can rely on, whichever the store:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +39,12 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 FINISHED = frozenset({DONE, FAILED, CANCELLED})
+
+
+def idempotent_id(owner: str | None, key: str) -> str:
+    """The job id a client's Idempotency-Key names: the same for the same owner and key, apart
+    for another owner (so one key's job is never another's)."""
+    return hashlib.sha256(f"{owner or ''}\0{key}".encode()).hexdigest()[:32]
 
 
 class StoreUnavailable(Exception):
@@ -122,10 +131,16 @@ class ResultPage:
 
 class JobStore(Protocol):
     def create(
-        self, spec: JobSpec, items: Sequence[Item], *, max_in_flight: int | None = None
+        self,
+        spec: JobSpec,
+        items: Sequence[Item],
+        *,
+        max_in_flight: int | None = None,
+        job_id: str | None = None,
     ) -> Job:
         """Store a new job with its items (ids unique: the caller checked); TooManyJobs when
-        `spec.owner` already has `max_in_flight` unfinished jobs."""
+        `spec.owner` already has `max_in_flight` unfinished jobs. With `job_id`, the job of
+        that id when it exists already (nothing created, no TooManyJobs)."""
         ...
 
     def get(self, job_id: str) -> Job | None:

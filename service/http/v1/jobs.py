@@ -8,6 +8,7 @@ there is no such job (404), never that it exists.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
@@ -42,6 +43,9 @@ from service.tasks import AUTO
 bp = Blueprint("jobs", __name__)
 
 JSON_LINES = "application/x-ndjson"
+# A client's key for one submission: sent again with a retry, it gets the same job back.
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # Options read from the query string of an upload, and which of them are numbers or lists.
 _NUMBERS = ("min_length", "max_length", "num_beams")
 _LISTS = ("translate_to",)
@@ -130,7 +134,10 @@ def _status(job: jobs.Job) -> dict[str, Any]:
         "instead: `Content-Type: application/x-ndjson`, one item object per line, the task "
         "and options in the query string (`?task=translate&target=fr`, lists repeated or "
         "comma-separated); a line that is not JSON refuses the upload naming it, an item "
-        "without a usable text is that item's error.",
+        "without a usable text is that item's error. An `Idempotency-Key` header (1 to 255 "
+        "visible ASCII characters of your choice) makes a retry safe: the same key from the "
+        "same caller gets the same job back (202, `Idempotent-Replayed: true`), never a second "
+        "one.",
         JobRequest,
         JobCreated,
         SUBMIT_ERRORS,
@@ -145,6 +152,7 @@ def _status(job: jobs.Job) -> dict[str, Any]:
 )
 def submit() -> Response:
     settings = context.settings()
+    job_id = _idempotent_id()
     job, items = _read_job(settings)
     if job.callback_url is not None:
         context.webhooks().check(job.callback_url)
@@ -153,19 +161,36 @@ def submit() -> Response:
         task=job.task, options=job.job_options(), owner=_owner(), callback_url=job.callback_url
     )
     with _store_errors():
+        replayed = job_id is not None and _store().get(job_id) is not None
         try:
-            created = _store().create(spec, items, max_in_flight=settings.jobs_max_in_flight)
+            created = _store().create(
+                spec, items, max_in_flight=settings.jobs_max_in_flight, job_id=job_id
+            )
         except jobs.TooManyJobs:
             raise TooManyJobs(
                 f"{settings.jobs_max_in_flight} jobs are already queued or running for this "
                 "caller (JOBS_MAX_IN_FLIGHT); wait for one to finish or cancel one"
             ) from None
-    if created.status in jobs.FINISHED:  # every item unusable: no worker will see it
+    if created.status in jobs.FINISHED and not replayed:  # every item unusable: no worker runs it
         context.webhooks().on_finished(created)
     response = jsonify({"id": created.id, "status": created.status, "total": created.total})
     response.status_code = 202
     response.headers["Location"] = f"/v1/jobs/{created.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _idempotent_id() -> str | None:
+    """The job id the request's Idempotency-Key names for this caller, or None without one."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None
+    if not _KEY.fullmatch(key):
+        raise InvalidRequest(
+            f"{IDEMPOTENCY_KEY} must be 1 to 255 visible ASCII characters", field=IDEMPOTENCY_KEY
+        )
+    return jobs.idempotent_id(_owner(), key)
 
 
 def _read_job(settings: Settings) -> tuple[Any, list[jobs.Item]]:

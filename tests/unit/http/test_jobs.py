@@ -179,6 +179,35 @@ def test_a_job_belongs_to_its_key(make_client) -> None:
     assert client.get(location, headers=mine).get_json()["status"] == "queued"
 
 
+def test_a_retried_submission_with_its_idempotency_key_gets_the_same_job(make_client) -> None:
+    """A client that lost the 202 (a timeout, a 503 while the store hung) sends again with the
+    same key: one job, whatever the retry holds; another key, or another caller, another job."""
+    keys = Settings.from_env({"API_KEYS": f"{KEY},{OTHER_KEY}"}).api_keys
+    client, store = make_client(api_keys=keys, jobs_max_in_flight=1)
+    mine = {"X-API-Key": KEY, "Idempotency-Key": "archive-2026-12-05"}
+    first = _submit(client, headers=mine)
+    retry = _submit(client, headers=mine)  # over JOBS_MAX_IN_FLIGHT were it a new job
+    assert first.status_code == retry.status_code == 202, retry.get_json()
+    assert retry.get_json() == first.get_json()
+    assert retry.headers["Location"] == first.headers["Location"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(store.claim("w", 100, 60)) == len(ITEMS)  # the items once
+    theirs = {"X-API-Key": OTHER_KEY, "Idempotency-Key": "archive-2026-12-05"}
+    assert _submit(client, headers=theirs).get_json()["id"] != first.get_json()["id"]
+    other_key = {"X-API-Key": KEY, "Idempotency-Key": "another"}
+    assert _submit(client, headers=other_key).status_code == 429  # a new job: over the limit
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "two words"])
+def test_an_idempotency_key_that_is_not_visible_ascii_is_refused(client_and_store, key) -> None:
+    client, store = client_and_store
+    response = _submit(client, headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "Idempotency-Key"
+    assert store.claim("w", 100, 60) == []
+
+
 def test_an_upload_of_json_lines_takes_its_options_from_the_query(client_and_store) -> None:
     client, store = client_and_store
     lines = "\n".join(json.dumps(item) for item in ITEMS).encode()

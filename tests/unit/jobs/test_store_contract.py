@@ -231,3 +231,13 @@ def test_a_job_of_only_bad_lines_is_failed_at_once(store: JobStore) -> None:
     job = store.create(SPEC, [Item("a", error=bad)])
     assert job.status == FAILED and job.finished_at is not None
     assert store.claim("w", 5, LONG) == []
+
+
+def test_a_job_id_given_again_returns_that_job_and_creates_nothing(store: JobStore) -> None:
+    first = store.create(SPEC, _items(2), job_id="retried-submit")
+    # A retry: other items, and the owner at its limit of jobs in flight (this one).
+    again = store.create(SPEC, _items(5), max_in_flight=1, job_id="retried-submit")
+    assert first.id == "retried-submit" and again == first
+    assert sorted(c.item_id for c in store.claim("w", 10, LONG)) == ["i0", "i1"]
+    other = store.create(SPEC, _items(1))
+    assert other.id not in (first.id, "")

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from copy import deepcopy
 
 import docx
+from docx.exceptions import InvalidXmlError
 from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.exceptions import OpcError
 from docx.opc.part import PartFactory, XmlPart
@@ -55,6 +56,7 @@ TEXT_PARTS = (
 # of the wrong kind, a missing relationship): turned into BadDocument while opening, only.
 LIBRARY_ERRORS = (
     OpcError,
+    InvalidXmlError,
     ValueError,
     KeyError,
     AttributeError,

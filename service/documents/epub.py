@@ -43,6 +43,7 @@ _EBOOKLIB_ERRORS = (
     ValueError,
     IndexError,
     AttributeError,
+    TypeError,
     LxmlError,
     zipfile.BadZipFile,
     zlib.error,

@@ -21,7 +21,7 @@ from copy import deepcopy
 
 import pptx
 from lxml import etree
-from pptx.exc import PackageNotFoundError
+from pptx.exc import InvalidXmlError, PackageNotFoundError
 from pptx.oxml import parse_xml
 from pptx.oxml.ns import qn
 
@@ -42,6 +42,7 @@ _NS_A = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
 # the wrong kind, a missing relationship): turned into BadDocument while opening, only.
 LIBRARY_ERRORS = (
     PackageNotFoundError,
+    InvalidXmlError,
     ValueError,
     KeyError,
     AttributeError,

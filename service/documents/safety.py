@@ -98,5 +98,5 @@ def check_xml(data: bytes, name: str = "the document") -> Element:
             f"{name} declares a DTD or entities, which are refused (XML entity expansion and "
             "external entities are never processed)"
         ) from exc
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:
         raise BadDocument(f"{name} is not well-formed XML") from exc

@@ -195,7 +195,13 @@ class FileStore:
         """Bytes of the files held now."""
         if not self.root.is_dir():
             return 0
-        return sum(p.stat().st_size for p in self.root.glob(f"*{_DATA}") if p.is_file())
+        total = 0
+        for path in self.root.glob(f"*{_DATA}"):
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:  # another process took or purged it meanwhile
+                continue
+        return total
 
     def _stale(self, path: Path, deadline: float) -> bool:
         """A file with no record beside it, older than the retention (a write that failed)."""

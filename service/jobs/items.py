@@ -76,6 +76,8 @@ def _json_line(line: bytes, number: int) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise InvalidRequest(f"line {number} is not JSON: {exc}", field="items") from None
+    except RecursionError:
+        raise InvalidRequest(f"line {number} is nested too deeply", field="items") from None
 
 
 def _too_many(max_items: int) -> PayloadTooLarge:
@@ -178,7 +180,7 @@ def read_outcomes(data: bytes) -> WrittenOutcomes:
 def _outcome(line: bytes, number: int) -> Outcome:
     try:
         body = json.loads(line.decode("utf-8"))
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("id"), str):
         raise InvalidRequest(f"line {number} is not a result line")

@@ -45,6 +45,8 @@ def verify(
     """Whether a received callback is genuine and fresh: the signature `given` matches the
     body and `timestamp` (as the headers carried them), and the timestamp is within
     `tolerance_s` of `now`. What a receiver runs; the tests run it too."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance_s:
+    if not (timestamp.isascii() and timestamp.isdigit()) or not given.isascii():
+        return False  # a forged header (e.g. "²", non-ASCII) is refused, never raised on
+    if abs(now - int(timestamp)) > tolerance_s:
         return False
     return hmac.compare_digest(signature(secret, int(timestamp), body), given)

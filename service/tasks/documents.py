@@ -10,6 +10,7 @@ within the request's one deadline (ITEM_TIMEOUT_S), like any other request.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from service.tasks.translate import AUTO, detect_pair, resolve_pair, translate_t
 from service.text.html import HtmlError, extract_texts
 
 # A format's errors -> the service's (and so the HTTP status every surface gives them).
+log = logging.getLogger(__name__)
+
 ERRORS: dict[type[Exception], type[ServiceError]] = {
     BadDocument: InvalidRequest,
     DocumentTooLarge: PayloadTooLarge,
@@ -101,12 +104,22 @@ class DocumentInfo:
 
 @contextmanager
 def format_errors() -> Iterator[None]:
-    """Raise a format's error as the service error `ERRORS` maps it to."""
+    """Raise a format's error as the service error `ERRORS` maps it to. Any other error from
+    a format library on a file (one it trips over that its format did not foresee) is the
+    file's fault as far as the client can tell: a 400, with the details only in the log."""
     try:
         yield
     except tuple(ERRORS) as exc:
         error = next(to for kind, to in ERRORS.items() if isinstance(exc, kind))
         raise error(str(exc), field="file") from None
+    except ServiceError:
+        raise
+    except Exception:
+        log.exception("a document format failed on a file")
+        raise InvalidRequest(
+            "the file could not be read: it is damaged or uses something this service cannot read",
+            field="file",
+        ) from None
 
 
 def result_name(filename: str, fmt: DocumentFormat, target: str) -> str:

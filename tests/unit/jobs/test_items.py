@@ -287,3 +287,8 @@ def test_a_complete_line_that_is_not_a_result_line_is_named(line: bytes) -> None
 def test_an_error_without_a_message_reads_back_with_an_empty_one() -> None:
     read = read_outcomes(b'{"id": "a", "error": {"code": "x"}}\n')
     assert read.outcomes == [Outcome("a", error=ItemError("x", ""))]
+
+
+def test_a_line_nested_too_deeply_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidRequest, match="line 2 is nested too deeply"):
+        from_lines(b'{"text": "fine"}\n' + b"[" * 100_000 + b"\n")

@@ -49,6 +49,9 @@ def test_verify_accepts_only_the_same_body_timestamp_and_secret_when_fresh() -> 
     assert not verify("another-secret", body, "1000", given, now=1000)
     assert not verify(SECRET, body, "-1000", given, now=1000)
     assert not verify(SECRET, body, "", given, now=1000)
+    # Forged headers are refused, never raised on (a receiver would crash on them).
+    assert not verify(SECRET, body, "\u00b2", given, now=1000)  # a digit int() refuses
+    assert not verify(SECRET, body, "1000", "sha256=\u00e9", now=1000)
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:

@@ -91,3 +91,61 @@ def test_inspect_reads_without_translating() -> None:
     assert info.characters == len("The new bridge.Farmers fear.")
     with pytest.raises(UnsupportedMediaType):
         inspect_document(b"\x89PNG\r\n\x1a\n" + bytes(256), "a.docx", DocumentLimits())
+
+
+def _rewritten(data: bytes, member: str, change) -> bytes:
+    """`data` (a zip) with one member's bytes passed through `change`."""
+    import io
+    import zipfile
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            target.writestr(info.filename, change(body) if info.filename == member else body)
+    return out.getvalue()
+
+
+def _damaged_files() -> dict[str, tuple[str, bytes]]:
+    """Files whose damage the format libraries trip over with errors of their own (found by an
+    independent review: each was a 500)."""
+    import re
+
+    from harness import documents, office
+
+    return {
+        "unknown XML encoding": (
+            "report.docx",
+            _rewritten(
+                office.build_docx(),
+                "[Content_Types].xml",
+                lambda xml: re.sub(rb"encoding=.UTF-8.", b'encoding="x"', xml, count=1),
+            ),
+        ),
+        "relationship without a target": (
+            "slides.pptx",
+            _rewritten(
+                office.build_pptx(),
+                "ppt/_rels/presentation.xml.rels",
+                lambda xml: re.sub(rb' Target="[^"]*"', b"", xml, count=1),
+            ),
+        ),
+        "manifest item without href": (
+            "book.epub",
+            _rewritten(
+                documents.book(),
+                "EPUB/content.opf",
+                lambda xml: re.sub(rb' href="[^"]*"', b"", xml, count=1),
+            ),
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_damaged_files()))
+def test_a_damaged_file_a_library_trips_over_is_a_400_not_a_500(case: str) -> None:
+    from service.tasks.documents import inspect_document
+
+    name, data = _damaged_files()[case]
+    with pytest.raises(InvalidRequest) as refused:
+        inspect_document(data, name, DocumentLimits())
+    assert refused.value.status == 400 and refused.value.field == "file"

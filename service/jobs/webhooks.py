@@ -25,6 +25,7 @@ import http.client
 import itertools
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -105,6 +106,12 @@ class Webhooks:
                 "callbacks are off here (no JOBS_WEBHOOK_SECRET to sign them with)",
                 field="callback_url",
             )
+        if not url.isascii():
+            raise CallbackRefused(
+                "callback_url must be ASCII: percent-encode its path and give an international "
+                "host name in its xn-- form",
+                field="callback_url",
+            )
         try:
             self._address(parse_target(url))
         except AddressRefused as exc:
@@ -162,6 +169,9 @@ class Webhooks:
                 status = self._send(callback)
             except (AddressRefused, OSError, http.client.HTTPException) as exc:
                 status, why = None, f"{type(exc).__name__}: {exc}"
+            except Exception:  # one bad callback must not stop every later one's delivery
+                log.exception("job callback failed", extra={"job": callback.job_id})
+                continue
             else:
                 why = f"answered {status}"
             if status is not None and 200 <= status < 300:
@@ -190,15 +200,31 @@ class Webhooks:
             "Connection": "close",
             **signed_headers(self._secret, int(self._clock()), callback.body),
         }
+        # The socket timeout bounds each read, not the exchange: a receiver that trickles bytes
+        # would hold the one delivery thread; at the deadline the connection is closed under it.
+        deadline = threading.Timer(self._timeout_s, _cut, (conn,))
+        deadline.start()
         try:
             conn.request("POST", target.path, body=callback.body, headers=headers)
             response = conn.getresponse()
             response.read(64 * 1024)
             return response.status
         finally:
+            deadline.cancel()
             conn.close()
 
 
 def webhooks_for(secret: str, allow: tuple[str, ...]) -> Webhooks:
     """The webhooks JOBS_WEBHOOK_SECRET and JOBS_WEBHOOK_ALLOW describe."""
     return Webhooks(secret, AddressPolicy.from_allow_list(allow))
+
+
+def _cut(conn: http.client.HTTPConnection) -> None:
+    """End an exchange from another thread: shutting the socket down wakes a blocked read
+    (closing it would not), which then fails as a dropped connection."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

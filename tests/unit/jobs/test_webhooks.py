@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
+import socket
+import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -20,7 +24,7 @@ from service.jobs.signing import (
     verify,
 )
 from service.jobs.store import Job, JobSpec
-from service.jobs.webhooks import Webhooks, backoff, callback_body, retried
+from service.jobs.webhooks import Webhooks, _Callback, backoff, callback_body, retried
 from service.sources.addresses import AddressPolicy
 
 SECRET = "webhook-secret-of-the-desk"
@@ -108,6 +112,8 @@ def test_the_body_is_the_jobs_status() -> None:
         ("ftp://example.com/hook", "only http and https"),
         ("https://user:pw@example.com/hook", "credentials"),
         ("http:///hook", "no host"),
+        ("http://93.184.215.14/hook/\u00e9", "must be ASCII"),
+        ("http://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/hook", "must be ASCII"),
     ],
 )
 def test_a_callback_url_is_refused_as_a_fetch_would_be(url: str, why: str) -> None:
@@ -189,3 +195,41 @@ def test_a_job_without_a_callback_sends_nothing(webhook_receiver) -> None:
     receiver.wait_for(1)
     hooks.close()
     assert len(receiver.got) == 1
+
+
+def test_one_callback_that_cannot_be_sent_stops_no_other(webhook_receiver) -> None:
+    """A URL stored before it was checked as now (non-ASCII) fails in http.client; the one
+    delivery thread goes on with the next job's callback."""
+    receiver = webhook_receiver
+    hooks = _hooks()
+    hooks.on_finished(_job(receiver.url + "/\u00e9"))
+    hooks.on_finished(replace(_job(receiver.url), id="j2"))
+    receiver.wait_for(1)
+    assert json.loads(receiver.got[0][1])["job"]["id"] == "j2"
+    hooks.close()
+
+
+def test_an_attempt_ends_at_its_timeout_even_if_the_receiver_trickles_bytes() -> None:
+    """Each byte would reset a socket timeout; the attempt's deadline cuts the exchange."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 40:
+                conn.send(bytes([byte]))
+                time.sleep(0.1)
+            conn.send(b"\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    hooks = Webhooks(SECRET, LOCAL, timeout_s=0.5)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    with pytest.raises((OSError, http.client.HTTPException)):
+        hooks._send(_Callback(url, "j1", b"{}"))  # the whole answer takes about 6 s
+    listener.close()

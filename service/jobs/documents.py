@@ -106,8 +106,18 @@ def run_document(
         if not exc.retry_after:
             files.delete(input_id, spec.owner)
         raise
-    files.delete(input_id, spec.owner)
+    # The upload stays until the outcome is written (`settle`): a worker that dies before
+    # writing it leaves the item to another, which must find the upload still there.
     return body
+
+
+def settle(files: FileStore, spec: JobSpec, input_id: str, result: Any, written: bool) -> None:
+    """After a document item's outcome was written (or found written by another worker): the
+    upload is no longer needed; a result file nobody's outcome names (ours, when another
+    worker's outcome was written first) is deleted."""
+    files.delete(input_id, spec.owner)
+    if not written and isinstance(result, dict) and isinstance(result.get("file"), str):
+        files.delete(result["file"], spec.owner)
 
 
 def _name(options: Mapping[str, Any]) -> str:

@@ -39,7 +39,7 @@ from typing import Any
 from service.core.config import Settings
 from service.core.errors import ServiceError
 from service.inference.engine import Engine
-from service.jobs.documents import DOCUMENT, file_store_for, limits_for, run_document
+from service.jobs.documents import DOCUMENT, file_store_for, limits_for, run_document, settle
 from service.jobs.files import FileStore
 from service.jobs.operations import run_item
 from service.jobs.store import (
@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
 # How often a job is read back after a write that may have completed it, before giving up.
 READ_BACK_TRIES = 8
+# How long a worker claims nothing after handing an item back for a passing refusal.
+HAND_BACK_PAUSE_S = 2.0
 PURGE_EVERY_S = 300.0
 REPORTED_KEPT = 10_000
 
@@ -97,6 +99,8 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(self._items, thread_name_prefix="job-item")
         self._thread = threading.Thread(target=self._main, name="jobs", daemon=True)
         self._next_purge = 0.0
+        # Claim nothing before this (monotonic time): set when an item is handed back.
+        self._paused_until = 0.0
         # Jobs this process reported finished (the latest REPORTED_KEPT), so threads that both
         # see a job done report it once.
         self._reported: OrderedDict[str, None] = OrderedDict()
@@ -145,9 +149,12 @@ class JobRunner:
             if not self._engine.ready or room <= 0:
                 self._sleep(self._poll_s)
                 continue
+            if time.monotonic() < self._paused_until:  # items were handed back: let it pass
+                self._sleep(self._paused_until - time.monotonic())
+                continue
+            self._purge()
             try:
                 claims = self._runnable(self.store.claim(self.name, room, self._lease_s))
-                self._purge_when_due()
                 backoff = 0.0
             except StoreUnavailable as exc:
                 backoff = min(MAX_BACKOFF_S, max(self._poll_s, backoff * 2))
@@ -170,11 +177,24 @@ class JobRunner:
     def _lease_s(self) -> float:
         return self._settings.jobs_lease_s
 
+    def _purge(self) -> None:
+        """Purge old jobs when due, apart from claiming: a failed purge strands no claim."""
+        try:
+            self._purge_when_due()
+        except StoreUnavailable as exc:
+            log.warning("jobs: purge skipped, store unavailable (%s)", exc)
+        except Exception:
+            log.exception("jobs: purging failed")
+
     def _runnable(self, claims: list[Claim]) -> list[Claim]:
-        """The claims whose job is not cancelled; the others are handed back unrun."""
+        """The claims whose job is not cancelled; the others are handed back unrun. A job that
+        cannot be read now is run (its claims are held: dropping them would strand them)."""
         cancelled = set()
         for job_id in {claim.job_id for claim in claims}:
-            job = self.store.get(job_id)
+            try:
+                job = self.store.get(job_id)
+            except StoreUnavailable:
+                continue
             if job is None or job.status == CANCELLED:
                 cancelled.add(job_id)
         if cancelled:
@@ -206,11 +226,18 @@ class JobRunner:
             outcome = self._outcome(claim)
             if outcome is None:
                 self._hand_back([claim])
+                # A passing refusal (a full queue or store, a model away): claiming it again at
+                # once would only run into it again.
+                self._paused_until = time.monotonic() + HAND_BACK_PAUSE_S
                 counted = "handed_back"
-            elif not self._write(claim, outcome):
-                counted = "not_written"
             else:
-                counted = "done" if outcome.error is None else "failed"
+                written = self._write(claim, outcome)
+                if claim.spec.task == DOCUMENT and written is not None:
+                    settle(self.files, claim.spec, claim.text, outcome.result, written)
+                if not written:
+                    counted = "not_written"
+                else:
+                    counted = "done" if outcome.error is None else "failed"
             self._engine.metrics.job_items.labels(counted).inc()
         except Exception:
             log.exception("jobs: item %s of job %s failed", claim.item_id, claim.job_id)
@@ -251,10 +278,10 @@ class JobRunner:
             return run_document(ctx, self.files, limits_for(self._settings), spec, claim.text)
         return run_item(ctx, spec.task, spec.options, claim.text)
 
-    def _write(self, claim: Claim, outcome: Outcome) -> bool:
+    def _write(self, claim: Claim, outcome: Outcome) -> bool | None:
         """Write the outcome, retrying while the store is down and the lease lasts; then tell
-        `on_finished` if this write completed the job. False when it was not written: another
-        worker wrote it first, or the store stayed down until the lease ended."""
+        `on_finished` if this write completed the job. False when another worker wrote it
+        first; None when the store stayed down until the lease ended (the item runs again)."""
         delay = self._poll_s
         while True:
             try:
@@ -264,7 +291,7 @@ class JobRunner:
             except StoreUnavailable as exc:
                 if time.time() + delay >= claim.lease_until:
                     log.warning("jobs: could not write item %s: %s", claim.item_id, exc)
-                    return False
+                    return None
                 time.sleep(delay)
                 delay = min(MAX_BACKOFF_S, delay * 2)
         job = self._read_back(claim.job_id)

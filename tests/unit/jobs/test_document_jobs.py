@@ -11,7 +11,7 @@ import pytest
 
 from service.core.errors import NotFound, StorageFull, UnsupportedMediaType
 from service.documents.formats import DocumentLimits
-from service.jobs.documents import DOCUMENT, UPLOAD, file_store_for, run_document, submit
+from service.jobs.documents import DOCUMENT, UPLOAD, file_store_for, run_document, settle, submit
 from service.jobs.files import FileStore
 from service.jobs.redis_store import RedisJobStore
 from service.jobs.runner import JobRunner
@@ -40,12 +40,20 @@ def _files(root: Path, max_bytes: int = 100_000) -> FileStore:
     return FileStore(root, max_bytes=max_bytes, retention_s=600)
 
 
-def test_a_translation_stores_its_result_and_removes_the_upload(ctx, tmp_path: Path) -> None:
+def test_a_translation_stores_its_result_and_the_upload_goes_once_written(
+    ctx, tmp_path: Path
+) -> None:
+    """The upload outlives the run until the outcome is written: a worker killed in between
+    leaves the item to another, which finds the upload (a review found it deleted first)."""
     files = _files(tmp_path / "docs")
     upload = files.put("alice", "news.txt", TEXT, "text/plain")
     result = run_document(ctx, files, DocumentLimits(), _spec(filename="news.txt"), upload)
     assert result["filename"] == "news.fr.txt" and result["segments"] == 2
-    assert files.read(upload, "alice") is None
+    assert files.read(upload, "alice") is not None  # a re-run would find it
+    again = run_document(ctx, files, DocumentLimits(), _spec(filename="news.txt"), upload)
+    settle(files, _spec(), upload, again, written=False)  # another worker's outcome won
+    assert files.read(again["file"], "alice") is None and files.read(upload, "alice") is None
+    settle(files, _spec(), upload, result, written=True)
     taken = files.take(result["file"], "alice")
     assert taken is not None and len(taken.data.decode().split("\n\n")) == 2
 

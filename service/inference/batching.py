@@ -8,7 +8,9 @@ Contract (Ray Serve's, on threads because Flask views are synchronous):
   `max_background_batch` of them join one batch. A batch of background items only yields to a
   request: once one is queued, `should_stop()` turns true, and if `run_batch` then raises
   `Preempted`, its items go back to the head of the queue, to run again later (outputs do not
-  depend on the batch, so a re-run gives what the first run would have).
+  depend on the batch, so a re-run gives what the first run would have). An item is preempted
+  once at most: a batch holding one that was runs to its end, so a steady trickle of requests
+  cannot starve a job.
   `submit(wait=True)` is for work already admitted (the rest of a request whose first items got
   in): it waits for room until the item's deadline instead of failing, and while anyone waits so,
   plain `submit` refuses new work, so admitted requests get the room first.
@@ -82,6 +84,9 @@ class _Item(Generic[P, R]):
     abandoned: bool = False
     # A job's item: it waits behind interactive ones, in its own share of the queue.
     background: bool = False
+    # A batch of it was stopped for a request once: the next runs to its end, so that a steady
+    # trickle of requests cannot keep a job from ever finishing a batch.
+    preempted: bool = False
 
 
 class Preempted(Exception):
@@ -456,7 +461,7 @@ class Batcher(Generic[P, R]):
             item.batch_id = batch_id
         started = time.perf_counter()
         self._preempted = False
-        self._preemptible = all(item.background for item in items)
+        self._preemptible = all(item.background and not item.preempted for item in items)
         try:
             results = self._run_batch([item.payload for item in items], items[0].key)
             if len(results) != len(items):
@@ -464,6 +469,8 @@ class Batcher(Generic[P, R]):
                     f"run_batch returned {len(results)} results for {len(items)} items"
                 )
         except Preempted:
+            for item in items:
+                item.preempted = True
             self._record(batch_id, items, started, "preempted")
             self._requeue(items)
             return

@@ -728,6 +728,41 @@ def test_a_job_batch_yields_to_a_request_and_runs_again(make_batcher) -> None:
     assert [r.outcome for r in records][:2] == ["preempted", "ok"]
 
 
+def test_a_job_item_is_preempted_once_at_most(make_batcher) -> None:
+    """A request that comes while the job's item runs again does not stop it a second time: a
+    steady trickle of requests cannot keep a job from ever finishing a batch."""
+    job_runs: list[threading.Event] = [threading.Event(), threading.Event()]
+    holder: list[Batcher[Any, Any]] = []
+
+    def run(payloads: list[int], key: Hashable) -> list[int]:
+        batcher = holder[0]
+        if payloads == [1]:  # the job's item, alone in its batch
+            run_number = sum(event.is_set() for event in job_runs)
+            job_runs[run_number].set()
+            until = time.monotonic() + (10 if run_number == 0 else 0.5)
+            while not batcher.should_stop() and time.monotonic() < until:
+                time.sleep(0.001)
+            if batcher.preempted:
+                raise Preempted()
+        return [p * 10 for p in payloads]
+
+    records: list[BatchRecord] = []
+    batcher = Batcher("fake", run, max_batch_size=1, max_batch_tokens=100, max_wait_s=0.02,
+                      max_queue=10, on_batch=records.append)  # fmt: skip
+    holder.append(batcher)
+    batcher.start()
+    try:
+        job = batcher.submit(1, cost=1, key="k", timeout_s=10, background=True)
+        assert job_runs[0].wait(5)
+        assert submit(batcher, 3).result() == 30  # preempts the first run
+        assert job_runs[1].wait(5)
+        later = submit(batcher, 4)  # comes during the second run: waits for it
+        assert job.result() == 10 and later.result() == 40
+    finally:
+        batcher.close(timeout=5)
+    assert [r.outcome for r in records] == ["preempted", "ok", "ok", "ok"]
+
+
 def test_a_request_batch_is_never_preempted(make_batcher) -> None:
     batcher, fake = make_batcher()
     occupy(batcher, fake)

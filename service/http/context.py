@@ -63,6 +63,11 @@ def job_store() -> JobStore:
     return current_app.extensions["jobs"].store
 
 
+def jobs_draining() -> bool:
+    """Whether this process's job worker is stopping (SIGTERM)."""
+    return bool(current_app.extensions["jobs"].draining)
+
+
 def webhooks() -> Webhooks:
     """Job callbacks: their checks and their delivery."""
     return current_app.extensions["webhooks"]

@@ -120,6 +120,11 @@ class JobRunner:
         """Claim nothing more. Safe in a signal handler: it only sets a flag."""
         self._stopping.set()
 
+    @property
+    def draining(self) -> bool:
+        """Whether this process is stopping (SIGTERM): open progress streams end then."""
+        return self._stopping.is_set()
+
     def stop(self, timeout: float = 60.0) -> None:
         """Stop claiming, let the running items finish and be written (within `timeout`), hand
         back every other claim, and close the store."""

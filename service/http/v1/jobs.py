@@ -331,18 +331,25 @@ def _lines(store: jobs.JobStore, job_id: str, page: jobs.ResultPage) -> Iterator
 def progress(job_id: str) -> Response:
     _job(job_id)
     store = _store()
-    return events.stream(watch(store, job_id), _named("progress"), "finished", _status)
+    return events.stream(
+        watch(store, job_id, context.jobs_draining), _named("progress"), "finished", _status
+    )
 
 
 def _named(name: str) -> Callable[[jobs.Job], tuple[str, dict[str, Any]]]:
     return lambda job: (name, _status(job))
 
 
-def watch(store: jobs.JobStore, job_id: str) -> Generator[jobs.Job, None, jobs.Job]:
-    """The job each time it changes (or HEARTBEAT_S passed), until it is finished."""
+def watch(
+    store: jobs.JobStore, job_id: str, draining: Callable[[], bool] = lambda: False
+) -> Generator[jobs.Job, None, jobs.Job]:
+    """The job each time it changes (or HEARTBEAT_S passed), until it is finished; a 503 when
+    this process starts stopping (an open stream would hold its shutdown until the job ends)."""
     seen: tuple[Any, ...] | None = None
     last_sent = 0.0
     while True:
+        if draining():
+            raise JobsUnavailable("this server is restarting; follow the job again in a moment")
         with _store_errors():
             job = store.get(job_id)
         if job is None:

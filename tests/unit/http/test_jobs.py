@@ -208,6 +208,25 @@ def test_an_idempotency_key_that_is_not_visible_ascii_is_refused(client_and_stor
     assert store.claim("w", 100, 60) == []
 
 
+def test_an_open_event_stream_ends_when_the_server_starts_stopping(client_and_store) -> None:
+    """On SIGTERM (the worker drains) a stream of a running job ends with a 503 error event:
+    held open until the job ends, it would keep the process from stopping within its grace."""
+    client, _ = client_and_store
+    location = _submit(client).headers["Location"]
+    response = client.get(f"{location}/events", buffered=False)
+    chunks = iter(response.response)
+    assert b"event: progress" in next(chunks)
+    client.application.extensions["jobs"].drain()
+    got: list[bytes] = []
+    for chunk in chunks:  # a stream that went on would send a heartbeat every 15 s
+        got.append(chunk)
+        if b"event: error" in chunk or len(got) >= 2:
+            break
+    rest = b"".join(got)
+    assert b"event: error" in rest and b"jobs_unavailable" in rest
+    assert b"event: finished" not in rest
+
+
 def test_an_upload_of_json_lines_takes_its_options_from_the_query(client_and_store) -> None:
     client, store = client_and_store
     lines = "\n".join(json.dumps(item) for item in ITEMS).encode()

@@ -10,7 +10,9 @@ external entities) instead of expanding or fetching anything; a bare document ty
 (`<!DOCTYPE html>`, the XHTML DTD's public id, as every EPUB chapter may carry) declares no
 entity and is allowed (expat never fetches an external DTD). Format libraries (python-docx,
 openpyxl, ...) parse the same members again with their own parsers, which is safe only because
-every XML member passed `check_xml` first: `open_zip(..., xml_checked=True)` does both.
+every XML member passed `check_xml` first: `open_zip(..., xml_checked=True)` does both. An XML
+member is known by its name, or by its content when it declares a DTD or entities (a package
+may give a part any name).
 """
 
 from __future__ import annotations
@@ -46,9 +48,21 @@ def open_zip(data: bytes, limits: DocumentLimits, *, xml_checked: bool = True) -
     _check_directory(members, limits)
     if xml_checked:
         for member in members:
-            if member.filename.lower().endswith(XML_SUFFIXES):
-                check_xml(read_member(archive, member.filename), member.filename)
+            if member.is_dir():
+                continue
+            content = read_member(archive, member.filename)
+            # By name, and by content: a package may name a part anything ([Content_Types].xml
+            # and the relationships say what it is), so XML with declarations is checked too.
+            if member.filename.lower().endswith(XML_SUFFIXES) or _declares(content):
+                check_xml(content, member.filename)
     return archive
+
+
+def _declares(content: bytes) -> bool:
+    """Whether a member is XML (by its first character) that holds a DTD or entity
+    declaration, whatever its name."""
+    start = content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    return start == b"<" and (b"<!DOCTYPE" in content or b"<!ENTITY" in content)
 
 
 def _check_directory(members: list[zipfile.ZipInfo], limits: DocumentLimits) -> None:

@@ -72,7 +72,8 @@ def test_a_doctype_without_entities_is_allowed() -> None:
 
 
 def test_a_member_that_is_not_xml_is_not_parsed_as_xml() -> None:
-    open_zip(_zip({"word/media/image1.bin": BILLION_LAUGHS}), LIMITS)
+    # Binary (not starting with "<"), though it holds the bytes of an entity declaration.
+    open_zip(_zip({"word/media/image1.bin": b"\x89PNG\r\n" + BILLION_LAUGHS}), LIMITS)
 
 
 @pytest.mark.parametrize("data", [b"not a zip", _zip({"a.xml": b"<a/>" * 100})[:60]])
@@ -86,7 +87,9 @@ def test_a_member_larger_than_its_header_says_is_cut_off() -> None:
     # The local header's and the directory's uncompressed size say 10 bytes instead of 60.
     for offset in (22, data.rfind(b"PK\x01\x02") + 24):
         data[offset : offset + 4] = (10).to_bytes(4, "little")
-    archive = open_zip(bytes(data), LIMITS)
+    with pytest.raises(BadDocument, match="a.txt in the archive is corrupt"):
+        open_zip(bytes(data), LIMITS)  # every member is read, so the lie is found at once
+    archive = open_zip(bytes(data), LIMITS, xml_checked=False)
     with pytest.raises(BadDocument):
         read_member(archive, "a.txt")
 
@@ -111,3 +114,11 @@ def test_a_member_in_an_unknown_compression_method_is_a_bad_document() -> None:
         data[offset : offset + 2] = (99).to_bytes(2, "little")
     with pytest.raises(BadDocument, match="not supported"):
         open_zip(bytes(data), LIMITS)
+
+
+def test_xml_entities_in_a_member_named_otherwise_are_refused_too() -> None:
+    """A package may name its main part anything ([Content_Types].xml says what it is): the
+    check reads XML by its content as well as by its name."""
+    with pytest.raises(BadDocument, match="word/document.dat declares a DTD"):
+        open_zip(_zip({"word/document.dat": XXE}), LIMITS)
+    open_zip(_zip({"media/notes.bin": b"<not xml, no declarations"}), LIMITS)

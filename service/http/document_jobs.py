@@ -160,6 +160,11 @@ def status(job: jobs.Job, found: jobs.Outcome | None) -> dict[str, Any]:
     return body
 
 
+def watched(job: jobs.Job) -> tuple[Any, ...]:
+    """What a document's event stream follows: its counts and its noted segment progress."""
+    return (job.status, job.done, job.failed, _noted(job))
+
+
 def _noted(job: jobs.Job) -> tuple[int, int] | None:
     """How many segments of a translation are done, as its worker last noted; None before it
     starts and once finished (the note goes with the upload)."""

@@ -216,7 +216,7 @@ def progress(job_id: str) -> Response:
     documents.find(job_id)
     store = context.job_store()
     return events.stream(
-        watch(store, job_id, context.jobs_draining),
+        watch(store, job_id, context.jobs_draining, documents.watched),
         lambda job: ("progress", _status(job)),
         "finished",
         _status,

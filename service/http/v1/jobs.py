@@ -340,11 +340,19 @@ def _named(name: str) -> Callable[[jobs.Job], tuple[str, dict[str, Any]]]:
     return lambda job: (name, _status(job))
 
 
+def _counts(job: jobs.Job) -> tuple[Any, ...]:
+    return (job.status, job.done, job.failed)
+
+
 def watch(
-    store: jobs.JobStore, job_id: str, draining: Callable[[], bool] = lambda: False
+    store: jobs.JobStore,
+    job_id: str,
+    draining: Callable[[], bool] = lambda: False,
+    state: Callable[[jobs.Job], tuple[Any, ...]] = _counts,
 ) -> Generator[jobs.Job, None, jobs.Job]:
-    """The job each time it changes (or HEARTBEAT_S passed), until it is finished; a 503 when
-    this process starts stopping (an open stream would hold its shutdown until the job ends)."""
+    """The job each time its `state` changes (or HEARTBEAT_S passed), until it is finished; a
+    503 when this process starts stopping (an open stream would hold its shutdown until the job
+    ends)."""
     seen: tuple[Any, ...] | None = None
     last_sent = 0.0
     while True:
@@ -357,9 +365,9 @@ def watch(
         if job.status in jobs.FINISHED:
             return job
         now = time.monotonic()
-        state = (job.status, job.done, job.failed)
-        if state != seen or now - last_sent >= HEARTBEAT_S:
-            seen, last_sent = state, now
+        now_state = state(job)
+        if now_state != seen or now - last_sent >= HEARTBEAT_S:
+            seen, last_sent = now_state, now
             yield job
         time.sleep(POLL_S)
 

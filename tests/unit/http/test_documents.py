@@ -16,6 +16,7 @@ import pytest
 
 from harness import documents, office
 from service.core.config import Settings
+from service.http import document_jobs
 from service.http.app import create_app
 from service.jobs.stores import open_store
 
@@ -213,4 +214,26 @@ def test_a_running_translation_shows_its_segments_and_eta(engine, tmp_path: Path
     assert running["status"] == "running"
     assert running["progress"] == {"segments_done": 64, "segments_total": 256}
     assert running["eta_s"] is not None and running["eta_s"] >= 0
+    store.close()
+
+
+def test_a_document_stream_tells_each_segment_progress_as_it_is_noted(
+    engine, tmp_path: Path
+) -> None:
+    """Progress events follow the noted segments, not only the item counts (which stay 0 of 1
+    until the end): a client sees the bar move between the 15 s heartbeats."""
+    app = _app(engine, tmp_path, start=False)
+    client = app.test_client()
+    location = upload(client, "a.txt", b"The museum reopened.", target="fr").headers["Location"]
+    store = app.extensions["jobs"].store
+    (claim,) = store.claim("test-worker", 1, 60)
+    app.extensions["documents"].note_progress(claim.text, 64, 256)
+    chunks = iter(client.get(f"{location}/events", buffered=False).response)
+    assert b'"segments_done": 64' in next(chunks)
+    with app.app_context():
+        job = store.get(claim.job_id)
+        before = document_jobs.watched(job)
+        app.extensions["documents"].note_progress(claim.text, 128, 256)
+        assert document_jobs.watched(job) != before  # what the stream compares, poll to poll
+    assert b'"segments_done": 128' in next(chunks)
     store.close()

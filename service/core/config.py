@@ -537,6 +537,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Most bytes the temporary document store holds; a translation that would pass it is "
         "refused (503 with Retry-After) rather than evicting results not yet downloaded.",
     ),
+    Setting(
+        "doc_store_key_share",
+        "DOC_STORE_KEY_SHARE",
+        "0.5",
+        unit_fraction,
+        "The most of DOC_STORE_BYTES one API key's files may hold (with keys on), so one key "
+        "that never downloads cannot fill the store for all: past it that key is refused (503 "
+        "with Retry-After) and the others are not.",
+    ),
 )
 
 
@@ -608,6 +617,7 @@ class Settings:
     doc_max_compression_ratio: float
     doc_retention_s: float
     doc_store_bytes: int
+    doc_store_key_share: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

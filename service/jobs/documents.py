@@ -59,6 +59,7 @@ def file_store_for(settings: Settings) -> FileStore:
         Path(settings.data_dir) / "documents",
         max_bytes=settings.doc_store_bytes,
         retention_s=settings.doc_retention_s,
+        max_owner_bytes=int(settings.doc_store_bytes * settings.doc_store_key_share),
     )
 
 

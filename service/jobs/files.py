@@ -66,10 +66,14 @@ class FileStore:
         *,
         max_bytes: int,
         retention_s: float,
+        max_owner_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        # What one owner's files may hold of it (None: no share); with keys off (owner None)
+        # everyone is one owner and only `max_bytes` applies.
+        self.max_owner_bytes = max_owner_bytes
         self.retention_s = retention_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -96,6 +100,13 @@ class FileStore:
                     "the store of translated documents is full; try again when others have "
                     "been downloaded"
                 )
+            share = self.max_owner_bytes
+            if owner is not None and share is not None:
+                if self.owner_bytes(owner) + len(data) > share:
+                    raise StorageFull(
+                        "this API key's documents waiting for download fill its share of the "
+                        "store (DOC_STORE_KEY_SHARE); download them, or wait for them to expire"
+                    )
             self._write(file_id + _DATA, data)
             try:
                 self._write(file_id + _META, json.dumps(meta).encode())
@@ -190,6 +201,20 @@ class FileStore:
             elif path.suffix in (_TEMP, _CLAIM, _DATA, _PROGRESS) and self._stale(path, deadline):
                 self._remove(path.name)
         return removed
+
+    def owner_bytes(self, owner: str | None) -> int:
+        """Bytes of the files `owner` holds now."""
+        digest, total = _owner_digest(owner), 0
+        for meta_path in self.root.glob(f"*{_META}"):
+            file_id = meta_path.name.removesuffix(_META)
+            meta = self._meta(file_id)
+            if meta is None or not hmac.compare_digest(meta["owner"], digest):
+                continue
+            try:
+                total += (self.root / (file_id + _DATA)).stat().st_size
+            except FileNotFoundError:  # taken meanwhile
+                continue
+        return total
 
     def used_bytes(self) -> int:
         """Bytes of the files held now."""

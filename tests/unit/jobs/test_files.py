@@ -112,3 +112,24 @@ def test_an_expired_upload_is_not_read_and_its_note_is_swept(tmp_path: Path) -> 
     assert store.read(file_id, None) is None
     assert store.purge() == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_key_cannot_fill_the_store_for_the_others(tmp_path: Path) -> None:
+    """Past its share (DOC_STORE_KEY_SHARE) a key is refused; another key still gets room, and
+    the first gets room back as its files are downloaded."""
+    store = FileStore(tmp_path, max_bytes=1000, retention_s=60, max_owner_bytes=500, clock=Clock())
+    first = store.put("greedy", "a.txt", b"x" * 300, "text/plain")
+    store.put("greedy", "b.txt", b"x" * 200, "text/plain")
+    with pytest.raises(StorageFull, match="this API key's documents"):
+        store.put("greedy", "c.txt", b"x", "text/plain")
+    store.put("modest", "d.txt", b"x" * 400, "text/plain")  # the store itself has room
+    assert store.owner_bytes("greedy") == 500 and store.owner_bytes("modest") == 400
+    assert store.take(first, "greedy") is not None
+    store.put("greedy", "c.txt", b"x" * 100, "text/plain")
+
+
+def test_with_keys_off_only_the_whole_store_bounds_uploads(tmp_path: Path) -> None:
+    store = FileStore(tmp_path, max_bytes=1000, retention_s=60, max_owner_bytes=500, clock=Clock())
+    store.put(None, "a.txt", b"x" * 900, "text/plain")  # everyone is one owner: no share
+    with pytest.raises(StorageFull, match="store of translated documents is full"):
+        store.put(None, "b.txt", b"x" * 200, "text/plain")

@@ -149,6 +149,14 @@ async function postStreamed(path, body, final, onProgress) {
   if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
     return response.json();
   }
+  return readEvents(response, final, (event) => onProgress(event.name, event.data),
+    "The service ended the answer early. Try again.");
+}
+
+// Read an event stream: each event to `onEvent` until the one named `final`, whose data it
+// returns; an `error` event is thrown as the same sentence as a JSON error, and a stream that
+// ends before `final` as `endedEarly`.
+async function readEvents(response, final, onEvent, endedEarly) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
   for (;;) {
@@ -164,10 +172,10 @@ async function postStreamed(path, body, final, onProgress) {
         const error = event.data.error || {};
         throw new Error(explain(event.data.status, error.code || "", error.message || "no details", null));
       }
-      onProgress(event.name, event.data);
+      onEvent(event);
     }
   }
-  throw new Error("The service ended the answer early. Try again.");
+  throw new Error(endedEarly);
 }
 
 function parseEvent(block) {
@@ -439,25 +447,8 @@ async function followJob(location, onProgress) {
   delete headers["Content-Type"];
   const response = await fetch(`${location}/events`, { headers });
   if (!response.ok) throw new Error(await describeFailure(response));
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffered += value;
-    let end;
-    while ((end = buffered.indexOf("\n\n")) >= 0) {
-      const event = parseEvent(buffered.slice(0, end));
-      buffered = buffered.slice(end + 2);
-      if (event.name === "finished") return event.data;
-      if (event.name === "error") {
-        const error = event.data.error || {};
-        throw new Error(explain(event.data.status, error.code || "", error.message || "no details", null));
-      }
-      onProgress(event.data);
-    }
-  }
-  throw new Error("The progress stream ended early; the job goes on: reload to follow it.");
+  return readEvents(response, "finished", (event) => onProgress(event.data),
+    "The progress stream ended early; the job goes on: reload to follow it.");
 }
 
 function showJob(job) {
